@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/load.js';
+import { createLogger } from '../../log/logger.js';
+import { GridlinkServer } from '../../server/gridlink-server.js';
+import { parsePort } from '../options.js';
+
+/** `gridlink serve [--config FILE] [--data DIR] [--port N]` (SPEC §9). */
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the gridlink server (every service in one process)')
+    .option('--config <file>', 'JSON configuration file (default: the embedded demo defaults)')
+    .option('--data <dir>', 'data directory (default ./gridlink-data)')
+    .option('--port <n>', 'native protocol port (default 8889)', parsePort)
+    .action(async (options: { config?: string; data?: string; port?: number }) => {
+      const config = await loadConfig(options.config, { dataDir: options.data, port: options.port });
+      const logger = createLogger(config.log.level);
+      const server = await GridlinkServer.start(config, logger);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string): void => {
+          logger.info({ event: 'server.signal', signal });
+          process.off('SIGINT', onInt);
+          process.off('SIGTERM', onTerm);
+          server.stop().then(resolve, resolve);
+        };
+        const onInt = (): void => stop('SIGINT');
+        const onTerm = (): void => stop('SIGTERM');
+        process.on('SIGINT', onInt);
+        process.on('SIGTERM', onTerm);
+      });
+      logger.flush();
+    });
+}

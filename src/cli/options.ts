@@ -1,0 +1,20 @@
+import { InvalidArgumentError } from 'commander';
+import { parseServerAddress } from './server-address.js';
+
+/** Commander parser for a TCP port. */
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/u.test(value) || port > 65_535) throw new InvalidArgumentError('expected a port number 0..65535');
+  return port;
+}
+
+/** Commander parser for `--server HOST:PORT`. */
+export function parseServer(value: string): { host: string; port: number } {
+  try {
+    return parseServerAddress(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+export const DEFAULT_SERVER = { host: '127.0.0.1', port: 8889 };

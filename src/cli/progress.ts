@@ -1,0 +1,94 @@
+import { SingleBar } from 'cli-progress';
+import type { ProgressListener, TransferProgress } from '../client/index.js';
+
+/** A progress display: `update` as bytes move, `stop` once at the end. */
+export interface ProgressDisplay {
+  readonly update: ProgressListener;
+  stop(final?: TransferProgress): void;
+}
+
+const MiB = 1024 * 1024;
+
+/** 1536 → "1.5 KiB", for people. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '--';
+  const s = Math.round(seconds);
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m${s % 60}s` : `${s}s`;
+}
+
+/** Rate over this run's bytes only (a resumed prefix is not "transferred"). */
+function rateOf(p: TransferProgress, startedAt: number): number {
+  const seconds = (Date.now() - startedAt) / 1000;
+  return seconds > 0 ? (p.done - p.resumedFrom) / seconds : 0;
+}
+
+/**
+ * Shows bytes, %, rate and ETA (SPEC §4): a live bar when stdout is a terminal,
+ * otherwise a plain line every second, so logs and pipes stay readable.
+ */
+export function createProgress(label: string, stream: NodeJS.WriteStream = process.stdout): ProgressDisplay {
+  const startedAt = Date.now();
+  const describe = (p: TransferProgress): { rate: string; eta: string; doneText: string; totalText: string } => {
+    const rate = rateOf(p, startedAt);
+    return {
+      rate: `${(rate / MiB).toFixed(1)} MiB/s`,
+      eta: formatEta(rate > 0 ? (p.total - p.done) / rate : Number.POSITIVE_INFINITY),
+      doneText: formatBytes(p.done),
+      totalText: formatBytes(p.total),
+    };
+  };
+
+  if (stream.isTTY === true) {
+    const bar = new SingleBar({
+      stream,
+      format: `${label} [{bar}] {percentage}% | {doneText} / {totalText} | {rate} | ETA {eta}`,
+      hideCursor: true,
+      barsize: 30,
+      fps: 10,
+    });
+    let started = false;
+    return {
+      update: (p) => {
+        if (!started) {
+          bar.start(Math.max(p.total, 1), p.done, describe(p));
+          started = true;
+        }
+        bar.update(p.done, describe(p));
+      },
+      stop: (final) => {
+        if (final !== undefined && started) bar.update(Math.max(final.total, 1), describe(final));
+        if (started) bar.stop();
+      },
+    };
+  }
+
+  let lastPrint = 0;
+  const print = (p: TransferProgress): void => {
+    const d = describe(p);
+    const percent = p.total === 0 ? 100 : Math.floor((p.done / p.total) * 100);
+    stream.write(`${label}: ${d.doneText} / ${d.totalText} (${percent}%) ${d.rate} ETA ${d.eta}\n`);
+  };
+  return {
+    update: (p) => {
+      const now = Date.now();
+      if (now - lastPrint >= 1000) {
+        lastPrint = now;
+        print(p);
+      }
+    },
+    stop: (final) => {
+      if (final !== undefined) print(final);
+    },
+  };
+}

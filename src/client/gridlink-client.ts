@@ -1,0 +1,171 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GridlinkError } from '../errors/index.js';
+import { Digests, sameDigest, type DigestResult } from '../integrity/digests.js';
+import { syncFile } from '../integrity/file-streams.js';
+import type { EntryInfo, Replies } from '../protocol/v1.js';
+import { FrameConnection, type ConnectOptions } from './frame-connection.js';
+import { findPartialDownload, forgetPartialDownload, hashLocalPrefix, localFileLength, rememberPartialDownload } from './local-files.js';
+import type { ProgressListener, TransferResult } from './transfer-progress.js';
+
+export interface TransferOptions {
+  /** Also verify with MD5 (for the course's clients). */
+  readonly md5?: boolean;
+  readonly onProgress?: ProgressListener;
+}
+
+const CHUNK_BYTES = 256 * 1024;
+
+/**
+ * The typed client of gridlink's native protocol (SPEC §2.2), used by the CLI,
+ * the tests and the benchmarks. Transfers resume where an earlier attempt
+ * stopped and end with a SHA-256 check of the whole file.
+ */
+export class GridlinkClient {
+  readonly #conn: FrameConnection;
+
+  private constructor(conn: FrameConnection) {
+    this.#conn = conn;
+  }
+
+  static async connect(options: ConnectOptions): Promise<GridlinkClient> {
+    return new GridlinkClient(await FrameConnection.connect(options));
+  }
+
+  async hello(): Promise<Replies['hello']> {
+    return (await this.#conn.request('hello')) as unknown as Replies['hello'];
+  }
+
+  async ping(): Promise<void> {
+    await this.#conn.request('ping');
+  }
+
+  async stat(path: string): Promise<EntryInfo> {
+    return ((await this.#conn.request('stat', { path })) as unknown as Replies['stat']).entry;
+  }
+
+  /**
+   * Uploads `local` to `remote`: asks where a previous attempt stopped, sends
+   * the rest, and commits with the SHA-256 of the whole file; the server renames
+   * it into place only if its own checksum agrees.
+   */
+  async put(local: string, remote: string, options: TransferOptions = {}): Promise<TransferResult> {
+    const md5 = options.md5 === true;
+    const length = await localFileLength(local);
+    const opened = (await this.#conn.request('put.open', { path: remote, length, md5 })) as unknown as Replies['put.open'];
+    const { upload, offset } = opened;
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > length) {
+      throw new GridlinkError('GL_ERR_CLIENT_PROTOCOL', `server offered to resume at ${String(offset)} of ${length}`);
+    }
+    const digests = new Digests(md5);
+    await hashLocalPrefix(local, offset, digests);
+    options.onProgress?.({ done: offset, total: length, resumedFrom: offset });
+
+    const source = offset === length ? Readable.from([]) : createReadStream(local, { start: offset, end: length - 1, highWaterMark: CHUNK_BYTES });
+    const body = source.pipe(progressTap(digests, offset, length, options.onProgress));
+    source.once('error', (err: Error) => body.destroy(err));
+    const conn = this.#conn;
+    const dataId = conn.open();
+    const commitId = conn.open();
+    try {
+      const sending = (async () => {
+        await conn.send({ v: 1, id: dataId, cmd: 'put.data', upload, size: length - offset }, body);
+        await conn.send({ v: 1, id: commitId, cmd: 'put.commit', upload, ...digests.digest() });
+      })();
+      const [, committed] = await Promise.all([conn.receive(dataId), conn.receive(commitId), sending]);
+      const reply = committed.header as unknown as Replies['put.commit'];
+      return { path: reply.path, length: reply.length, sha256: reply.sha256, md5: reply.md5, resumedFrom: offset };
+    } finally {
+      conn.done(dataId);
+      conn.done(commitId);
+    }
+  }
+
+  /**
+   * Downloads `remote` to `local`: bytes go to `<local>.gridlink-part`, which a
+   * rerun continues; the file is renamed to `local` only after the SHA-256 of
+   * the whole file matches the server's.
+   */
+  async get(remote: string, local: string, options: TransferOptions = {}): Promise<TransferResult> {
+    try {
+      return await this.#getOnce(remote, local, options);
+    } catch (err) {
+      // The file changed since the interrupted attempt: start over once.
+      if (err instanceof GridlinkError && err.code === 'GL_ERR_FILE_CHANGED') return this.#getOnce(remote, local, options);
+      throw err;
+    }
+  }
+
+  async #getOnce(remote: string, local: string, options: TransferOptions): Promise<TransferResult> {
+    const md5 = options.md5 === true;
+    const partial = await findPartialDownload(local, remote);
+    const digests = new Digests(md5);
+    await hashLocalPrefix(partial.partPath, partial.offset, digests);
+    const conn = this.#conn;
+    const id = conn.open();
+    try {
+      await conn.send({ v: 1, id, cmd: 'get', path: remote, offset: partial.offset, ifMatch: partial.ifMatch, md5 });
+      let frame;
+      try {
+        frame = await conn.receive(id);
+      } catch (err) {
+        if (err instanceof GridlinkError && err.code === 'GL_ERR_FILE_CHANGED') await forgetPartialDownload(partial);
+        throw err;
+      }
+      const reply = frame.header as unknown as Replies['get'];
+      if (frame.body === null || reply.offset !== partial.offset || reply.size !== reply.length - reply.offset) {
+        frame.body?.resume();
+        throw new GridlinkError('GL_ERR_CLIENT_PROTOCOL', 'get reply does not match the request');
+      }
+      if (partial.offset === 0) await rememberPartialDownload(partial, remote, reply.length, reply.mtimeMs);
+      options.onProgress?.({ done: partial.offset, total: reply.length, resumedFrom: partial.offset });
+
+      const out = createWriteStream(partial.partPath, { flags: partial.offset === 0 ? 'w' : 'r+', start: partial.offset, highWaterMark: CHUNK_BYTES });
+      try {
+        await pipeline(frame.body, progressTap(digests, partial.offset, reply.length, options.onProgress), out);
+      } catch (err) {
+        frame.body.resume();
+        if (err instanceof GridlinkError) throw err;
+        throw new GridlinkError('GL_ERR_CLIENT_LOCAL_FILE', `${partial.partPath}: ${(err as Error).message}`, { cause: err });
+      }
+      await syncFile(partial.partPath);
+      const end = (await conn.receive(id)).header as unknown as DigestResult;
+      const actual = digests.digest();
+      if (typeof end.sha256 !== 'string' || !sameDigest(actual.sha256, end.sha256) || (md5 && (end.md5 === undefined || !sameDigest(actual.md5 ?? '', end.md5)))) {
+        await forgetPartialDownload(partial);
+        throw new GridlinkError('GL_ERR_FILE_CHECKSUM_MISMATCH', `${remote}: local sha256 ${actual.sha256}, server ${String(end.sha256)}`);
+      }
+      await rename(partial.partPath, local);
+      await forgetPartialDownload(partial);
+      return { path: remote, length: reply.length, sha256: actual.sha256, md5: actual.md5, resumedFrom: partial.offset };
+    } finally {
+      conn.done(id);
+    }
+  }
+
+  /** Closes the connection politely. */
+  async close(): Promise<void> {
+    await this.#conn.end();
+  }
+
+  /** Cuts the connection at once. */
+  destroy(): void {
+    this.#conn.destroy();
+  }
+}
+
+/** Hashes and counts bytes on their way, reporting progress. */
+function progressTap(digests: Digests, start: number, total: number, onProgress: ProgressListener | undefined): Transform {
+  let done = start;
+  return new Transform({
+    highWaterMark: CHUNK_BYTES,
+    transform(chunk: Buffer, _encoding, callback) {
+      digests.update(chunk);
+      done += chunk.length;
+      onProgress?.({ done, total, resumedFrom: start });
+      callback(null, chunk);
+    },
+  });
+}

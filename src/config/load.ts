@@ -1,0 +1,59 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { z } from 'zod';
+import { GridlinkError } from '../errors/index.js';
+import { DEMO_CONFIG, configSchema, type Config, type ConfigInput } from './schema.js';
+
+export interface ConfigOverrides {
+  readonly dataDir?: string | undefined;
+  readonly port?: number | undefined;
+}
+
+/** Validates a config object; the error names the first bad key and why. */
+export function parseConfig(input: unknown, source = 'config'): Config {
+  const result = configSchema.safeParse(input);
+  if (!result.success) throw new GridlinkError('GL_ERR_CONFIG_INVALID', `${source}: ${describeIssues(result.error)}`);
+  const config = result.data;
+  return { ...config, dataDir: resolve(config.dataDir) };
+}
+
+/**
+ * Loads the configuration for `gridlink serve`: the file if given (JSON),
+ * else the demo defaults; then command-line overrides.
+ */
+export async function loadConfig(file: string | undefined, overrides: ConfigOverrides = {}): Promise<Config> {
+  let input: ConfigInput;
+  if (file === undefined) {
+    input = structuredClone(DEMO_CONFIG);
+  } else {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (cause) {
+      throw new GridlinkError('GL_ERR_CONFIG_READ', `${file}: ${(cause as Error).message}`, { cause });
+    }
+    try {
+      input = JSON.parse(text) as ConfigInput;
+    } catch (cause) {
+      throw new GridlinkError('GL_ERR_CONFIG_READ', `${file} is not valid JSON: ${(cause as Error).message}`, { cause });
+    }
+  }
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new GridlinkError('GL_ERR_CONFIG_INVALID', `${file ?? 'config'}: the top level must be a JSON object`);
+  }
+  const merged: Record<string, unknown> = { ...input };
+  if (overrides.dataDir !== undefined) merged['dataDir'] = overrides.dataDir;
+  if (overrides.port !== undefined) merged['native'] = { ...(input.native ?? {}), port: overrides.port };
+  return parseConfig(merged, file ?? 'config');
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => {
+      const key = issue.path.join('.');
+      const keys = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => (key === '' ? k : `${key}.${k}`)).join(', ') : key;
+      return issue.code === 'unrecognized_keys' ? `unknown key ${keys}` : `${keys === '' ? '(top level)' : keys}: ${issue.message}`;
+    })
+    .join('; ');
+}

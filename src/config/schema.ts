@@ -1,0 +1,69 @@
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65_535);
+const positiveInt = z.number().int().min(1);
+
+/**
+ * The configuration file (JSON), validated strictly: an unknown or mistyped
+ * key is an error that names it. Every key has an embedded default (SPEC §1),
+ * so `{}` is a complete configuration. See docs/configuration.md.
+ */
+export const configSchema = z.strictObject({
+  /** Data directory: anonymous area, homes, staging, database, admin socket. */
+  dataDir: z.string().min(1).default('./gridlink-data'),
+  native: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: port.default(8889),
+      maxConnections: positiveInt.default(20_000),
+      /** Close a connection with no traffic in either direction for this long. */
+      idleTimeoutMs: positiveInt.default(300_000),
+      /** PEM files; when both are set the native listener speaks TLS. */
+      tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      /** Largest header a peer may send, bytes (the protocol allows at most 65536). */
+      maxHeaderBytes: z.number().int().min(64).max(65_536).default(65_536),
+      /** Largest body of one frame, bytes. */
+      maxBodyBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(Number.MAX_SAFE_INTEGER),
+    })
+    .prefault({}),
+  /** The anonymous file area of the legacy protocol (SPEC §2.1); off unless enabled. */
+  anonymous: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      writable: z.boolean().default(false),
+      /** Defaults to `<dataDir>/public`. Must be on the same filesystem as dataDir. */
+      dir: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  files: z
+    .strictObject({
+      /** fsync every upload before it is renamed into place (survives power loss). */
+      durable: z.boolean().default(true),
+      maxUploadsPerSession: positiveInt.max(64).default(4),
+      /** Partial uploads untouched this long are deleted. */
+      partialMaxAgeHours: z.number().positive().default(72),
+    })
+    .prefault({}),
+  /** On SIGINT/SIGTERM, running transfers get this long to finish. */
+  shutdownGraceMs: z.number().int().min(0).default(10_000),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+
+/**
+ * What `gridlink serve` runs with no config file at all: the demo defaults of
+ * SPEC §2.1, with the anonymous area on and writable (loopback only).
+ */
+export const DEMO_CONFIG: ConfigInput = {
+  anonymous: { enabled: true, writable: true },
+};

@@ -1,0 +1,216 @@
+/**
+ * The one catalogue of gridlink error codes (STYLE §4), shared by the server,
+ * the client library, the CLI and docs/errors.md. A test keeps this file and
+ * the docs in step, so a code is never added in one place only.
+ *
+ * `message` says what went wrong; `hint` says what the user can do next.
+ * `fatal` marks errors after which the connection is closed because framing
+ * (or trust in the peer) is lost.
+ */
+export const CATALOGUE = {
+  // --- frame codec (SPEC §2) ---
+  GL_ERR_FRAME_HEADER_LENGTH: {
+    message: 'frame header length is outside 1..65536 bytes',
+    hint: 'send an int32 little-endian header length, then that many bytes of JSON',
+    fatal: true,
+  },
+  GL_ERR_FRAME_BAD_JSON: {
+    message: 'frame header is not valid UTF-8 JSON',
+    hint: 'encode the header as a UTF-8 JSON object',
+    fatal: true,
+  },
+  GL_ERR_FRAME_NOT_OBJECT: {
+    message: 'frame header is not a JSON object',
+    hint: 'the header must be a JSON object such as {"cmd":"get","name":"a.txt"}',
+    fatal: true,
+  },
+  GL_ERR_FRAME_NO_CMD: {
+    message: 'frame header has no string field "cmd"',
+    hint: 'add a "cmd" field naming the command',
+    fatal: true,
+  },
+  GL_ERR_FRAME_BAD_SIZE: {
+    message: 'frame field "size" is not a non-negative integer',
+    hint: '"size" is the exact number of body bytes that follow the header',
+    fatal: true,
+  },
+  GL_ERR_FRAME_BODY_TOO_LARGE: {
+    message: 'frame body is larger than this server accepts',
+    hint: 'split the transfer or ask the administrator to raise limits.maxBodyBytes',
+    fatal: true,
+  },
+  GL_ERR_FRAME_TRUNCATED: {
+    message: 'connection ended in the middle of a frame',
+    hint: 'the transfer was cut; run the same command again to resume it',
+    fatal: true,
+  },
+
+  // --- protocol (SPEC §2.1, §2.2) ---
+  GL_ERR_PROTO_UNKNOWN_CMD: {
+    message: 'unknown command',
+    hint: 'see docs/protocol.md for the command set',
+    fatal: false,
+  },
+  GL_ERR_PROTO_BAD_FIELD: {
+    message: 'a header field is missing or has the wrong type',
+    hint: 'see docs/protocol.md for the fields of this command',
+    fatal: false,
+  },
+  GL_ERR_PROTO_BAD_VERSION: {
+    message: 'unsupported protocol version',
+    hint: 'send "v":1, or no "v" at all for the legacy course protocol',
+    fatal: true,
+  },
+  GL_ERR_PROTO_UNEXPECTED_BODY: {
+    message: 'this command takes no body',
+    hint: 'send "size" only with commands that carry data',
+    fatal: false,
+  },
+  GL_ERR_PROTO_BAD_STATE: {
+    message: 'command not allowed in this state',
+    hint: 'open the transfer first (put.open), then send its data and commit',
+    fatal: false,
+  },
+
+  // --- paths (SPEC §2.1, §4 jail) ---
+  GL_ERR_PATH_INVALID: {
+    message: 'path is empty, too long, or contains forbidden characters',
+    hint: 'use a relative path of printable characters, at most 4096 bytes, with names up to 255 bytes',
+    fatal: false,
+  },
+  GL_ERR_PATH_FORBIDDEN: {
+    message: 'path leads outside the area you may use',
+    hint: 'use a path inside your area without "..", absolute prefixes or links that point outside',
+    fatal: false,
+  },
+
+  // --- files (SPEC §4) ---
+  GL_ERR_FILE_NOT_FOUND: {
+    message: 'no such file or directory',
+    hint: 'check the name with "gridlink ls"',
+    fatal: false,
+  },
+  GL_ERR_FILE_IS_DIRECTORY: {
+    message: 'path is a directory, not a file',
+    hint: 'name a file inside it',
+    fatal: false,
+  },
+  GL_ERR_FILE_NOT_DIRECTORY: {
+    message: 'a parent in the path is not a directory',
+    hint: 'check the path with "gridlink ls"',
+    fatal: false,
+  },
+  GL_ERR_FILE_BUSY: {
+    message: 'another upload to this name is in progress',
+    hint: 'wait for it to finish, then try again',
+    fatal: false,
+  },
+  GL_ERR_FILE_CHECKSUM_MISMATCH: {
+    message: 'checksum of the transferred file does not match',
+    hint: 'the data was corrupted or the source changed during the transfer; run the command again',
+    fatal: false,
+  },
+  GL_ERR_FILE_OFFSET_INVALID: {
+    message: 'transfer offset or length does not match the file',
+    hint: 'run the command again; the transfer restarts from a valid offset',
+    fatal: false,
+  },
+  GL_ERR_FILE_CHANGED: {
+    message: 'the remote file changed since the interrupted download began',
+    hint: 'run the command again to download the new version from the start',
+    fatal: false,
+  },
+  GL_ERR_FILE_NO_SPACE: {
+    message: 'the server has no space left for this file',
+    hint: 'free space on the server or ask the administrator',
+    fatal: false,
+  },
+  GL_ERR_FILE_READ_ONLY: {
+    message: 'this area is read-only',
+    hint: 'log in as a user with write access, or ask the administrator to make the area writable',
+    fatal: false,
+  },
+  GL_ERR_FILE_AREA_DISABLED: {
+    message: 'the anonymous file area is disabled on this server',
+    hint: 'log in, or ask the administrator to enable anonymous.enabled in the config',
+    fatal: true,
+  },
+  GL_ERR_FILE_TOO_MANY_TRANSFERS: {
+    message: 'too many transfers open on this connection',
+    hint: 'commit or abort an open transfer before starting another',
+    fatal: false,
+  },
+  GL_ERR_FILE_IO: {
+    message: 'the server could not read or write the file',
+    hint: 'try again; if it persists, the administrator should check the server log',
+    fatal: false,
+  },
+
+  // --- server (SPEC §1) ---
+  GL_ERR_SERVER_BUSY: {
+    message: 'the server has reached its connection limit',
+    hint: 'try again shortly',
+    fatal: true,
+  },
+  GL_ERR_SERVER_SHUTTING_DOWN: {
+    message: 'the server is shutting down',
+    hint: 'reconnect when it is back; interrupted transfers resume',
+    fatal: true,
+  },
+  GL_ERR_SERVER_TIMEOUT: {
+    message: 'connection was idle too long',
+    hint: 'reconnect; interrupted transfers resume',
+    fatal: true,
+  },
+  GL_ERR_SERVER_INTERNAL: {
+    message: 'internal server error',
+    hint: 'the administrator should check the server log',
+    fatal: true,
+  },
+
+  // --- client and CLI ---
+  GL_ERR_CLIENT_CONNECT: {
+    message: 'cannot connect to the server',
+    hint: 'check --server HOST:PORT and that "gridlink serve" is running',
+    fatal: true,
+  },
+  GL_ERR_CLIENT_CLOSED: {
+    message: 'the server closed the connection unexpectedly',
+    hint: 'run the command again; interrupted transfers resume',
+    fatal: true,
+  },
+  GL_ERR_CLIENT_PROTOCOL: {
+    message: 'the server sent a reply this client does not understand',
+    hint: 'check that --server points at a gridlink server of a compatible version',
+    fatal: true,
+  },
+  GL_ERR_CLIENT_LOCAL_FILE: {
+    message: 'cannot read or write the local file',
+    hint: 'check the local path and its permissions',
+    fatal: false,
+  },
+  GL_ERR_CLIENT_USAGE: {
+    message: 'invalid command-line arguments',
+    hint: 'run the command with --help',
+    fatal: false,
+  },
+
+  // --- configuration ---
+  GL_ERR_CONFIG_INVALID: {
+    message: 'the configuration is invalid',
+    hint: 'fix the key named in the message; see docs/configuration.md',
+    fatal: true,
+  },
+  GL_ERR_CONFIG_READ: {
+    message: 'cannot read the configuration file',
+    hint: 'check the path given to --config and that it holds JSON',
+    fatal: true,
+  },
+} as const satisfies Record<string, { message: string; hint: string; fatal: boolean }>;
+
+/** A stable gridlink error code, e.g. `GL_ERR_FILE_NOT_FOUND`. */
+export type ErrorCode = keyof typeof CATALOGUE;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(CATALOGUE, value);
+}

@@ -1,0 +1,2 @@
+export { CATALOGUE, isErrorCode, type ErrorCode } from './catalogue.js';
+export { GridlinkError, fromSystemError } from './gridlink-error.js';

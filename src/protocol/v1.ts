@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+/**
+ * Versioned frames (SPEC §2.2, docs/protocol.md): request headers carry
+ * `"v":1` and a client-chosen `id` that every reply repeats. These schemas
+ * are the single definition of each command's fields, used by the server to
+ * validate and by the client for its types.
+ */
+export const PROTOCOL_VERSION = 1;
+
+export const requestId = z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.string().min(1).max(64)]);
+export type RequestId = z.infer<typeof requestId>;
+
+const path = z.string().min(1).max(4096);
+const length = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const hex64 = z.string().regex(/^[0-9a-fA-F]{64}$/u, 'a SHA-256 digest in hex');
+const hex32 = z.string().regex(/^[0-9a-fA-F]{32}$/u, 'an MD5 digest in hex');
+const handle = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+/** Field schemas per command; `body` says whether the frame carries data. */
+export const commands = {
+  hello: { body: false, fields: z.object({}) },
+  ping: { body: false, fields: z.object({}) },
+  stat: { body: false, fields: z.object({ path }) },
+  'put.open': { body: false, fields: z.object({ path, length, md5: z.boolean().optional() }) },
+  'put.data': { body: true, fields: z.object({ upload: handle }) },
+  'put.commit': { body: false, fields: z.object({ upload: handle, sha256: hex64, md5: hex32.optional() }) },
+  'put.abort': { body: false, fields: z.object({ upload: handle, discard: z.boolean().optional() }) },
+  get: {
+    body: false,
+    fields: z.object({
+      path,
+      offset: length.optional(),
+      ifMatch: z.object({ length, mtimeMs: z.number().finite() }).optional(),
+      md5: z.boolean().optional(),
+    }),
+  },
+} as const;
+
+export type CommandName = keyof typeof commands;
+export type CommandFields<C extends CommandName> = z.infer<(typeof commands)[C]['fields']>;
+
+export function isCommandName(value: string): value is CommandName {
+  return Object.hasOwn(commands, value);
+}
+
+/** An entry as `stat` reports it. */
+export interface EntryInfo {
+  readonly name: string;
+  readonly type: 'file' | 'dir' | 'link' | 'other';
+  readonly length: number;
+  readonly mtimeMs: number;
+}
+
+/** Replies, by request command (the reply's `cmd` is the request's). */
+export interface Replies {
+  hello: { server: 'gridlink'; version: string; protocol: number; maxHeaderBytes: number; commands: string[] };
+  ping: Record<string, never>;
+  stat: { entry: EntryInfo };
+  'put.open': { upload: number; offset: number };
+  'put.data': { received: number };
+  'put.commit': { path: string; length: number; sha256: string; md5?: string };
+  'put.abort': Record<string, never>;
+  /** Followed by a body of `size` bytes, then a `get.end` frame. */
+  get: { size: number; offset: number; length: number; mtimeMs: number };
+}
+
+/** The trailer of a download: checksums of the whole file. */
+export interface GetEnd {
+  sha256: string;
+  md5?: string;
+}

@@ -1,0 +1,122 @@
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { GridlinkError } from '../errors/index.js';
+import { FileService } from '../services/files/file-service.js';
+import { fileCommands } from '../services/files/file-commands.js';
+import { createLegacyHandler } from '../services/files/legacy-commands.js';
+import { NativeListener } from '../transport/native-listener.js';
+import { coreCommands } from './core-commands.js';
+import { createRouter } from './router.js';
+
+/** What `gridlink admin status` and metrics report. */
+export interface ServerStatus {
+  readonly uptimeMs: number;
+  readonly connections: number;
+  readonly acceptedConnections: number;
+  readonly activeTransfers: number;
+}
+
+/**
+ * One gridlink server process (SPEC §1): every service, wired together, on
+ * one event loop. `start` creates the data directory on first run.
+ */
+export class GridlinkServer {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly files: FileService;
+  readonly #native: NativeListener;
+  readonly #startedAt = Date.now();
+  #nativeAddress: AddressInfo | null = null;
+  #stopping: Promise<void> | null = null;
+
+  private constructor(config: Config, logger: Logger, files: FileService, native: NativeListener) {
+    this.config = config;
+    this.logger = logger;
+    this.files = files;
+    this.#native = native;
+  }
+
+  static async start(config: Config, logger: Logger): Promise<GridlinkServer> {
+    await mkdir(config.dataDir, { recursive: true, mode: 0o750 });
+    const anonymousDir = config.anonymous.dir ?? join(config.dataDir, 'public');
+    if (config.anonymous.enabled) {
+      await mkdir(anonymousDir, { recursive: true });
+      await checkSameFilesystem(config.dataDir, anonymousDir);
+    }
+    const files = new FileService({
+      dataDir: config.dataDir,
+      anonymous: config.anonymous.enabled ? { dir: anonymousDir, writable: config.anonymous.writable } : null,
+      durable: config.files.durable,
+      maxUploadsPerSession: config.files.maxUploadsPerSession,
+      partialMaxAgeMs: config.files.partialMaxAgeHours * 3_600_000,
+      logger,
+    });
+    await files.start();
+
+    const router = createRouter({ ...coreCommands(config.limits.maxHeaderBytes), ...fileCommands(files) }, createLegacyHandler(files));
+    const tls = config.native.tls === undefined ? undefined : { cert: await readFile(config.native.tls.certFile), key: await readFile(config.native.tls.keyFile) };
+    const native = new NativeListener({
+      host: config.native.host,
+      port: config.native.port,
+      maxConnections: config.native.maxConnections,
+      tls,
+      logger,
+      session: {
+        limits: { maxHeaderBytes: config.limits.maxHeaderBytes, maxBodyBytes: config.limits.maxBodyBytes },
+        idleTimeoutMs: config.native.idleTimeoutMs,
+        handle: router,
+        logger,
+      },
+    });
+    const server = new GridlinkServer(config, logger, files, native);
+    server.#nativeAddress = await native.listen();
+    logger.info(
+      {
+        event: 'server.started',
+        native: `${server.#nativeAddress.address}:${server.#nativeAddress.port}`,
+        tls: tls !== undefined,
+        dataDir: config.dataDir,
+        anonymous: config.anonymous.enabled ? { dir: anonymousDir, writable: config.anonymous.writable } : false,
+      },
+      'gridlink is serving',
+    );
+    return server;
+  }
+
+  /** Address the native protocol listens on (the real port when 0 was asked). */
+  get nativeAddress(): AddressInfo {
+    if (this.#nativeAddress === null) throw new Error('server not started');
+    return this.#nativeAddress;
+  }
+
+  status(): ServerStatus {
+    return {
+      uptimeMs: Date.now() - this.#startedAt,
+      connections: this.#native.connections,
+      acceptedConnections: this.#native.accepted,
+      activeTransfers: this.files.activeTransfers,
+    };
+  }
+
+  /** Graceful stop: no new connections, running transfers finish within the grace period. */
+  stop(graceMs = this.config.shutdownGraceMs): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.logger.info({ event: 'server.stopping', graceMs, ...this.status() });
+      await this.#native.close(graceMs);
+      this.files.stop();
+      this.logger.info({ event: 'server.stopped' });
+    })();
+    return this.#stopping;
+  }
+}
+
+/** Uploads are renamed from staging into an area, which needs one filesystem. */
+async function checkSameFilesystem(dataDir: string, areaDir: string): Promise<void> {
+  const [a, b] = await Promise.all([stat(dataDir), stat(areaDir)]);
+  if (a.dev !== b.dev) {
+    throw new GridlinkError('GL_ERR_CONFIG_INVALID', `anonymous.dir (${areaDir}) must be on the same filesystem as dataDir (${dataDir})`);
+  }
+}

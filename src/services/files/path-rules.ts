@@ -1,0 +1,85 @@
+import { posix } from 'node:path';
+import { GridlinkError } from '../../errors/index.js';
+
+/** Longest accepted path, in UTF-8 bytes (Linux PATH_MAX). */
+export const MAX_PATH_BYTES = 4096;
+/** Longest accepted name of one path component, in UTF-8 bytes (Linux NAME_MAX). */
+export const MAX_NAME_BYTES = 255;
+
+/**
+ * Names no client may use: the server keeps its bookkeeping under them.
+ * Refusing them outright keeps the rule simple and the staging area unreachable.
+ */
+const RESERVED_NAMES = new Set(['.gridlink']);
+
+// C0 controls, DEL and C1 controls: never part of a legitimate file name, and a
+// classic way to smuggle NUL or terminal escapes into logs and listings.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/u;
+
+/**
+ * Turns a client path into a normalised path relative to an area root
+ * ('' is the root itself), without touching the filesystem (SPEC §2.1, §4).
+ *
+ * - `cwd` is the client's current directory inside the area ('' = root).
+ * - A leading '/' means the area root when `allowAbsolute`; otherwise it is refused
+ *   (the legacy protocol takes plain relative names only).
+ * - '..' may climb within the area but never above its root: that is refused,
+ *   not clamped, so a mistake is reported instead of silently redirected.
+ * - NUL and other control characters, backslashes, over-long paths or names, and
+ *   names that Unicode-normalise to '.' or '..' (fullwidth dots and the like)
+ *   are refused. Percent signs have no meaning here: '%2e%2e' is an ordinary name.
+ *
+ * Symlinks are checked separately against the real filesystem (see FileArea).
+ */
+export function resolveAreaPath(input: unknown, cwd = '', allowAbsolute = true): string {
+  if (typeof input !== 'string' || input.length === 0) {
+    throw new GridlinkError('GL_ERR_PATH_INVALID', 'empty path');
+  }
+  if (Buffer.byteLength(input, 'utf8') > MAX_PATH_BYTES) {
+    throw new GridlinkError('GL_ERR_PATH_INVALID', `longer than ${MAX_PATH_BYTES} bytes`);
+  }
+  if (CONTROL_CHARS.test(input)) {
+    throw new GridlinkError('GL_ERR_PATH_INVALID', 'control character or NUL in path');
+  }
+  if (input.includes('\\')) {
+    throw new GridlinkError('GL_ERR_PATH_INVALID', 'backslash in path; use "/" between names');
+  }
+  if (input.isWellFormed !== undefined && !input.isWellFormed()) {
+    throw new GridlinkError('GL_ERR_PATH_INVALID', 'path is not valid Unicode');
+  }
+  const absolute = input.startsWith('/');
+  if (absolute && !allowAbsolute) {
+    throw new GridlinkError('GL_ERR_PATH_FORBIDDEN', `absolute path "${printable(input)}"`);
+  }
+  const parts = absolute || cwd === '' ? [] : cwd.split('/');
+  for (const name of input.split('/')) {
+    if (name === '' || name === '.') continue;
+    if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) {
+      throw new GridlinkError('GL_ERR_PATH_INVALID', `a name is longer than ${MAX_NAME_BYTES} bytes`);
+    }
+    if (name === '..') {
+      if (parts.length === 0 || !allowAbsolute) {
+        throw new GridlinkError('GL_ERR_PATH_FORBIDDEN', `"${printable(input)}" climbs above the area root`);
+      }
+      parts.pop();
+      continue;
+    }
+    const folded = name.normalize('NFKC');
+    if (folded === '.' || folded === '..' || folded.includes('/') || folded.includes('\\')) {
+      throw new GridlinkError('GL_ERR_PATH_FORBIDDEN', `look-alike of a path separator or dot name in "${printable(input)}"`);
+    }
+    if (RESERVED_NAMES.has(name.toLowerCase())) {
+      throw new GridlinkError('GL_ERR_PATH_FORBIDDEN', `"${name}" is reserved by the server`);
+    }
+    parts.push(name);
+  }
+  return posix.join(...parts, '.') === '.' ? '' : parts.join('/');
+}
+
+/** A path made safe to echo in a message or a log line. */
+export function printable(path: string): string {
+  const cut = path.length > 120 ? `${path.slice(0, 120)}…` : path;
+  // eslint-disable-next-line no-control-regex
+  return cut.replace(/[\u0000-\u001f\u007f-\u009f]/gu, '?');
+}

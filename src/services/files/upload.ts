@@ -1,0 +1,156 @@
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { open, rm, truncate } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { GridlinkError, fromSystemError } from '../../errors/index.js';
+import { Digests, sameDigest, type DigestResult } from '../../integrity/digests.js';
+import { syncFile } from '../../integrity/file-streams.js';
+import type { FileArea } from './file-area.js';
+import type { PathLocks } from './path-locks.js';
+import { printable } from './path-rules.js';
+import type { Staging } from './staging.js';
+
+export interface UploadTarget {
+  readonly area: FileArea;
+  /** Normalised path inside the area. */
+  readonly path: string;
+  /** Total length of the file being uploaded. */
+  readonly length: number;
+  /** Also compute MD5 (for the course's clients). */
+  readonly md5: boolean;
+}
+
+export interface UploadDeps {
+  readonly staging: Staging;
+  readonly locks: PathLocks;
+  /** fsync the file before it is renamed into place. */
+  readonly durable: boolean;
+}
+
+const WRITE_HIGH_WATER_MARK = 256 * 1024;
+
+/**
+ * A resumable upload (SPEC §4): bytes go to a partial file in staging, keyed by
+ * (area, path, length), so a client that was cut off can ask where it stopped
+ * and continue. Only one upload per name at a time (a path lock). The file is
+ * renamed into place only after its SHA-256 (and MD5 if asked) match.
+ */
+export class Upload {
+  readonly target: UploadTarget;
+  readonly #deps: UploadDeps;
+  readonly #partialPath: string;
+  readonly #release: () => void;
+  #digests: Digests;
+  #received: number;
+  /** Set when the hash state may disagree with the file, or the upload ended. */
+  #broken = false;
+
+  private constructor(target: UploadTarget, deps: UploadDeps, partialPath: string, release: () => void, digests: Digests, received: number) {
+    this.target = target;
+    this.#deps = deps;
+    this.#partialPath = partialPath;
+    this.#release = release;
+    this.#digests = digests;
+    this.#received = received;
+  }
+
+  /** Opens (or reopens) the partial file and hashes what it already holds. */
+  static async open(target: UploadTarget, deps: UploadDeps): Promise<Upload> {
+    await target.area.checkWritable(target.path);
+    const release = deps.locks.tryAcquire(`${target.area.key}\0${target.path}`);
+    if (release === null) throw new GridlinkError('GL_ERR_FILE_BUSY', printable(target.path));
+    const partialPath = deps.staging.partialPath(target.area.key, target.path, target.length);
+    try {
+      const handle = await open(partialPath, constants.O_RDWR | constants.O_CREAT, 0o644);
+      let received: number;
+      try {
+        received = (await handle.stat()).size;
+      } finally {
+        await handle.close();
+      }
+      if (received > target.length) {
+        // Cannot be ours (same key means same length): start over.
+        await truncate(partialPath, 0);
+        received = 0;
+      }
+      const digests = new Digests(target.md5);
+      if (received > 0) await digests.updateFrom(createReadStream(partialPath, { start: 0, end: received - 1 }));
+      return new Upload(target, deps, partialPath, release, digests, received);
+    } catch (err) {
+      release();
+      throw fromSystemError(err, printable(target.path));
+    }
+  }
+
+  /** Bytes stored so far: where the next data must start. */
+  get received(): number {
+    return this.#received;
+  }
+
+  /**
+   * Appends `size` bytes streamed from `body` at the current end. Throws before
+   * reading anything if they would run past the announced length.
+   */
+  async append(body: Readable, size: number): Promise<number> {
+    this.#checkUsable();
+    if (this.#received + size > this.target.length) {
+      throw new GridlinkError('GL_ERR_FILE_OFFSET_INVALID', `${this.#received} + ${size} bytes exceeds the announced length ${this.target.length}`);
+    }
+    const out = createWriteStream(this.#partialPath, { flags: 'r+', start: this.#received, highWaterMark: WRITE_HIGH_WATER_MARK });
+    try {
+      await pipeline(body, this.#digests.tap(), out);
+    } catch (err) {
+      // Hash state and file may now disagree: the client must reopen (which rehashes).
+      this.#broken = true;
+      const mapped = err instanceof GridlinkError ? err : fromSystemError(err, printable(this.target.path));
+      if (mapped.code === 'GL_ERR_FILE_NO_SPACE') await this.discard();
+      throw mapped;
+    }
+    this.#received += size;
+    return this.#received;
+  }
+
+  /** Verifies the checksums and renames the file into place. */
+  async commit(expected: { sha256: string; md5?: string | undefined }): Promise<DigestResult> {
+    this.#checkUsable();
+    if (this.#received !== this.target.length) {
+      throw new GridlinkError('GL_ERR_FILE_OFFSET_INVALID', `received ${this.#received} of ${this.target.length} bytes`);
+    }
+    const actual = this.#digests.digest();
+    this.#broken = true; // a digest can be taken once
+    const md5Wrong = expected.md5 !== undefined && (actual.md5 === undefined || !sameDigest(actual.md5, expected.md5));
+    if (!sameDigest(actual.sha256, expected.sha256) || md5Wrong) {
+      await this.discard();
+      throw new GridlinkError('GL_ERR_FILE_CHECKSUM_MISMATCH', `${printable(this.target.path)}: server computed sha256 ${actual.sha256}`);
+    }
+    try {
+      if (this.#deps.durable) await syncFile(this.#partialPath);
+      await this.target.area.commit(this.#partialPath, this.target.path);
+    } catch (err) {
+      await this.discard();
+      throw fromSystemError(err, printable(this.target.path));
+    }
+    this.#release();
+    return actual;
+  }
+
+  /** Stops using the upload; the partial file stays for a later resume. */
+  close(): Promise<void> {
+    this.#broken = true;
+    this.#release();
+    return Promise.resolve();
+  }
+
+  /** Stops and deletes the partial file. */
+  async discard(): Promise<void> {
+    this.#broken = true;
+    await rm(this.#partialPath, { force: true });
+    this.#release();
+  }
+
+  #checkUsable(): void {
+    if (this.#broken) {
+      throw new GridlinkError('GL_ERR_PROTO_BAD_STATE', 'this upload failed or is closed; open it again with put.open to resume');
+    }
+  }
+}

@@ -1,0 +1,163 @@
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { FrameDecoder, type DecoderLimits, type Frame, type OutgoingHeader } from '../codec/index.js';
+import { GridlinkError } from '../errors/index.js';
+import { FrameWriter } from '../transport/frame-writer.js';
+
+/** Handles one decoded frame; the next frame is decoded only after it settles. */
+export type FrameHandler = (session: Session, frame: Frame) => Promise<void>;
+
+export interface SessionOptions {
+  readonly limits: DecoderLimits;
+  /** Close after this long without a byte in either direction (idle or stalled peer). */
+  readonly idleTimeoutMs: number;
+  readonly handle: FrameHandler;
+  readonly logger: Logger;
+}
+
+/** How long a closing connection may linger for its last frame to leave. */
+const LINGER_MS = 5_000;
+
+let nextSessionId = 1;
+
+/**
+ * One client connection of the native protocol (SPEC §2): socket → decoder →
+ * handler, strictly one frame at a time, so a connection holds at most one
+ * frame's state and the socket pauses while a handler works (backpressure).
+ * Replies go through a {@link FrameWriter}. Services keep per-connection state
+ * keyed by the session and clean it up in {@link onClose} hooks.
+ */
+export class Session {
+  readonly id = nextSessionId++;
+  readonly remoteAddress: string;
+  readonly logger: Logger;
+  readonly #socket: Socket;
+  readonly #decoder: FrameDecoder;
+  readonly #writer: FrameWriter;
+  readonly #handle: FrameHandler;
+  readonly #closeHooks: (() => Promise<void> | void)[] = [];
+  #busy = false;
+  #inputEnded = false;
+  #closing = false;
+  #closed = false;
+  #draining = false;
+
+  constructor(socket: Socket, options: SessionOptions) {
+    this.#socket = socket;
+    this.remoteAddress = socket.remoteAddress ?? 'unknown';
+    this.logger = options.logger.child({ session: this.id, remote: this.remoteAddress });
+    this.#handle = options.handle;
+    this.#writer = new FrameWriter(socket, 'GL_ERR_CLIENT_CLOSED');
+    this.#decoder = new FrameDecoder((frame) => this.#onFrame(frame), options.limits);
+
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+    socket.setTimeout(options.idleTimeoutMs, () => {
+      this.logger.info({ event: 'conn.timeout' }, 'idle or stalled connection closed');
+      this.close(new GridlinkError('GL_ERR_SERVER_TIMEOUT'));
+    });
+    socket.on('error', (err) => this.logger.debug({ event: 'conn.socket_error', err: err.message }));
+    socket.once('close', () => void this.#onClose());
+    this.#decoder.on('error', (err) => this.#onDecoderError(err));
+    this.#decoder.on('finish', () => {
+      this.#inputEnded = true;
+      if (!this.#busy) this.close();
+    });
+    socket.pipe(this.#decoder);
+  }
+
+  /** True while a frame is being handled (e.g. a transfer is streaming). */
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends a frame; with a body, `header.size` is its exact length. */
+  send(header: OutgoingHeader, body?: Readable): Promise<void> {
+    return this.#writer.send(header, body);
+  }
+
+  /** Registers cleanup to run once when the connection closes. */
+  onClose(hook: () => Promise<void> | void): void {
+    this.#closeHooks.push(hook);
+  }
+
+  /**
+   * Ends the connection: sends `error` first if given (with the request `id`
+   * when known), stops handling input, and lets the last frame leave.
+   */
+  close(error?: GridlinkError, id?: unknown): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    const socket = this.#socket;
+    if (error !== undefined) {
+      const header = id === undefined ? { cmd: 'error', code: error.code, message: error.message } : { v: 1, id, cmd: 'error', code: error.code, message: error.message };
+      this.send(header).catch(() => undefined);
+    }
+    // Discard further input so the peer's FIN is seen and the socket can close.
+    socket.unpipe(this.#decoder);
+    socket.resume();
+    this.#writer
+      .flushed()
+      .then(() => socket.end())
+      .catch(() => socket.destroy());
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  }
+
+  /**
+   * Graceful shutdown (SIGTERM): an idle connection closes now; a busy one
+   * closes as soon as its current frame (a transfer) is done.
+   */
+  drain(): void {
+    this.#draining = true;
+    if (!this.#busy) this.close(new GridlinkError('GL_ERR_SERVER_SHUTTING_DOWN'));
+  }
+
+  /** Cuts the connection at once (shutdown grace expired). */
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  #onFrame(frame: Frame): void {
+    if (this.#closing) return;
+    this.#busy = true;
+    this.#handle(this, frame)
+      .catch((err: unknown) => {
+        this.logger.error({ event: 'conn.handler_error', err }, 'unexpected error in a command handler');
+        this.close(new GridlinkError('GL_ERR_SERVER_INTERNAL'));
+      })
+      .finally(() => {
+        this.#busy = false;
+        if (this.#closing) return;
+        if (this.#draining) this.close(new GridlinkError('GL_ERR_SERVER_SHUTTING_DOWN'));
+        else if (this.#inputEnded) this.close();
+        else this.#decoder.release();
+      });
+  }
+
+  #onDecoderError(err: Error): void {
+    const error = err instanceof GridlinkError ? err : new GridlinkError('GL_ERR_SERVER_INTERNAL', undefined, { cause: err });
+    this.logger.info({ event: 'conn.bad_frame', code: error.code, detail: error.detail }, 'bad frame; closing');
+    // A handler streaming the body sees the same error through its body stream
+    // and reports it; otherwise report it here.
+    if (this.#busy) return;
+    this.close(error);
+  }
+
+  async #onClose(): Promise<void> {
+    this.#closed = true;
+    this.#closing = true;
+    this.#decoder.destroy();
+    for (const hook of this.#closeHooks.splice(0)) {
+      try {
+        await hook();
+      } catch (err) {
+        this.logger.warn({ event: 'conn.cleanup_error', err }, 'cleanup after close failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,69 @@
+import type { Readable, Writable } from 'node:stream';
+import { encodeHeader, type OutgoingHeader } from '../codec/index.js';
+import { GridlinkError, type ErrorCode } from '../errors/index.js';
+import { waitForDrain } from './wait-drain.js';
+
+/**
+ * Writes frames to a socket one after another (a body is never interleaved
+ * with another frame) and honours backpressure: it stops at
+ * `writableNeedDrain` and continues on 'drain' (STYLE §3). Used by both the
+ * server session and the client.
+ */
+export class FrameWriter {
+  readonly #out: Writable;
+  readonly #closedCode: ErrorCode;
+  #tail: Promise<void> = Promise.resolve();
+
+  constructor(out: Writable, closedCode: ErrorCode) {
+    this.#out = out;
+    this.#closedCode = closedCode;
+  }
+
+  /**
+   * Queues a frame. With a body, `header.size` must be its exact length; a
+   * body that ends short or long breaks framing, so the socket is destroyed.
+   */
+  send(header: OutgoingHeader, body?: Readable): Promise<void> {
+    const run = (): Promise<void> => this.#write(header, body);
+    const next = this.#tail.then(run, run);
+    this.#tail = next.catch(() => undefined);
+    return next;
+  }
+
+  async #write(header: OutgoingHeader, body: Readable | undefined): Promise<void> {
+    const out = this.#out;
+    if (out.destroyed || out.writableEnded) {
+      body?.destroy();
+      throw new GridlinkError(this.#closedCode);
+    }
+    if (!out.write(encodeHeader(header))) await this.#drain();
+    if (body === undefined) return;
+    const expected = header.size ?? 0;
+    let sent = 0;
+    try {
+      for await (const chunk of body) {
+        const buffer = chunk as Buffer;
+        sent += buffer.length;
+        if (sent > expected) break;
+        if (!out.write(buffer)) await this.#drain();
+      }
+    } catch (err) {
+      out.destroy(err instanceof Error ? err : undefined);
+      throw err;
+    }
+    if (sent !== expected) {
+      const err = new GridlinkError('GL_ERR_SERVER_INTERNAL', `body was ${sent} bytes, announced ${expected}`);
+      out.destroy(err);
+      throw err;
+    }
+  }
+
+  #drain(): Promise<void> {
+    return waitForDrain(this.#out, () => new GridlinkError(this.#closedCode));
+  }
+
+  /** Resolves when everything queued so far has been handed to the socket. */
+  flushed(): Promise<void> {
+    return this.#tail;
+  }
+}
