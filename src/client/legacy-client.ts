@@ -21,13 +21,13 @@ export async function legacyPut(options: ConnectOptions, local: string, name: st
     const source = createReadStream(local, { highWaterMark: 10_240 * 25 });
     const body = source.pipe(counter(length, onProgress));
     source.once('error', (err) => body.destroy(err));
-    let cut: unknown = null;
+    let cut: Error | null = null;
     try {
       await conn.send({ cmd: 'put', name, size: length }, body);
       // No reply on success: half-close and wait for the server to close.
       await conn.end();
     } catch (err) {
-      cut = err;
+      cut = err instanceof Error ? err : new Error(String(err));
     }
     // An error frame from the server explains a refusal better than the cut.
     if (conn.takeQueued(id) !== undefined) throw new GridlinkError('GL_ERR_CLIENT_PROTOCOL', 'unexpected reply to a legacy put');
