@@ -1,0 +1,355 @@
+/**
+ * File-transfer benchmark: put and get of 64 MiB and 1 GiB files over
+ * loopback, gridlink (durable and no-fsync) side by side with vsftpd and
+ * pyftpdlib driven by curl. Prints a markdown table (MB/s, 1 MB = 1e6 bytes,
+ * median over runs) and writes bench/results/file-transfer.json.
+ *
+ *   npx tsx bench/file-transfer.ts [--quick]
+ *
+ * --quick: 64 MiB only, one run each (a smoke test of the whole pipeline).
+ */
+import { cpus } from 'node:os';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { GridlinkClient } from '../dist/client/index.js';
+import { makeTempDir, runBenchmark } from './lib/cleanup.js';
+import { GiB, MiB, sha256File, writeRandomFile } from './lib/files.js';
+import { LOOPBACK, REPO_ROOT, startGridlink, startPyftpdlib, startVsftpd, type FtpServer } from './lib/peers.js';
+import { peakRssBytes, runCommand, type ServerProcess } from './lib/processes.js';
+import { fixed, markdownTable, median, toMB, writeJson } from './lib/report.js';
+
+interface SizeSpec {
+  readonly label: string;
+  readonly bytes: number;
+  readonly runs: number;
+}
+
+const FULL_SIZES: readonly SizeSpec[] = [
+  { label: '64 MiB', bytes: 64 * MiB, runs: 3 },
+  { label: '1 GiB', bytes: GiB, runs: 2 },
+];
+const QUICK_SIZES: readonly SizeSpec[] = [{ label: '64 MiB', bytes: 64 * MiB, runs: 1 }];
+
+const RSS_TARGET_BYTES = 100e6;
+const RESULTS_PATH = join(REPO_ROOT, 'bench', 'results', 'file-transfer.json');
+
+type Direction = 'put' | 'get';
+const DIRECTIONS: readonly Direction[] = ['put', 'get'];
+
+type TargetId = 'gridlink-durable' | 'gridlink-nofsync' | 'vsftpd' | 'pyftpdlib';
+const GRIDLINK_IDS = ['gridlink-durable', 'gridlink-nofsync'] as const;
+const PEER_IDS = ['vsftpd', 'pyftpdlib'] as const;
+
+const TARGET_LABELS: Record<TargetId, string> = {
+  'gridlink-durable': 'gridlink (durable)',
+  'gridlink-nofsync': 'gridlink (no fsync)',
+  vsftpd: 'vsftpd',
+  pyftpdlib: 'pyftpdlib',
+};
+
+/** A server under test plus the client that drives it. */
+interface Target {
+  readonly id: TargetId;
+  readonly server: ServerProcess;
+  put(local: string, remote: string): Promise<void>;
+  get(remote: string, local: string): Promise<void>;
+  /** Where the server keeps an uploaded `remote` on disk (to check its size, then delete it). */
+  storedPath(remote: string): string;
+}
+
+interface Sample {
+  readonly size: string;
+  readonly bytes: number;
+  readonly target: TargetId;
+  readonly run: number;
+  readonly putSeconds: number;
+  readonly getSeconds: number;
+}
+
+// ---------------------------------------------------------------------------
+// Targets
+
+async function startGridlinkTarget(id: 'gridlink-durable' | 'gridlink-nofsync', dir: string): Promise<Target> {
+  // durable: the shipped default (fsync before rename); no fsync: like vsftpd.
+  const server = await startGridlink({ dir, config: id === 'gridlink-nofsync' ? { files: { durable: false } } : {} });
+  const withClient = async (action: (client: GridlinkClient) => Promise<unknown>): Promise<void> => {
+    const client = await GridlinkClient.connect({ host: LOOPBACK, port: server.port });
+    try {
+      await action(client);
+    } catch (err) {
+      client.destroy();
+      throw err;
+    }
+    await client.close();
+  };
+  return {
+    id,
+    server: server.process,
+    // Both calls verify the SHA-256 of the whole file end to end.
+    put: (local, remote) => withClient((client) => client.put(local, remote)),
+    get: (remote, local) => withClient((client) => client.get(remote, local)),
+    storedPath: (remote) => join(server.anonymousDir, remote),
+  };
+}
+
+function ftpTarget(id: 'vsftpd' | 'pyftpdlib', server: FtpServer): Target {
+  const curl = (args: readonly string[]): Promise<unknown> => runCommand('curl', ['--silent', '--show-error', '--fail', ...server.loginArgs, ...args]);
+  return {
+    id,
+    server: server.process,
+    put: async (local, remote) => void (await curl(['--upload-file', local, server.baseUrl + remote])),
+    get: async (remote, local) => void (await curl(['--output', local, server.baseUrl + remote])),
+    storedPath: (remote) => join(server.filesDir, remote),
+  };
+}
+
+async function startTargets(dir: string): Promise<Target[]> {
+  const targets: Target[] = [];
+  try {
+    for (const id of GRIDLINK_IDS) targets.push(await startGridlinkTarget(id, await subdir(dir, id)));
+    targets.push(ftpTarget('vsftpd', await startVsftpd(await subdir(dir, 'vsftpd'))));
+    targets.push(ftpTarget('pyftpdlib', await startPyftpdlib(await subdir(dir, 'pyftpdlib'))));
+  } catch (err) {
+    await stopTargets(targets);
+    throw err;
+  }
+  return targets;
+}
+
+async function stopTargets(targets: readonly Target[]): Promise<void> {
+  for (const target of targets) await target.server.stop();
+}
+
+async function subdir(parent: string, name: string): Promise<string> {
+  const dir = join(parent, name);
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+// ---------------------------------------------------------------------------
+// Measuring
+
+/**
+ * Flushes dirty pages first: an upload that was not fsync'ed leaves its data
+ * to the kernel's writeback, which would otherwise slow whichever transfer
+ * runs next and charge one server's cost to another.
+ */
+async function timed(action: () => Promise<void>): Promise<number> {
+  await runCommand('sync', []);
+  const start = performance.now();
+  await action();
+  return (performance.now() - start) / 1000;
+}
+
+async function expectSize(path: string, bytes: number, what: string): Promise<void> {
+  const actual = (await stat(path)).size;
+  if (actual !== bytes) throw new Error(`${what}: ${path} has ${actual} bytes, expected ${bytes}`);
+}
+
+/**
+ * One put and one get of the source file through `target`, each checked so a
+ * broken peer cannot look fast: sizes always, and with `sha256` set the
+ * downloaded bytes too (which also proves the upload stored the right bytes).
+ */
+async function measure(target: Target, source: string, size: SizeSpec, run: number, outDir: string, sha256: string | null): Promise<Sample> {
+  const remote = `bench-${size.bytes}-run${run}.bin`;
+  const stored = target.storedPath(remote);
+  const local = join(outDir, `${target.id}-${remote}`);
+  const label = TARGET_LABELS[target.id];
+
+  const putSeconds = await timed(() => target.put(source, remote));
+  await expectSize(stored, size.bytes, `${label} put`);
+  const getSeconds = await timed(() => target.get(remote, local));
+  await expectSize(local, size.bytes, `${label} get`);
+  if (sha256 !== null && (await sha256File(local)) !== sha256) throw new Error(`${label} get: ${local} does not match the source's SHA-256`);
+
+  // Keep disk use to one copy per transfer, however many runs.
+  await rm(stored, { force: true });
+  await rm(local, { force: true });
+  return { size: size.label, bytes: size.bytes, target: target.id, run, putSeconds, getSeconds };
+}
+
+interface SizeResult {
+  readonly samples: Sample[];
+  /** VmHWM of each gridlink server, started fresh for this size. */
+  readonly peakRss: Partial<Record<TargetId, number>>;
+}
+
+/**
+ * All runs of one size. Servers start fresh (so gridlink's peak RSS belongs
+ * to this size alone) and runs interleave the targets, so drift on the
+ * machine (thermal, other load) spreads evenly instead of hitting one column.
+ */
+async function benchSize(size: SizeSpec, workDir: string): Promise<SizeResult> {
+  const dir = await subdir(workDir, `size-${size.bytes}`);
+  const source = join(dir, 'source.bin');
+  log(`${size.label}: writing the source file`);
+  const sha256 = await writeRandomFile(source, size.bytes);
+  const outDir = await subdir(dir, 'downloads');
+  const targets = await startTargets(dir);
+  try {
+    const samples: Sample[] = [];
+    for (let run = 1; run <= size.runs; run++) {
+      for (const target of targets) {
+        const sample = await measure(target, source, size, run, outDir, run === 1 ? sha256 : null);
+        samples.push(sample);
+        log(
+          `${size.label} run ${run}/${size.runs} ${TARGET_LABELS[target.id].padEnd(19)} put ${fixed(mbps(sample.bytes, sample.putSeconds)).padStart(7)} MB/s, get ${fixed(mbps(sample.bytes, sample.getSeconds)).padStart(7)} MB/s`,
+        );
+      }
+    }
+    const peakRss: Partial<Record<TargetId, number>> = {};
+    for (const target of targets) {
+      if (isGridlink(target.id)) peakRss[target.id] = await peakRssBytes(target.server.pid);
+    }
+    return { samples, peakRss };
+  } finally {
+    await stopTargets(targets);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function isGridlink(id: TargetId): id is (typeof GRIDLINK_IDS)[number] {
+  return (GRIDLINK_IDS as readonly TargetId[]).includes(id);
+}
+
+function mbps(bytes: number, seconds: number): number {
+  return toMB(bytes) / seconds;
+}
+
+function log(line: string): void {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+// ---------------------------------------------------------------------------
+// Reporting
+
+interface Row {
+  readonly size: string;
+  readonly direction: Direction;
+  /** Median MB/s per target. */
+  readonly mbps: Record<TargetId, number>;
+  readonly bestPeer: (typeof PEER_IDS)[number];
+  /** gridlink MB/s divided by the faster peer's. */
+  readonly ratio: Record<(typeof GRIDLINK_IDS)[number], number>;
+}
+
+function summarise(sizes: readonly SizeSpec[], samples: readonly Sample[]): Row[] {
+  const rows: Row[] = [];
+  for (const size of sizes) {
+    for (const direction of DIRECTIONS) {
+      const medianOf = (id: TargetId): number =>
+        median(samples.filter((s) => s.size === size.label && s.target === id).map((s) => mbps(s.bytes, direction === 'put' ? s.putSeconds : s.getSeconds)));
+      const rates = { 'gridlink-durable': medianOf('gridlink-durable'), 'gridlink-nofsync': medianOf('gridlink-nofsync'), vsftpd: medianOf('vsftpd'), pyftpdlib: medianOf('pyftpdlib') };
+      const bestPeer = rates.vsftpd >= rates.pyftpdlib ? 'vsftpd' : 'pyftpdlib';
+      const best = rates[bestPeer];
+      rows.push({
+        size: size.label,
+        direction,
+        mbps: rates,
+        bestPeer,
+        ratio: { 'gridlink-durable': rates['gridlink-durable'] / best, 'gridlink-nofsync': rates['gridlink-nofsync'] / best },
+      });
+    }
+  }
+  return rows;
+}
+
+function renderTable(rows: readonly Row[]): string {
+  const headers = [
+    'size',
+    'dir',
+    ...[...GRIDLINK_IDS, ...PEER_IDS].map((id) => `${TARGET_LABELS[id]} MB/s`),
+    ...GRIDLINK_IDS.map((id) => `ratio ${TARGET_LABELS[id].replace(' (', '(')}/best peer`),
+  ];
+  const cells = rows.map((row) => [
+    row.size,
+    row.direction,
+    ...[...GRIDLINK_IDS, ...PEER_IDS].map((id) => fixed(row.mbps[id])),
+    ...GRIDLINK_IDS.map((id) => fixed(row.ratio[id], 2)),
+  ]);
+  return markdownTable(headers, cells);
+}
+
+interface TargetCheck {
+  readonly throughputMet: Record<(typeof GRIDLINK_IDS)[number], boolean>;
+  /** null when no 1 GiB run happened (--quick). */
+  readonly rssMet: boolean | null;
+}
+
+function checkTargets(rows: readonly Row[], peakRss: Partial<Record<TargetId, number>>, rssMeasuredAtGiB: boolean): TargetCheck {
+  const throughputMet = {
+    'gridlink-durable': rows.every((row) => row.ratio['gridlink-durable'] >= 1),
+    'gridlink-nofsync': rows.every((row) => row.ratio['gridlink-nofsync'] >= 1),
+  };
+  const rssValues = Object.values(peakRss);
+  return { throughputMet, rssMet: rssMeasuredAtGiB ? rssValues.every((bytes) => bytes < RSS_TARGET_BYTES) : null };
+}
+
+function renderSummary(rows: readonly Row[], peakRss: Partial<Record<TargetId, number>>, rssSize: string, check: TargetCheck): string {
+  const metText = (met: boolean | null): string => (met === null ? 'not checked (needs the 1 GiB runs; drop --quick)' : met ? 'MET' : 'NOT MET');
+  const worst = (id: (typeof GRIDLINK_IDS)[number]): string => {
+    const row = [...rows].sort((a, b) => a.ratio[id] - b.ratio[id])[0];
+    return row === undefined ? '' : ` (lowest ratio ${fixed(row.ratio[id], 2)}: ${row.size} ${row.direction} vs ${row.bestPeer})`;
+  };
+  const rss = GRIDLINK_IDS.map((id) => `${TARGET_LABELS[id]} ${fixed(toMB(peakRss[id] ?? Number.NaN))} MB`).join(', ');
+  return [
+    `gridlink server peak RSS (VmHWM of a server started fresh for the ${rssSize} runs): ${rss}`,
+    `Target gridlink >= faster peer, both directions: ${GRIDLINK_IDS.map((id) => `${TARGET_LABELS[id]} ${metText(check.throughputMet[id])}${check.throughputMet[id] ? '' : worst(id)}`).join('; ')}`,
+    `Target peak RSS < ${fixed(toMB(RSS_TARGET_BYTES), 0)} MB during 1 GiB transfers: ${metText(check.rssMet)}`,
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } }, strict: true });
+  const quick = values.quick;
+  const sizes = quick ? QUICK_SIZES : FULL_SIZES;
+  const workDir = await makeTempDir('gridlink-bench-ft-');
+
+  const samples: Sample[] = [];
+  let peakRss: Partial<Record<TargetId, number>> = {};
+  for (const size of sizes) {
+    const result = await benchSize(size, workDir);
+    samples.push(...result.samples);
+    peakRss = result.peakRss; // the largest size runs last: its servers' peak is the one that counts
+  }
+  const rssSize = sizes[sizes.length - 1]?.label ?? '';
+
+  const rows = summarise(sizes, samples);
+  const check = checkTargets(rows, peakRss, sizes.some((size) => size.bytes >= GiB));
+  const runs = sizes.map((size) => `${size.runs} × ${size.label}`).join(', ');
+  process.stdout.write(
+    [
+      `### File transfer over loopback (${runs}; ${cpus().length} CPUs, Node ${process.version})`,
+      '',
+      'MB/s with 1 MB = 1e6 bytes; median over runs (mean of the two for 2 runs). gridlink: its client library in the bench process; FTP peers: curl.',
+      '',
+      renderTable(rows),
+      '',
+      renderSummary(rows, peakRss, rssSize, check),
+      '',
+    ].join('\n'),
+  );
+
+  await writeJson(RESULTS_PATH, {
+    benchmark: 'file-transfer',
+    date: new Date().toISOString(),
+    quick,
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    unit: 'MB/s (1 MB = 1e6 bytes), median over runs',
+    sizes,
+    samples: samples.map((s) => ({ ...s, putMBps: mbps(s.bytes, s.putSeconds), getMBps: mbps(s.bytes, s.getSeconds) })),
+    rows,
+    peakRssBytes: { ...peakRss, during: rssSize },
+    targets: { throughputMet: check.throughputMet, peakRssBelow100MB: check.rssMet },
+  });
+  log(`results written to ${RESULTS_PATH}`);
+}
+
+await runBenchmark(main);

@@ -1,0 +1,39 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** Results go to bench/results/ (gitignored), one JSON file per benchmark. */
+
+/** The median; for an even count, the mean of the two middle values. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('median of no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  const upper = sorted[middle] ?? Number.NaN;
+  return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? Number.NaN) + upper) / 2;
+}
+
+/** Decimal megabytes (1 MB = 1e6 bytes), as the tables report. */
+export function toMB(bytes: number): number {
+  return bytes / 1e6;
+}
+
+/** Fixed decimals, or an en dash for a missing value. */
+export function fixed(value: number | null | undefined, decimals = 1): string {
+  return value === null || value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(decimals);
+}
+
+/** A GitHub-flavoured markdown table; numeric-looking columns are right-aligned. */
+export function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((header, col) => Math.max(header.length, ...rows.map((row) => (row[col] ?? '').length), 3));
+  const numeric = headers.map((_, col) => rows.length > 0 && rows.every((row) => /^[-+]?[\d.,]+[×x%]?$|^–$/u.test(row[col] ?? '')));
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((cell, col) => (numeric[col] === true ? cell.padStart(widths[col] ?? 0) : cell.padEnd(widths[col] ?? 0))).join(' | ')} |`;
+  const rule = `|${widths.map((width, col) => (numeric[col] === true ? `${'-'.repeat(width + 1)}:` : '-'.repeat(width + 2))).join('|')}|`;
+  return [line(headers), rule, ...rows.map(line)].join('\n');
+}
+
+/** Writes `data` as pretty JSON, creating the directory. */
+export async function writeJson(path: string, data: unknown): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${JSON.stringify(data, null, 2)}\n`);
+}

@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const GRIDLINK_BIN = fileURLToPath(new URL('../../bin/gridlink.js', import.meta.url));
+
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  /** Every log line the server printed so far (parsed JSON). */
+  readonly logs: Record<string, unknown>[];
+  /** Resident memory of the server now, in bytes (from /proc). */
+  rss(): Promise<number>;
+  /** Sends a signal and waits for the process to exit; returns its exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Runs the built `gridlink serve` as a separate process (as a user would) with
+ * a config file in `dir`, and waits for its `server.started` log line.
+ */
+export async function startServerProcess(dir: string, config: Record<string, unknown>): Promise<ServerProcess> {
+  const configPath = join(dir, 'config.json');
+  await writeFile(configPath, JSON.stringify({ log: { level: 'info' }, ...config, native: { port: 0, ...((config['native'] as object | undefined) ?? {}) } }));
+  const child = spawn(process.execPath, [GRIDLINK_BIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 15_000);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry['event'] === 'server.started') {
+          clearTimeout(timer);
+          resolve(Number(String(entry['native']).split(':').pop()));
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+  });
+  return {
+    child,
+    port,
+    logs,
+    rss: async () => {
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+      const kb = /VmRSS:\s+(\d+)/u.exec(status)?.[1];
+      return Number(kb) * 1024;
+    },
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) {
+          resolve(child.exitCode);
+          return;
+        }
+        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          resolve(code);
+        });
+        child.kill(signal);
+      }),
+  };
+}
