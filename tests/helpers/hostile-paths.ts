@@ -46,7 +46,7 @@ export function hostilePaths(): string[] {
     out.add(`..;/${t}`); // path-parameter trick
     out.add(`..%00/${t}`);
     out.add(`%00../${t}`);
-    out.add(`..\/${t}`);
+    out.add(`..\\/${t}`); // backslash then slash
     out.add(`/./../${t}`);
     out.add(`a/./../../${t}`);
     out.add(`link-dir/${t}`); // through a planted symlink to a directory outside
