@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { GridlinkError } from '../errors/index.js';
 import { Digests, sameDigest, type DigestResult } from '../integrity/digests.js';
 import { syncFile } from '../integrity/file-streams.js';
+import { CHUNK_BYTES } from '../transport/buffer-sizes.js';
 import type { EntryInfo, Replies } from '../protocol/v1.js';
 import { FrameConnection, type ConnectOptions } from './frame-connection.js';
 import { findPartialDownload, forgetPartialDownload, hashLocalPrefix, localFileLength, rememberPartialDownload } from './local-files.js';
@@ -16,7 +17,6 @@ export interface TransferOptions {
   readonly onProgress?: ProgressListener;
 }
 
-const CHUNK_BYTES = 256 * 1024;
 
 /**
  * The typed client of gridlink's native protocol (SPEC §2.2), used by the CLI,

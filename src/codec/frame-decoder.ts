@@ -1,5 +1,6 @@
 import { Readable, Writable } from 'node:stream';
 import { GridlinkError } from '../errors/index.js';
+import { CHUNK_BYTES } from '../transport/buffer-sizes.js';
 import { DEFAULT_LIMITS, LENGTH_PREFIX_BYTES, type DecoderLimits, type Frame } from './frame.js';
 import { checkHeaderLength, parseHeader } from './header-parser.js';
 
@@ -63,7 +64,7 @@ export class FrameDecoder extends Writable {
    *   still applies.
    */
   constructor(onFrame: (frame: Frame) => void, limits: DecoderLimits = DEFAULT_LIMITS, autoRelease = false) {
-    super({ highWaterMark: 64 * 1024 });
+    super({ highWaterMark: CHUNK_BYTES });
     this.#onFrame = onFrame;
     this.#limits = limits;
     this.#autoRelease = autoRelease;
@@ -199,7 +200,7 @@ export class FrameDecoder extends Writable {
     this.#releasedEarly = false;
     this.#state = State.Body;
     const body = new Readable({
-      highWaterMark: 64 * 1024,
+      highWaterMark: CHUNK_BYTES,
       read: () => {
         if (this.#body !== body) return;
         this.#bodyWanted = true;

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual, type Hash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
+import { CHUNK_BYTES } from '../transport/buffer-sizes.js';
 
 /** The checksums of one transfer: SHA-256 always, MD5 when a client asks (SPEC §4). */
 export interface DigestResult {
@@ -29,7 +30,7 @@ export class Digests {
   /** A pass-through stream that hashes what flows through it. */
   tap(): Transform {
     return new Transform({
-      highWaterMark: 64 * 1024,
+      highWaterMark: CHUNK_BYTES,
       transform: (chunk: Buffer, _encoding, callback) => {
         this.update(chunk);
         callback(null, chunk);

@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 
-const CHUNK_BYTES = 256 * 1024;
+import { CHUNK_BYTES } from '../transport/buffer-sizes.js';
 
 /**
  * Streams bytes [start, end) of an open file. Reads through the descriptor the
@@ -24,7 +24,8 @@ export function readRange(handle: FileHandle, start: number, end: number): Reada
       yield bytesRead === want ? buffer : buffer.subarray(0, bytesRead);
     }
   }
-  return Readable.from(chunks(), { objectMode: false, highWaterMark: CHUNK_BYTES });
+  // highWaterMark 1 (object mode counts chunks): read at most one chunk ahead.
+  return Readable.from(chunks(), { objectMode: true, highWaterMark: 1 });
 }
 
 /** fsync a file by path, so what was written survives a power cut. */

@@ -23,7 +23,8 @@ export interface ServerProcess {
  */
 export async function startServerProcess(dir: string, config: Record<string, unknown>): Promise<ServerProcess> {
   const configPath = join(dir, 'config.json');
-  await writeFile(configPath, JSON.stringify({ log: { level: 'info' }, ...config, native: { port: 0, ...((config['native'] as object | undefined) ?? {}) } }));
+  // Info level: the harness reads the `server.started` line to learn the port.
+  await writeFile(configPath, JSON.stringify({ ...config, log: { level: 'info' }, native: { port: 0, ...((config['native'] as object | undefined) ?? {}) } }));
   const child = spawn(process.execPath, [GRIDLINK_BIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   let stderr = '';

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Frame } from '../../codec/index.js';
 import { syncFile } from '../../integrity/file-streams.js';
+import { CHUNK_BYTES } from '../../transport/buffer-sizes.js';
 import { GridlinkError, fromSystemError } from '../../errors/index.js';
 import type { Session } from '../../session/session.js';
 import { Download } from './download.js';
@@ -54,7 +55,7 @@ async function handleLegacy(files: FileService, session: Session, frame: Frame):
   const temp = files.staging.tempPath();
   try {
     await files.track(async () => {
-      await pipeline(body, createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: 256 * 1024 }));
+      await pipeline(body, createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: CHUNK_BYTES }));
       if (files.options.durable) await syncFile(temp);
     });
     await area.commit(temp, path);

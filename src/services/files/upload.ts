@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { GridlinkError, fromSystemError } from '../../errors/index.js';
 import { Digests, sameDigest, type DigestResult } from '../../integrity/digests.js';
 import { syncFile } from '../../integrity/file-streams.js';
+import { CHUNK_BYTES } from '../../transport/buffer-sizes.js';
 import type { FileArea } from './file-area.js';
 import type { PathLocks } from './path-locks.js';
 import { printable } from './path-rules.js';
@@ -26,8 +27,6 @@ export interface UploadDeps {
   /** fsync the file before it is renamed into place. */
   readonly durable: boolean;
 }
-
-const WRITE_HIGH_WATER_MARK = 256 * 1024;
 
 /**
  * A resumable upload (SPEC §4): bytes go to a partial file in staging, keyed by
@@ -96,7 +95,7 @@ export class Upload {
     if (this.#received + size > this.target.length) {
       throw new GridlinkError('GL_ERR_FILE_OFFSET_INVALID', `${this.#received} + ${size} bytes exceeds the announced length ${this.target.length}`);
     }
-    const out = createWriteStream(this.#partialPath, { flags: 'r+', start: this.#received, highWaterMark: WRITE_HIGH_WATER_MARK });
+    const out = createWriteStream(this.#partialPath, { flags: 'r+', start: this.#received, highWaterMark: CHUNK_BYTES });
     try {
       await pipeline(body, this.#digests.tap(), out);
     } catch (err) {
