@@ -17,6 +17,10 @@ const RESERVED_NAMES = new Set(['.gridlink']);
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/u;
 
+// Characters that look like "/" or "\" in a listing but are not: a name using
+// them reads as a path that climbs ("..∕etc"), so it is refused as a spoof.
+const SEPARATOR_LOOKALIKES = /[\u2044\u2215\u2216\u2571\u2572\u29f5\u29f8\u29f9\ufe68\uff0f\uff3c]/u;
+
 /**
  * Turns a client path into a normalised path relative to an area root
  * ('' is the root itself), without touching the filesystem (SPEC §2.1, §4).
@@ -64,6 +68,9 @@ export function resolveAreaPath(input: unknown, cwd = '', allowAbsolute = true):
       }
       parts.pop();
       continue;
+    }
+    if (SEPARATOR_LOOKALIKES.test(name)) {
+      throw new GridlinkError('GL_ERR_PATH_FORBIDDEN', `look-alike of a path separator in "${printable(input)}"`);
     }
     const folded = name.normalize('NFKC');
     if (folded === '.' || folded === '..' || folded.includes('/') || folded.includes('\\')) {
