@@ -45,8 +45,10 @@ export function runCleanup(): Promise<void> {
 export async function runBenchmark(main: () => Promise<void>): Promise<void> {
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   const exitCodes: Record<(typeof signals)[number], number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+  let interrupted = false;
   for (const signal of signals) {
     process.once(signal, () => {
+      interrupted = true;
       process.stderr.write(`\nbench: ${signal}, cleaning up\n`);
       void runCleanup().finally(() => process.exit(exitCodes[signal]));
     });
@@ -54,6 +56,8 @@ export async function runBenchmark(main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (err) {
+    // After a signal, failures are the cleanup killing what main was using.
+    if (interrupted) return;
     process.stderr.write(`bench: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;
   } finally {

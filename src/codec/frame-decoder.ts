@@ -122,7 +122,7 @@ export class FrameDecoder extends Writable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (this.#body !== null && !this.#body.readableEnded) {
-      this.#body.destroy(error ?? new GridlinkError('GL_ERR_FRAME_TRUNCATED', 'connection closed'));
+      failAfterDrained(this.#body, error ?? new GridlinkError('GL_ERR_FRAME_TRUNCATED', 'connection closed'));
     }
     this.#body = null;
     this.#chunks = [];
@@ -242,7 +242,7 @@ export class FrameDecoder extends Writable {
   #fail(error: Error, callback?: (error?: Error | null) => void): void {
     this.#state = State.Failed;
     if (this.#body !== null) {
-      this.#body.destroy(error);
+      failAfterDrained(this.#body, error);
       this.#body = null;
     }
     this.#chunks = [];
@@ -290,4 +290,18 @@ export class FrameDecoder extends Writable {
     this.#buffered -= max;
     return first.subarray(0, max);
   }
+}
+
+/**
+ * Fails a body stream once its reader has taken what already arrived, so an
+ * upload cut mid-body still stores every byte the server received (a resume
+ * then re-sends nothing twice). A reader that never drains is cut when its
+ * connection is destroyed or times out.
+ */
+function failAfterDrained(body: Readable, error: Error): void {
+  if (body.destroyed || body.readableLength === 0) {
+    body.destroy(error);
+    return;
+  }
+  setTimeout(() => failAfterDrained(body, error), 5).unref();
 }

@@ -142,7 +142,7 @@ describe('gridlink serve', () => {
       const child = spawn(process.execPath, [GRIDLINK_BIN, 'serve', '--port', '0'], { cwd: work.path, stdio: ['ignore', 'pipe', 'pipe'] });
       const started = await new Promise<Record<string, unknown>>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('no server.started line')), 15_000);
-        createInterface({ input: child.stdout! }).on('line', (line) => {
+        createInterface({ input: child.stdout }).on('line', (line) => {
           const entry = JSON.parse(line) as Record<string, unknown>;
           if (entry['event'] === 'server.started') {
             clearTimeout(timer);

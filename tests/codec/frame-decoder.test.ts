@@ -177,6 +177,79 @@ describe('FrameDecoder: backpressure and release', () => {
   });
 });
 
+describe('FrameDecoder: no bytes stranded', () => {
+  it('every body byte received so far reaches the reader, even when no more bytes arrive', async () => {
+    // Regression: a read() requested from inside push() was forgotten, so the
+    // tail of what had arrived stayed in the decoder until more bytes came.
+    for (const [written, chunk] of [
+      [1_234_567, 64 * 1024],
+      [300_000, 1000],
+      [777_777, 65_536 * 3],
+    ] as const) {
+      let received = 0;
+      const decoder = new FrameDecoder((frame) => {
+        void pipeline(
+          frame.body!,
+          new Writable({
+            highWaterMark: 16 * 1024,
+            write(c: Buffer, _enc, cb) {
+              received += c.length;
+              setImmediate(cb);
+            },
+          }),
+        ).catch(() => undefined);
+      });
+      decoder.on('error', () => undefined);
+      decoder.write(encodeHeader({ cmd: 'put', size: 10 * 1024 * 1024 }));
+      const data = body(written);
+      for (let at = 0; at < written; at += chunk) {
+        if (!decoder.write(data.subarray(at, at + chunk))) await new Promise((r) => decoder.once('drain', r));
+      }
+      const deadline = Date.now() + 2_000;
+      while (received < written && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(received).toBe(written);
+      decoder.destroy();
+    }
+  });
+});
+
+describe('FrameDecoder: a cut mid-body', () => {
+  // (A reset connection destroys the decoder, which drops what is still queued
+  // in it; only bytes already handed to the body are delivered then.)
+  it('after the peer ends (FIN), a slow reader still gets every byte that arrived, then GL_ERR_FRAME_TRUNCATED', async () => {
+    for (const end of ['end'] as const) {
+      let received = 0;
+      let failure: unknown = null;
+      const done = new Promise<void>((resolve) => {
+        const decoder = new FrameDecoder((frame) => {
+          pipeline(
+            frame.body!,
+            new Writable({
+              highWaterMark: 1024,
+              write(c: Buffer, _enc, cb) {
+                received += c.length;
+                setTimeout(cb, 1);
+              },
+            }),
+          ).then(resolve, (err: unknown) => {
+            failure = err;
+            resolve();
+          });
+        });
+        decoder.on('error', () => undefined);
+        decoder.write(encodeHeader({ cmd: 'put', size: 1_000_000 }));
+        // Many small chunks, so bytes are still queued for the reader at the cut.
+        const data = body(200_000);
+        for (let at = 0; at < data.length; at += 1000) decoder.write(data.subarray(at, at + 1000));
+        setTimeout(() => decoder.end(), 5);
+      });
+      await done;
+      expect(received, end).toBe(200_000);
+      expect((failure as { code?: string } | null)?.code, end).toBe('GL_ERR_FRAME_TRUNCATED');
+    }
+  });
+});
+
 describe('FrameDecoder: properties (time-boxed)', () => {
   const frameArb = fc.record({
     cmd: fc.constantFrom('put', 'get', 'ls', 'x.y'),

@@ -1,6 +1,7 @@
 import { constants, createReadStream, createWriteStream } from 'node:fs';
 import { open, rm, truncate } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { GridlinkError, fromSystemError } from '../../errors/index.js';
 import { Digests, sameDigest, type DigestResult } from '../../integrity/digests.js';
@@ -43,6 +44,8 @@ export class Upload {
   #received: number;
   /** Set when the hash state may disagree with the file, or the upload ended. */
   #broken = false;
+  /** The append in progress: the name stays locked until it has flushed. */
+  #inflight: Promise<unknown> | null = null;
 
   private constructor(target: UploadTarget, deps: UploadDeps, partialPath: string, release: () => void, digests: Digests, received: number) {
     this.target = target;
@@ -90,19 +93,42 @@ export class Upload {
    * Appends `size` bytes streamed from `body` at the current end. Throws before
    * reading anything if they would run past the announced length.
    */
-  async append(body: Readable, size: number): Promise<number> {
+  append(body: Readable, size: number): Promise<number> {
+    const work = this.#append(body, size);
+    this.#inflight = work.catch(() => undefined);
+    return work;
+  }
+
+  async #append(body: Readable, size: number): Promise<number> {
     this.#checkUsable();
     if (this.#received + size > this.target.length) {
       throw new GridlinkError('GL_ERR_FILE_OFFSET_INVALID', `${this.#received} + ${size} bytes exceeds the announced length ${this.target.length}`);
     }
     const out = createWriteStream(this.#partialPath, { flags: 'r+', start: this.#received, highWaterMark: CHUNK_BYTES });
+    const outFailed = new Promise<never>((_, reject) => out.once('error', reject));
+    outFailed.catch(() => undefined);
+    let failure: unknown = null;
     try {
-      await pipeline(body, this.#digests.tap(), out);
+      for await (const chunk of body) {
+        this.#digests.update(chunk as Buffer);
+        if (!out.write(chunk)) await Promise.race([once(out, 'drain'), outFailed]);
+      }
     } catch (err) {
+      failure = err;
+    }
+    // Flush what did arrive even when the body was cut, so a resume loses
+    // nothing the server had already received.
+    try {
+      await Promise.race([finished(out.end()), outFailed]);
+    } catch (err) {
+      failure ??= err;
+    }
+    if (failure !== null) {
       // Hash state and file may now disagree: the client must reopen (which rehashes).
       this.#broken = true;
-      const mapped = err instanceof GridlinkError ? err : fromSystemError(err, printable(this.target.path));
-      if (mapped.code === 'GL_ERR_FILE_NO_SPACE') await this.discard();
+      const mapped = failure instanceof GridlinkError ? failure : fromSystemError(failure, printable(this.target.path));
+      // A full disk: free what this upload holds rather than keep it for a resume.
+      if (mapped.code === 'GL_ERR_FILE_NO_SPACE') await this.#drop();
       throw mapped;
     }
     this.#received += size;
@@ -133,15 +159,25 @@ export class Upload {
     return actual;
   }
 
-  /** Stops using the upload; the partial file stays for a later resume. */
-  close(): Promise<void> {
+  /**
+   * Stops using the upload; the partial file stays for a later resume. The
+   * name is freed only after a running append has flushed, so a client that
+   * reconnects at once can never write the partial file alongside it.
+   */
+  async close(): Promise<void> {
     this.#broken = true;
+    await this.#inflight;
     this.#release();
-    return Promise.resolve();
   }
 
   /** Stops and deletes the partial file. */
   async discard(): Promise<void> {
+    this.#broken = true;
+    await this.#inflight;
+    await this.#drop();
+  }
+
+  async #drop(): Promise<void> {
     this.#broken = true;
     await rm(this.#partialPath, { force: true });
     this.#release();
