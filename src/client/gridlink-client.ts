@@ -3,12 +3,12 @@ import { rename } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GridlinkError } from '../errors/index.js';
-import { Digests, sameDigest, type DigestResult } from '../integrity/digests.js';
-import { syncFile } from '../integrity/file-streams.js';
+import { digestsMatch, type DigestResult } from '../integrity/digests.js';
+import { HashPool } from '../integrity/hash-pool.js';
 import { CHUNK_BYTES } from '../transport/buffer-sizes.js';
 import type { EntryInfo, Replies } from '../protocol/v1.js';
 import { FrameConnection, type ConnectOptions } from './frame-connection.js';
-import { findPartialDownload, forgetPartialDownload, hashLocalPrefix, localFileLength, rememberPartialDownload } from './local-files.js';
+import { findPartialDownload, forgetPartialDownload, localFileLength, rememberPartialDownload } from './local-files.js';
 import type { ProgressListener, TransferResult } from './transfer-progress.js';
 
 export interface TransferOptions {
@@ -59,12 +59,13 @@ export class GridlinkClient {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > length) {
       throw new GridlinkError('GL_ERR_CLIENT_PROTOCOL', `server offered to resume at ${String(offset)} of ${length}`);
     }
-    const digests = new Digests(md5);
-    await hashLocalPrefix(local, offset, digests);
+    // The worker hashes the whole local file on another core while we send.
+    const digest = HashPool.shared().range({ path: local }, 0, length, md5);
+    digest.catch(() => undefined); // awaited below
     options.onProgress?.({ done: offset, total: length, resumedFrom: offset });
 
     const source = offset === length ? Readable.from([]) : createReadStream(local, { start: offset, end: length - 1, highWaterMark: CHUNK_BYTES });
-    const body = source.pipe(progressTap(digests, offset, length, options.onProgress));
+    const body = source.pipe(progressTap(offset, options.onProgress, length));
     source.once('error', (err: Error) => body.destroy(err));
     const conn = this.#conn;
     const dataId = conn.open();
@@ -72,7 +73,10 @@ export class GridlinkClient {
     try {
       const sending = (async () => {
         await conn.send({ v: 1, id: dataId, cmd: 'put.data', upload, size: length - offset }, body);
-        await conn.send({ v: 1, id: commitId, cmd: 'put.commit', upload, ...digests.digest() });
+        const { sha256, md5: md5Hex } = await digest.catch((cause: unknown) => {
+          throw new GridlinkError('GL_ERR_CLIENT_LOCAL_FILE', `cannot hash ${local}: ${(cause as Error).message}`, { cause });
+        });
+        await conn.send({ v: 1, id: commitId, cmd: 'put.commit', upload, sha256, ...(md5Hex === undefined ? {} : { md5: md5Hex }) });
       })();
       const [, committed] = await Promise.all([conn.receive(dataId), conn.receive(commitId), sending]);
       const reply = committed.header as unknown as Replies['put.commit'];
@@ -101,10 +105,11 @@ export class GridlinkClient {
   async #getOnce(remote: string, local: string, options: TransferOptions): Promise<TransferResult> {
     const md5 = options.md5 === true;
     const partial = await findPartialDownload(local, remote);
-    const digests = new Digests(md5);
-    await hashLocalPrefix(partial.partPath, partial.offset, digests);
     const conn = this.#conn;
     const id = conn.open();
+    // The worker hashes the part file from disk as it grows (and the resumed prefix first).
+    const hash = HashPool.shared().incremental(md5);
+    hash.feed(partial.partPath, partial.offset, true);
     try {
       await conn.send({ v: 1, id, cmd: 'get', path: remote, offset: partial.offset, ifMatch: partial.ifMatch, md5 });
       let frame;
@@ -123,24 +128,25 @@ export class GridlinkClient {
       options.onProgress?.({ done: partial.offset, total: reply.length, resumedFrom: partial.offset });
 
       const out = createWriteStream(partial.partPath, { flags: partial.offset === 0 ? 'w' : 'r+', start: partial.offset, highWaterMark: CHUNK_BYTES });
+      const onWritten = (): void => hash.feed(partial.partPath, partial.offset + out.bytesWritten);
       try {
-        await pipeline(frame.body, progressTap(digests, partial.offset, reply.length, options.onProgress), out);
+        await pipeline(frame.body, progressTap(partial.offset, options.onProgress, reply.length, onWritten), out);
       } catch (err) {
         frame.body.resume();
         if (err instanceof GridlinkError) throw err;
         throw new GridlinkError('GL_ERR_CLIENT_LOCAL_FILE', `${partial.partPath}: ${(err as Error).message}`, { cause: err });
       }
-      await syncFile(partial.partPath);
-      const end = (await conn.receive(id)).header as unknown as DigestResult;
-      const actual = digests.digest();
-      if (typeof end.sha256 !== 'string' || !sameDigest(actual.sha256, end.sha256) || (md5 && (end.md5 === undefined || !sameDigest(actual.md5 ?? '', end.md5)))) {
+      const expected = (await conn.receive(id)).header as unknown as DigestResult;
+      const actual = await hash.finish(partial.partPath, reply.length);
+      if (typeof expected.sha256 !== 'string' || (md5 && typeof expected.md5 !== 'string') || !digestsMatch(actual, expected)) {
         await forgetPartialDownload(partial);
-        throw new GridlinkError('GL_ERR_FILE_CHECKSUM_MISMATCH', `${remote}: local sha256 ${actual.sha256}, server ${String(end.sha256)}`);
+        throw new GridlinkError('GL_ERR_FILE_CHECKSUM_MISMATCH', `${remote}: local sha256 ${actual.sha256}, server ${String(expected.sha256)}`);
       }
       await rename(partial.partPath, local);
       await forgetPartialDownload(partial);
       return { path: remote, length: reply.length, sha256: actual.sha256, md5: actual.md5, resumedFrom: partial.offset };
     } finally {
+      hash.drop();
       conn.done(id);
     }
   }
@@ -156,15 +162,15 @@ export class GridlinkClient {
   }
 }
 
-/** Hashes and counts bytes on their way, reporting progress. */
-function progressTap(digests: Digests, start: number, total: number, onProgress: ProgressListener | undefined): Transform {
+/** Counts bytes on their way, reporting progress (and calling `tick` per chunk). */
+function progressTap(start: number, onProgress: ProgressListener | undefined, total: number, tick?: () => void): Transform {
   let done = start;
   return new Transform({
     highWaterMark: CHUNK_BYTES,
     transform(chunk: Buffer, _encoding, callback) {
-      digests.update(chunk);
       done += chunk.length;
       onProgress?.({ done, total, resumedFrom: start });
+      tick?.();
       callback(null, chunk);
     },
   });

@@ -1,7 +1,5 @@
-import { createReadStream } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { GridlinkError } from '../errors/index.js';
-import type { Digests } from '../integrity/digests.js';
 
 /**
  * The client side of a resumable download: bytes go to `<local>.gridlink-part`
@@ -64,7 +62,3 @@ export async function localFileLength(path: string): Promise<number> {
   return info.size;
 }
 
-/** Feeds bytes [0, end) of a local file into the digests (the prefix of a resumed transfer). */
-export async function hashLocalPrefix(path: string, end: number, digests: Digests): Promise<void> {
-  if (end > 0) await digests.updateFrom(createReadStream(path, { start: 0, end: end - 1 }));
-}

@@ -64,7 +64,9 @@ export class FrameDecoder extends Writable {
    *   still applies.
    */
   constructor(onFrame: (frame: Frame) => void, limits: DecoderLimits = DEFAULT_LIMITS, autoRelease = false) {
-    super({ highWaterMark: CHUNK_BYTES });
+    // No queue of our own: while a frame is held, the socket pauses after one
+    // chunk and the rest waits in the kernel, not in this process.
+    super({ highWaterMark: 0 });
     this.#onFrame = onFrame;
     this.#limits = limits;
     this.#autoRelease = autoRelease;
@@ -195,7 +197,9 @@ export class FrameDecoder extends Writable {
 
   #startBody(size: number): void {
     this.#bodyRemaining = size;
-    this.#bodyWanted = true;
+    // Pull, never push ahead: nothing is handed to the body until its reader
+    // asks, so a transfer waiting for its turn holds no body bytes.
+    this.#bodyWanted = false;
     this.#bodyDiscard = false;
     this.#releasedEarly = false;
     this.#state = State.Body;

@@ -44,6 +44,8 @@ export const configSchema = z.strictObject({
       /** fsync every upload before it is renamed into place (survives power loss). */
       durable: z.boolean().default(true),
       maxUploadsPerSession: positiveInt.max(64).default(4),
+      /** Transfers moving bytes at once; more wait their turn (bounds memory: ~300 KiB each). */
+      maxActiveTransfers: positiveInt.default(64),
       /** Partial uploads untouched this long are deleted. */
       partialMaxAgeHours: z.number().positive().default(72),
     })

@@ -17,6 +17,7 @@ export interface ServerStatus {
   readonly connections: number;
   readonly acceptedConnections: number;
   readonly activeTransfers: number;
+  readonly queuedTransfers: number;
 }
 
 /**
@@ -51,6 +52,7 @@ export class GridlinkServer {
       anonymous: config.anonymous.enabled ? { dir: anonymousDir, writable: config.anonymous.writable } : null,
       durable: config.files.durable,
       maxUploadsPerSession: config.files.maxUploadsPerSession,
+      maxActiveTransfers: config.files.maxActiveTransfers,
       partialMaxAgeMs: config.files.partialMaxAgeHours * 3_600_000,
       logger,
     });
@@ -98,6 +100,7 @@ export class GridlinkServer {
       connections: this.#native.connections,
       acceptedConnections: this.#native.accepted,
       activeTransfers: this.files.activeTransfers,
+      queuedTransfers: this.files.queuedTransfers,
     };
   }
 

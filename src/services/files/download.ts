@@ -1,7 +1,9 @@
-import { Readable, pipeline } from 'node:stream';
-import { readRange } from '../../integrity/file-streams.js';
+import type { Readable } from 'node:stream';
 import { GridlinkError } from '../../errors/index.js';
-import { Digests, type DigestResult } from '../../integrity/digests.js';
+import type { DigestCache } from '../../integrity/digest-cache.js';
+import type { DigestResult } from '../../integrity/digests.js';
+import { readRange } from '../../integrity/file-streams.js';
+import { HashPool } from '../../integrity/hash-pool.js';
 import type { FileArea, OpenedFile } from './file-area.js';
 import { printable } from './path-rules.js';
 
@@ -9,24 +11,23 @@ export interface DownloadRequest {
   readonly offset: number;
   /** Resume guard: the length and mtime the client saw when the download began. */
   readonly ifMatch?: { readonly length: number; readonly mtimeMs: number } | undefined;
-  readonly md5: boolean;
 }
 
 /**
- * A download (SPEC §4): a snapshot of one open file, streamed from `offset`,
- * with the whole file's checksum computed on the way (the stored prefix is
- * re-read for a resumed download). Reading through the open descriptor means a
- * file replaced meanwhile by an upload is still read consistently.
+ * A download (SPEC §4): a snapshot of one open file, streamed from `offset`.
+ * Reading through the open descriptor means a file replaced meanwhile by an
+ * upload is still read consistently. The whole file's checksum, when asked
+ * for, comes from the digest cache or from a hash worker reading the same
+ * descriptor while the bytes are sent.
  */
 export class Download {
   readonly #file: OpenedFile;
-  readonly #digests: Digests;
+  readonly #pending: Promise<unknown>[] = [];
   readonly offset: number;
 
-  private constructor(file: OpenedFile, offset: number, md5: boolean) {
+  private constructor(file: OpenedFile, offset: number) {
     this.#file = file;
     this.offset = offset;
-    this.#digests = new Digests(md5);
   }
 
   static async open(area: FileArea, path: string, request: DownloadRequest): Promise<Download> {
@@ -39,7 +40,7 @@ export class Download {
       if (request.offset > size) {
         throw new GridlinkError('GL_ERR_FILE_OFFSET_INVALID', `offset ${request.offset} is past the end (${size} bytes)`);
       }
-      return new Download(file, request.offset, request.md5);
+      return new Download(file, request.offset);
     } catch (err) {
       await file.handle.close();
       throw err;
@@ -59,25 +60,26 @@ export class Download {
     return this.length - this.offset;
   }
 
-  /** Hashes the prefix the client already holds (resume only). */
-  async hashPrefix(): Promise<void> {
-    if (this.offset === 0) return;
-    await this.#digests.updateFrom(readRange(this.#file.handle, 0, this.offset));
-  }
-
-  /** The body: bytes [offset, length), hashed as they are read. */
+  /** The body: bytes [offset, length) of the open file. */
   body(): Readable {
-    if (this.size === 0) return Readable.from([]);
-    const source = readRange(this.#file.handle, this.offset, this.length);
-    // pipeline() destroys the file stream too if the consumer goes away.
-    return pipeline(source, this.#digests.tap(), () => undefined);
+    return readRange(this.#file.handle, this.offset, this.length);
   }
 
-  digest(): DigestResult {
-    return this.#digests.digest();
+  /** Digests of the whole file; starts hashing now unless the cache knows them. */
+  digest(cache: DigestCache, md5: boolean): Promise<DigestResult> {
+    const known = cache.get(this.#file.stats, md5);
+    if (known !== undefined) return Promise.resolve(known);
+    const work = HashPool.shared().range({ fd: this.#file.handle.fd }, 0, this.length, md5);
+    this.#pending.push(work.catch(() => undefined));
+    return work.then((digests) => {
+      cache.set(this.#file.stats, digests);
+      return digests;
+    });
   }
 
+  /** Closes the file once nothing reads it any more. */
   async close(): Promise<void> {
+    await Promise.all(this.#pending);
     await this.#file.handle.close().catch(() => undefined);
   }
 }

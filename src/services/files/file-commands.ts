@@ -86,16 +86,13 @@ export function fileCommands(files: FileService): CommandTable {
     get: async (ctx) => {
       const area = files.areaFor(ctx.session);
       const path = area.resolve(ctx.fields.path);
-      const download = await Download.open(area, path, {
-        offset: ctx.fields.offset ?? 0,
-        ifMatch: ctx.fields.ifMatch,
-        md5: ctx.fields.md5 === true,
-      });
+      const download = await Download.open(area, path, { offset: ctx.fields.offset ?? 0, ifMatch: ctx.fields.ifMatch });
       try {
         await files.track(async () => {
-          await download.hashPrefix();
+          const digest = download.digest(files.digestCache, ctx.fields.md5 === true);
+          digest.catch(() => undefined); // awaited below; a failed send must not leave it unhandled
           await ctx.reply({ size: download.size, offset: download.offset, length: download.length, mtimeMs: download.mtimeMs }, download.body());
-          await ctx.reply({ cmd: 'get.end', ...download.digest() });
+          await ctx.reply({ cmd: 'get.end', ...(await digest) });
         });
       } finally {
         await download.close();

@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import { GridlinkError } from '../../errors/index.js';
+import { DigestCache } from '../../integrity/digest-cache.js';
 import type { Session } from '../../session/session.js';
 import { FileArea } from './file-area.js';
 import { PathLocks } from './path-locks.js';
 import { Staging } from './staging.js';
+import { TransferSlots } from './transfer-slots.js';
 import type { Upload, UploadDeps } from './upload.js';
 
 export interface FileServiceOptions {
@@ -12,6 +14,8 @@ export interface FileServiceOptions {
   readonly anonymous: { readonly dir: string; readonly writable: boolean } | null;
   readonly durable: boolean;
   readonly maxUploadsPerSession: number;
+  /** Transfers that may move bytes at once; the rest wait their turn. */
+  readonly maxActiveTransfers: number;
   readonly partialMaxAgeMs: number;
   readonly logger: Logger;
 }
@@ -30,15 +34,17 @@ export interface FileSessionState {
 export class FileService {
   readonly staging: Staging;
   readonly locks = new PathLocks();
+  readonly digestCache = new DigestCache();
   readonly anonymous: FileArea | null;
   readonly options: FileServiceOptions;
   readonly #sessions = new WeakMap<Session, FileSessionState>();
-  #activeTransfers = 0;
+  readonly #slots: TransferSlots;
   #sweeper: NodeJS.Timeout | null = null;
 
   constructor(options: FileServiceOptions) {
     this.options = options;
     this.staging = new Staging(options.dataDir);
+    this.#slots = new TransferSlots(options.maxActiveTransfers);
     this.anonymous = options.anonymous === null ? null : new FileArea('anonymous', options.anonymous.dir, options.anonymous.writable);
   }
 
@@ -62,22 +68,22 @@ export class FileService {
   }
 
   get uploadDeps(): UploadDeps {
-    return { staging: this.staging, locks: this.locks, durable: this.options.durable };
+    return { staging: this.staging, locks: this.locks, durable: this.options.durable, digestCache: this.digestCache };
   }
 
-  /** Transfers (uploads and downloads) running now, for status and metrics. */
+  /** Transfers (uploads and downloads) moving bytes now, for status and metrics. */
   get activeTransfers(): number {
-    return this.#activeTransfers;
+    return this.#slots.active;
   }
 
-  /** Counts a transfer for its duration. */
-  async track<T>(work: () => Promise<T>): Promise<T> {
-    this.#activeTransfers += 1;
-    try {
-      return await work();
-    } finally {
-      this.#activeTransfers -= 1;
-    }
+  /** Transfers waiting for a slot. */
+  get queuedTransfers(): number {
+    return this.#slots.waiting;
+  }
+
+  /** Runs a transfer within the server's budget of active transfers. */
+  track<T>(work: () => Promise<T>): Promise<T> {
+    return this.#slots.run(work);
   }
 
   /** The area a connection works in: for now the anonymous area (accounts come later). */

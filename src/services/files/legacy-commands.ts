@@ -40,7 +40,7 @@ async function handleLegacy(files: FileService, session: Session, frame: Frame):
 
   if (header.cmd === 'get') {
     if (body !== null) throw new GridlinkError('GL_ERR_PROTO_UNEXPECTED_BODY', 'get');
-    const download = await Download.open(area, path, { offset: 0, md5: false });
+    const download = await Download.open(area, path, { offset: 0 });
     try {
       await files.track(() => session.send({ name, size: download.size, cmd: 'get' }, download.body()));
     } finally {

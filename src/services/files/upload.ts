@@ -1,10 +1,12 @@
-import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { constants, createWriteStream } from 'node:fs';
 import { open, rm, truncate } from 'node:fs/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { GridlinkError, fromSystemError } from '../../errors/index.js';
-import { Digests, sameDigest, type DigestResult } from '../../integrity/digests.js';
+import type { DigestCache } from '../../integrity/digest-cache.js';
+import { digestsMatch, type DigestResult } from '../../integrity/digests.js';
+import { HashPool, type IncrementalFileHash } from '../../integrity/hash-pool.js';
 import { syncFile } from '../../integrity/file-streams.js';
 import { CHUNK_BYTES } from '../../transport/buffer-sizes.js';
 import type { FileArea } from './file-area.js';
@@ -27,6 +29,8 @@ export interface UploadDeps {
   readonly locks: PathLocks;
   /** fsync the file before it is renamed into place. */
   readonly durable: boolean;
+  /** Where committed files' digests are remembered for downloads. */
+  readonly digestCache: DigestCache;
 }
 
 /**
@@ -40,23 +44,24 @@ export class Upload {
   readonly #deps: UploadDeps;
   readonly #partialPath: string;
   readonly #release: () => void;
-  #digests: Digests;
+  /** SHA-256 (and MD5) of the partial file, computed by a worker from disk. */
+  readonly #hash: IncrementalFileHash;
   #received: number;
   /** Set when the hash state may disagree with the file, or the upload ended. */
   #broken = false;
   /** The append in progress: the name stays locked until it has flushed. */
   #inflight: Promise<unknown> | null = null;
 
-  private constructor(target: UploadTarget, deps: UploadDeps, partialPath: string, release: () => void, digests: Digests, received: number) {
+  private constructor(target: UploadTarget, deps: UploadDeps, partialPath: string, release: () => void, hash: IncrementalFileHash, received: number) {
     this.target = target;
     this.#deps = deps;
     this.#partialPath = partialPath;
     this.#release = release;
-    this.#digests = digests;
+    this.#hash = hash;
     this.#received = received;
   }
 
-  /** Opens (or reopens) the partial file and hashes what it already holds. */
+  /** Opens (or reopens) the partial file; a worker starts hashing what it already holds. */
   static async open(target: UploadTarget, deps: UploadDeps): Promise<Upload> {
     await target.area.checkWritable(target.path);
     const release = deps.locks.tryAcquire(`${target.area.key}\0${target.path}`);
@@ -75,9 +80,9 @@ export class Upload {
         await truncate(partialPath, 0);
         received = 0;
       }
-      const digests = new Digests(target.md5);
-      if (received > 0) await digests.updateFrom(createReadStream(partialPath, { start: 0, end: received - 1 }));
-      return new Upload(target, deps, partialPath, release, digests, received);
+      const hash = HashPool.shared().incremental(target.md5);
+      hash.feed(partialPath, received, true);
+      return new Upload(target, deps, partialPath, release, hash, received);
     } catch (err) {
       release();
       throw fromSystemError(err, printable(target.path));
@@ -104,14 +109,19 @@ export class Upload {
     if (this.#received + size > this.target.length) {
       throw new GridlinkError('GL_ERR_FILE_OFFSET_INVALID', `${this.#received} + ${size} bytes exceeds the announced length ${this.target.length}`);
     }
-    const out = createWriteStream(this.#partialPath, { flags: 'r+', start: this.#received, highWaterMark: CHUNK_BYTES });
+    const start = this.#received;
+    const path = this.#partialPath;
+    const out = createWriteStream(path, { flags: 'r+', start, highWaterMark: CHUNK_BYTES });
+    // Written bytes are in the page cache: let the worker hash them meanwhile.
+    const written = (err?: Error | null): void => {
+      if (err === undefined || err === null) this.#hash.feed(path, start + out.bytesWritten);
+    };
     const outFailed = new Promise<never>((_, reject) => out.once('error', reject));
     outFailed.catch(() => undefined);
     let failure: unknown = null;
     try {
       for await (const chunk of body) {
-        this.#digests.update(chunk as Buffer);
-        if (!out.write(chunk)) await Promise.race([once(out, 'drain'), outFailed]);
+        if (!out.write(chunk, written)) await Promise.race([once(out, 'drain'), outFailed]);
       }
     } catch (err) {
       failure = err;
@@ -124,7 +134,7 @@ export class Upload {
       failure ??= err;
     }
     if (failure !== null) {
-      // Hash state and file may now disagree: the client must reopen (which rehashes).
+      // The client must reopen the upload (put.open) to go on from what is stored.
       this.#broken = true;
       const mapped = failure instanceof GridlinkError ? failure : fromSystemError(failure, printable(this.target.path));
       // A full disk: free what this upload holds rather than keep it for a resume.
@@ -136,23 +146,29 @@ export class Upload {
   }
 
   /** Verifies the checksums and renames the file into place. */
-  async commit(expected: { sha256: string; md5?: string | undefined }): Promise<DigestResult> {
+  async commit(expected: DigestResult): Promise<DigestResult> {
     this.#checkUsable();
     if (this.#received !== this.target.length) {
       throw new GridlinkError('GL_ERR_FILE_OFFSET_INVALID', `received ${this.#received} of ${this.target.length} bytes`);
     }
-    const actual = this.#digests.digest();
-    this.#broken = true; // a digest can be taken once
-    const md5Wrong = expected.md5 !== undefined && (actual.md5 === undefined || !sameDigest(actual.md5, expected.md5));
-    if (!sameDigest(actual.sha256, expected.sha256) || md5Wrong) {
-      await this.discard();
+    this.#broken = true; // one commit per upload
+    let actual: DigestResult;
+    try {
+      actual = await this.#hash.finish(this.#partialPath, this.target.length);
+    } catch (err) {
+      await this.#drop();
+      throw new GridlinkError('GL_ERR_FILE_IO', `hashing ${printable(this.target.path)} failed; run the command again`, { cause: err });
+    }
+    if (!digestsMatch(actual, expected)) {
+      await this.#drop();
       throw new GridlinkError('GL_ERR_FILE_CHECKSUM_MISMATCH', `${printable(this.target.path)}: server computed sha256 ${actual.sha256}`);
     }
     try {
       if (this.#deps.durable) await syncFile(this.#partialPath);
       await this.target.area.commit(this.#partialPath, this.target.path);
+      this.#deps.digestCache.set(await this.target.area.stat(this.target.path), actual);
     } catch (err) {
-      await this.discard();
+      await this.#drop();
       throw fromSystemError(err, printable(this.target.path));
     }
     this.#release();
@@ -167,6 +183,7 @@ export class Upload {
   async close(): Promise<void> {
     this.#broken = true;
     await this.#inflight;
+    this.#hash.drop();
     this.#release();
   }
 
@@ -179,6 +196,7 @@ export class Upload {
 
   async #drop(): Promise<void> {
     this.#broken = true;
+    this.#hash.drop();
     await rm(this.#partialPath, { force: true });
     this.#release();
   }
