@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { GridlinkError } from '../errors/index.js';
 import { digestsMatch, type DigestResult } from '../integrity/digests.js';
 import { HashPool } from '../integrity/hash-pool.js';
-import { CHUNK_BYTES } from '../transport/buffer-sizes.js';
+import { CHUNK_BYTES, FILE_IO_BYTES } from '../transport/buffer-sizes.js';
 import type { EntryInfo, Replies } from '../protocol/v1.js';
 import { FrameConnection, type ConnectOptions } from './frame-connection.js';
 import { findPartialDownload, forgetPartialDownload, localFileLength, rememberPartialDownload } from './local-files.js';
@@ -64,7 +64,7 @@ export class GridlinkClient {
     digest.catch(() => undefined); // awaited below
     options.onProgress?.({ done: offset, total: length, resumedFrom: offset });
 
-    const source = offset === length ? Readable.from([]) : createReadStream(local, { start: offset, end: length - 1, highWaterMark: CHUNK_BYTES });
+    const source = offset === length ? Readable.from([]) : createReadStream(local, { start: offset, end: length - 1, highWaterMark: FILE_IO_BYTES });
     const body = source.pipe(progressTap(offset, options.onProgress, length));
     source.once('error', (err: Error) => body.destroy(err));
     const conn = this.#conn;
@@ -127,7 +127,7 @@ export class GridlinkClient {
       if (partial.offset === 0) await rememberPartialDownload(partial, remote, reply.length, reply.mtimeMs);
       options.onProgress?.({ done: partial.offset, total: reply.length, resumedFrom: partial.offset });
 
-      const out = createWriteStream(partial.partPath, { flags: partial.offset === 0 ? 'w' : 'r+', start: partial.offset, highWaterMark: CHUNK_BYTES });
+      const out = createWriteStream(partial.partPath, { flags: partial.offset === 0 ? 'w' : 'r+', start: partial.offset, highWaterMark: FILE_IO_BYTES });
       const onWritten = (): void => hash.feed(partial.partPath, partial.offset + out.bytesWritten);
       try {
         await pipeline(frame.body, progressTap(partial.offset, options.onProgress, reply.length, onWritten), out);

@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 
-import { CHUNK_BYTES } from '../transport/buffer-sizes.js';
+import { FILE_IO_BYTES } from '../transport/buffer-sizes.js';
 
 /**
  * Streams bytes [start, end) of an open file. Reads through the descriptor the
@@ -17,7 +17,7 @@ export function readRange(handle: FileHandle, start: number, end: number): Reada
   async function* chunks(): AsyncGenerator<Buffer> {
     let position = start;
     while (position < end) {
-      const want = Math.min(CHUNK_BYTES, end - position);
+      const want = Math.min(FILE_IO_BYTES, end - position);
       const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(want), 0, want, position);
       if (bytesRead === 0) return; // file shrank: the writer detects the short body
       position += bytesRead;

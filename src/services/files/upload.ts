@@ -8,7 +8,7 @@ import type { DigestCache } from '../../integrity/digest-cache.js';
 import { digestsMatch, type DigestResult } from '../../integrity/digests.js';
 import { HashPool, type IncrementalFileHash } from '../../integrity/hash-pool.js';
 import { syncFile } from '../../integrity/file-streams.js';
-import { CHUNK_BYTES } from '../../transport/buffer-sizes.js';
+import { FILE_IO_BYTES } from '../../transport/buffer-sizes.js';
 import type { FileArea } from './file-area.js';
 import type { PathLocks } from './path-locks.js';
 import { printable } from './path-rules.js';
@@ -111,7 +111,7 @@ export class Upload {
     }
     const start = this.#received;
     const path = this.#partialPath;
-    const out = createWriteStream(path, { flags: 'r+', start, highWaterMark: CHUNK_BYTES });
+    const out = createWriteStream(path, { flags: 'r+', start, highWaterMark: FILE_IO_BYTES });
     // Written bytes are in the page cache: let the worker hash them meanwhile.
     const written = (err?: Error | null): void => {
       if (err === undefined || err === null) this.#hash.feed(path, start + out.bytesWritten);
