@@ -9,6 +9,8 @@ import { FrameWriter } from '../transport/frame-writer.js';
 export interface ConnectOptions {
   readonly host: string;
   readonly port: number;
+  /** Connect to this Unix domain socket instead of host:port (the local admin socket). */
+  readonly path?: string | undefined;
   /** Speak TLS; `ca` pins the server's certificate authority. */
   readonly tls?: { readonly ca?: Buffer; readonly rejectUnauthorized?: boolean } | undefined;
   /** Give up connecting after this long. */
@@ -58,16 +60,19 @@ export class FrameConnection {
     const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     return new Promise((resolve, reject) => {
       const socket =
-        options.tls === undefined
+        options.path !== undefined
+          ? netConnect({ path: options.path, allowHalfOpen: true })
+          : options.tls === undefined
           ? netConnect({ host: options.host, port: options.port, allowHalfOpen: true, noDelay: true })
           : tlsConnect({ host: options.host, port: options.port, ca: options.tls.ca, rejectUnauthorized: options.tls.rejectUnauthorized ?? true });
       const timer = setTimeout(() => socket.destroy(new Error(`timed out after ${connectTimeoutMs} ms`)), connectTimeoutMs);
       const onError = (err: Error): void => {
         clearTimeout(timer);
-        reject(new GridlinkError('GL_ERR_CLIENT_CONNECT', `${options.host}:${options.port}: ${err.message}`, { cause: err }));
+        const where = options.path ?? `${options.host}:${options.port}`;
+        reject(new GridlinkError('GL_ERR_CLIENT_CONNECT', `${where}: ${err.message}`, { cause: err }));
       };
       socket.once('error', onError);
-      socket.once(options.tls === undefined ? 'connect' : 'secureConnect', () => {
+      socket.once(options.tls === undefined || options.path !== undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
         socket.off('error', onError);
         resolve(new FrameConnection(socket, legacy, options.idleTimeoutMs ?? 60_000));

@@ -84,6 +84,65 @@ export const CATALOGUE = {
     fatal: false,
   },
 
+  // --- accounts and authentication (SPEC §3) ---
+  GL_ERR_AUTH_REQUIRED: {
+    message: 'log in first',
+    hint: 'pass --user NAME (the password comes from GRIDLINK_PASSWORD or a prompt)',
+    fatal: false,
+  },
+  GL_ERR_AUTH_FAILED: {
+    message: 'wrong user name or password',
+    hint: 'check both; repeated failures are throttled',
+    fatal: false,
+  },
+  GL_ERR_AUTH_THROTTLED: {
+    message: 'too many failed logins',
+    hint: 'wait the time given, then try again with the right password',
+    fatal: false,
+  },
+  GL_ERR_AUTH_INSECURE: {
+    message: 'a password may only be sent over TLS or from this machine',
+    hint: 'log in with the challenge-response (the gridlink client does by default) or connect over TLS',
+    fatal: false,
+  },
+  GL_ERR_AUTH_NO_CHALLENGE: {
+    message: 'no valid challenge for this proof',
+    hint: 'ask auth.challenge first; a challenge is good for one proof within 60 seconds',
+    fatal: false,
+  },
+  GL_ERR_AUTH_FORBIDDEN: {
+    message: 'your role does not allow this',
+    hint: 'ask an administrator for a role that does',
+    fatal: false,
+  },
+
+  // --- local administration (SPEC §8) ---
+  GL_ERR_ADMIN_USER_EXISTS: {
+    message: 'a user with this name already exists',
+    hint: 'pick another name, or change the existing user with "gridlink admin user passwd|quota"',
+    fatal: false,
+  },
+  GL_ERR_ADMIN_NO_USER: {
+    message: 'no such user',
+    hint: 'list users with "gridlink admin user list"',
+    fatal: false,
+  },
+  GL_ERR_ADMIN_BAD_NAME: {
+    message: 'invalid user name',
+    hint: 'use 1-32 characters: letters, digits, ".", "_" or "-", starting with a letter or digit',
+    fatal: false,
+  },
+  GL_ERR_ADMIN_WEAK_PASSWORD: {
+    message: 'password too short',
+    hint: 'use at least 8 characters',
+    fatal: false,
+  },
+  GL_ERR_ADMIN_UNREACHABLE: {
+    message: 'cannot reach the server\'s admin socket',
+    hint: 'check that "gridlink serve" runs with the same --data directory and that you may open <data>/admin.sock',
+    fatal: true,
+  },
+
   // --- files (SPEC §4) ---
   GL_ERR_FILE_NOT_FOUND: {
     message: 'no such file or directory',
@@ -123,6 +182,21 @@ export const CATALOGUE = {
   GL_ERR_FILE_NO_SPACE: {
     message: 'the server has no space left for this file',
     hint: 'free space on the server or ask the administrator',
+    fatal: false,
+  },
+  GL_ERR_FILE_QUOTA: {
+    message: 'this would exceed your quota',
+    hint: 'delete files or ask an administrator for a larger quota',
+    fatal: false,
+  },
+  GL_ERR_FILE_EXISTS: {
+    message: 'the target already exists',
+    hint: 'pick another name or remove the existing entry first',
+    fatal: false,
+  },
+  GL_ERR_FILE_NOT_EMPTY: {
+    message: 'the directory is not empty',
+    hint: 'remove what it holds first',
     fatal: false,
   },
   GL_ERR_FILE_READ_ONLY: {
