@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { GridlinkError } from '../errors/index.js';
 import { VERSION } from '../version.js';
+import { registerFileCommands } from './commands/files.js';
 import { registerServe } from './commands/serve.js';
+import { registerShell } from './commands/shell.js';
 import { registerTransfers } from './commands/transfer.js';
 
 /** Builds the `gridlink` command tree (SPEC §9). */
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
     .exitOverride();
   registerServe(program);
   registerTransfers(program);
+  registerFileCommands(program);
+  registerShell(program);
   return program;
 }
 

@@ -18,3 +18,11 @@ export function parseServer(value: string): { host: string; port: number } {
 }
 
 export const DEFAULT_SERVER = { host: '127.0.0.1', port: 8889 };
+
+/** Adds `--server` and `--user` to a command that talks to the server. */
+export function withServerOptions<T extends import('commander').Command>(command: T): T {
+  command
+    .option('--server <host:port>', 'server address', parseServer, DEFAULT_SERVER)
+    .option('--user <name>', 'log in as this user (password from GRIDLINK_PASSWORD or a prompt)');
+  return command;
+}

@@ -1,5 +1,8 @@
 import { SingleBar } from 'cli-progress';
 import type { ProgressListener, TransferProgress } from '../client/index.js';
+import { formatBytes } from '../units/bytes.js';
+
+export { formatBytes };
 
 /** A progress display: `update` as bytes move, `stop` once at the end. */
 export interface ProgressDisplay {
@@ -8,18 +11,6 @@ export interface ProgressDisplay {
 }
 
 const MiB = 1024 * 1024;
-
-/** 1536 → "1.5 KiB", for people. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
 
 function formatEta(seconds: number): string {
   if (!Number.isFinite(seconds)) return '--';

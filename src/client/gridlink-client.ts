@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { computeProof, deriveKeys } from '../accounts/credentials.js';
 import { GridlinkError } from '../errors/index.js';
 import { digestsMatch, type DigestResult } from '../integrity/digests.js';
 import { HashPool } from '../integrity/hash-pool.js';
@@ -44,6 +45,58 @@ export class GridlinkClient {
 
   async stat(path: string): Promise<EntryInfo> {
     return ((await this.#conn.request('stat', { path })) as unknown as Replies['stat']).entry;
+  }
+
+  /**
+   * Logs in with the challenge–response of docs/protocol.md §3.2: the password
+   * never leaves this process, so this is safe on any connection.
+   */
+  async login(user: string, password: string): Promise<Replies['auth.proof']> {
+    const challenge = (await this.#conn.request('auth.challenge', { user })) as unknown as Replies['auth.challenge'];
+    const nonce = Buffer.from(String(challenge.nonce), 'base64');
+    const salt = Buffer.from(String(challenge.salt), 'base64');
+    const { N, r, p } = challenge;
+    // A hostile server must not make us burn memory or time: bound its cost.
+    const sane = (v: unknown, max: number): boolean => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= max;
+    if (nonce.length < 32 || salt.length < 8 || !sane(N, 1 << 20) || (N & (N - 1)) !== 0 || !sane(r, 32) || !sane(p, 16)) {
+      throw new GridlinkError('GL_ERR_CLIENT_PROTOCOL', 'the server sent an implausible login challenge');
+    }
+    const { clientKey, storedKey } = await deriveKeys(password, salt, { N, r, p });
+    const proof = computeProof(clientKey, storedKey, nonce).toString('base64');
+    return (await this.#conn.request('auth.proof', { proof })) as unknown as Replies['auth.proof'];
+  }
+
+  /** Logs in by sending the password (the server accepts it only over TLS or loopback). */
+  async loginWithPassword(user: string, password: string): Promise<Replies['auth.password']> {
+    return (await this.#conn.request('auth.password', { user, password })) as unknown as Replies['auth.password'];
+  }
+
+  async pwd(): Promise<string> {
+    return ((await this.#conn.request('pwd')) as unknown as Replies['pwd']).path;
+  }
+
+  async cd(path: string): Promise<string> {
+    return ((await this.#conn.request('cd', { path })) as unknown as Replies['cd']).path;
+  }
+
+  async ls(path?: string): Promise<Replies['ls']> {
+    return (await this.#conn.request('ls', path === undefined ? {} : { path })) as unknown as Replies['ls'];
+  }
+
+  async mkdir(path: string, parents = false): Promise<string> {
+    return ((await this.#conn.request('mkdir', { path, parents })) as unknown as Replies['mkdir']).path;
+  }
+
+  async rm(path: string): Promise<string> {
+    return ((await this.#conn.request('rm', { path })) as unknown as Replies['rm']).path;
+  }
+
+  async rmdir(path: string): Promise<string> {
+    return ((await this.#conn.request('rmdir', { path })) as unknown as Replies['rmdir']).path;
+  }
+
+  async mv(from: string, to: string): Promise<Replies['mv']> {
+    return (await this.#conn.request('mv', { from, to })) as unknown as Replies['mv'];
   }
 
   /**

@@ -26,6 +26,16 @@ export const commands = {
   'put.data': { body: true, fields: z.object({ upload: handle }) },
   'put.commit': { body: false, fields: z.object({ upload: handle, sha256: hex64, md5: hex32.optional() }) },
   'put.abort': { body: false, fields: z.object({ upload: handle, discard: z.boolean().optional() }) },
+  'auth.challenge': { body: false, fields: z.object({ user: z.string().min(1).max(64) }) },
+  'auth.proof': { body: false, fields: z.object({ proof: z.string().min(1).max(128) }) },
+  'auth.password': { body: false, fields: z.object({ user: z.string().min(1).max(64), password: z.string().min(1).max(1024) }) },
+  pwd: { body: false, fields: z.object({}) },
+  cd: { body: false, fields: z.object({ path }) },
+  ls: { body: false, fields: z.object({ path: path.optional() }) },
+  mkdir: { body: false, fields: z.object({ path, parents: z.boolean().optional() }) },
+  rm: { body: false, fields: z.object({ path }) },
+  rmdir: { body: false, fields: z.object({ path }) },
+  mv: { body: false, fields: z.object({ from: path, to: path }) },
   get: {
     body: false,
     fields: z.object({
@@ -56,6 +66,16 @@ export interface EntryInfo {
 export interface Replies {
   hello: { server: 'gridlink'; version: string; protocol: number; maxHeaderBytes: number; commands: string[] };
   ping: Record<string, never>;
+  'auth.challenge': { nonce: string; salt: string; N: number; r: number; p: number };
+  'auth.proof': { user: string; role: string };
+  'auth.password': { user: string; role: string };
+  pwd: { path: string };
+  cd: { path: string };
+  ls: { path: string; entries: EntryInfo[]; truncated: boolean };
+  mkdir: { path: string };
+  rm: { path: string };
+  rmdir: { path: string };
+  mv: { from: string; to: string };
   stat: { entry: EntryInfo };
   'put.open': { upload: number; offset: number };
   'put.data': { received: number };

@@ -1,9 +1,16 @@
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { AuditLog } from '../accounts/audit-log.js';
+import { openDatabase, type GridlinkDatabase } from '../accounts/database.js';
+import { LoginThrottle } from '../accounts/login-throttle.js';
+import { UserStore } from '../accounts/user-store.js';
 import type { Config } from '../config/schema.js';
 import { GridlinkError } from '../errors/index.js';
+import { authCommands } from '../services/auth/auth-commands.js';
+import { AuthService } from '../services/auth/auth-service.js';
 import { FileService } from '../services/files/file-service.js';
 import { fileCommands } from '../services/files/file-commands.js';
 import { createLegacyHandler } from '../services/files/legacy-commands.js';
@@ -28,16 +35,25 @@ export class GridlinkServer {
   readonly config: Config;
   readonly logger: Logger;
   readonly files: FileService;
+  readonly users: UserStore;
+  readonly audit: AuditLog;
+  /** Set on the very first start of a data directory: shown once, also in `<data>/initial-admin-password`. */
+  readonly initialAdminPassword: string | null;
+  readonly #db: GridlinkDatabase;
   readonly #native: NativeListener;
   readonly #startedAt = Date.now();
   #nativeAddress: AddressInfo | null = null;
   #stopping: Promise<void> | null = null;
 
-  private constructor(config: Config, logger: Logger, files: FileService, native: NativeListener) {
-    this.config = config;
-    this.logger = logger;
-    this.files = files;
-    this.#native = native;
+  private constructor(parts: { config: Config; logger: Logger; files: FileService; native: NativeListener; db: GridlinkDatabase; users: UserStore; audit: AuditLog; initialAdminPassword: string | null }) {
+    this.config = parts.config;
+    this.logger = parts.logger;
+    this.files = parts.files;
+    this.users = parts.users;
+    this.audit = parts.audit;
+    this.initialAdminPassword = parts.initialAdminPassword;
+    this.#db = parts.db;
+    this.#native = parts.native;
   }
 
   static async start(config: Config, logger: Logger): Promise<GridlinkServer> {
@@ -47,6 +63,11 @@ export class GridlinkServer {
       await mkdir(anonymousDir, { recursive: true });
       await checkSameFilesystem(config.dataDir, anonymousDir);
     }
+    const db = openDatabase(join(config.dataDir, 'gridlink.db'));
+    const users = new UserStore(db);
+    const audit = new AuditLog(db, logger);
+    const initialAdminPassword = await createInitialAdmin(config.dataDir, users, audit);
+    const auth = new AuthService(users, audit, new LoginThrottle());
     const files = new FileService({
       dataDir: config.dataDir,
       anonymous: config.anonymous.enabled ? { dir: anonymousDir, writable: config.anonymous.writable } : null,
@@ -55,10 +76,15 @@ export class GridlinkServer {
       maxActiveTransfers: config.files.maxActiveTransfers,
       partialMaxAgeMs: config.files.partialMaxAgeHours * 3_600_000,
       logger,
+      audit,
+      quotaFor: (user) => users.get(user)?.quotaBytes,
     });
     await files.start();
 
-    const router = createRouter({ ...coreCommands(config.limits.maxHeaderBytes), ...fileCommands(files) }, createLegacyHandler(files));
+    const router = createRouter(
+      { ...coreCommands(config.limits.maxHeaderBytes), ...authCommands(auth, (session) => files.onLogin(session)), ...fileCommands(files) },
+      createLegacyHandler(files),
+    );
     const tls = config.native.tls === undefined ? undefined : { cert: await readFile(config.native.tls.certFile), key: await readFile(config.native.tls.keyFile) };
     const native = new NativeListener({
       host: config.native.host,
@@ -73,7 +99,7 @@ export class GridlinkServer {
         logger,
       },
     });
-    const server = new GridlinkServer(config, logger, files, native);
+    const server = new GridlinkServer({ config, logger, files, native, db, users, audit, initialAdminPassword });
     server.#nativeAddress = await native.listen();
     logger.info(
       {
@@ -110,6 +136,7 @@ export class GridlinkServer {
       this.logger.info({ event: 'server.stopping', graceMs, ...this.status() });
       await this.#native.close(graceMs);
       this.files.stop();
+      this.#db.close();
       this.logger.info({ event: 'server.stopped' });
     })();
     return this.#stopping;
@@ -122,4 +149,18 @@ async function checkSameFilesystem(dataDir: string, areaDir: string): Promise<vo
   if (a.dev !== b.dev) {
     throw new GridlinkError('GL_ERR_CONFIG_INVALID', `anonymous.dir (${areaDir}) must be on the same filesystem as dataDir (${dataDir})`);
   }
+}
+
+/**
+ * The first start of a data directory creates `admin` with a random password,
+ * written once to `<data>/initial-admin-password` (mode 0600) for the operator
+ * to read and then change (SPEC §3). Never logged.
+ */
+async function createInitialAdmin(dataDir: string, users: UserStore, audit: AuditLog): Promise<string | null> {
+  if (users.count() > 0) return null;
+  const password = randomBytes(18).toString('base64url');
+  await users.add('admin', password, 'admin');
+  await writeFile(join(dataDir, 'initial-admin-password'), `${password}\n`, { mode: 0o600, flag: 'w' });
+  audit.record({ event: 'admin.initial_admin_created', actor: 'server', detail: { name: 'admin' } });
+  return password;
 }

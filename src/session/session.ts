@@ -1,4 +1,6 @@
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import type { Role } from '../accounts/roles.js';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { FrameDecoder, type DecoderLimits, type Frame, type OutgoingHeader } from '../codec/index.js';
@@ -21,6 +23,14 @@ const LINGER_MS = 5_000;
 
 let nextSessionId = 1;
 
+/** Who is logged in on a connection (SPEC §3). */
+export interface Identity {
+  readonly name: string;
+  readonly role: Role;
+}
+
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/u;
+
 /**
  * One client connection of the native protocol (SPEC §2): socket → decoder →
  * handler, strictly one frame at a time, so a connection holds at most one
@@ -31,6 +41,10 @@ let nextSessionId = 1;
 export class Session {
   readonly id = nextSessionId++;
   readonly remoteAddress: string;
+  /** True when the connection is TLS-encrypted. */
+  readonly secure: boolean;
+  /** The logged-in user; null until a login succeeds. */
+  identity: Identity | null = null;
   readonly logger: Logger;
   readonly #socket: Socket;
   readonly #decoder: FrameDecoder;
@@ -46,6 +60,7 @@ export class Session {
   constructor(socket: Socket, options: SessionOptions) {
     this.#socket = socket;
     this.remoteAddress = socket.remoteAddress ?? 'unknown';
+    this.secure = socket instanceof TLSSocket;
     this.logger = options.logger.child({ session: this.id, remote: this.remoteAddress });
     this.#handle = options.handle;
     this.#writer = new FrameWriter(socket, 'GL_ERR_CLIENT_CLOSED');
@@ -65,6 +80,11 @@ export class Session {
       if (!this.#busy) this.close();
     });
     socket.pipe(this.#decoder);
+  }
+
+  /** True when the peer is on this machine (a password may then travel in clear, SPEC §3). */
+  get fromLoopback(): boolean {
+    return LOOPBACK.test(this.remoteAddress);
   }
 
   /** True while a frame is being handled (e.g. a transfer is streaming). */

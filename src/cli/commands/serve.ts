@@ -16,6 +16,13 @@ export function registerServe(program: Command): void {
       const config = await loadConfig(options.config, { dataDir: options.data, port: options.port });
       const logger = createLogger(config.log.level);
       const server = await GridlinkServer.start(config, logger);
+      if (server.initialAdminPassword !== null) {
+        // Shown once, on the terminal only (never in the log).
+        process.stderr.write(
+          `gridlink: created user "admin" with password ${server.initialAdminPassword}\n` +
+            `gridlink: it is also in ${config.dataDir}/initial-admin-password (mode 0600); change it with "gridlink admin user passwd admin"\n`,
+        );
+      }
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           logger.info({ event: 'server.signal', signal });

@@ -1,20 +1,20 @@
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Command } from 'commander';
-import { GridlinkClient, legacyGet, legacyPut, type TransferResult } from '../../client/index.js';
-import { DEFAULT_SERVER, parseServer } from '../options.js';
-import { createProgress, formatBytes } from '../progress.js';
+import { legacyGet, legacyPut, type GridlinkClient, type ProgressListener, type TransferResult } from '../../client/index.js';
+import { formatBytes } from '../../units/bytes.js';
+import { withClient, type ServerFlags } from '../connect.js';
+import { withServerOptions } from '../options.js';
+import { createProgress } from '../progress.js';
 
-interface TransferFlags {
-  server: { host: string; port: number };
+interface TransferFlags extends ServerFlags {
   legacy?: boolean;
   md5?: boolean;
   progress: boolean;
 }
 
 function addTransferOptions(command: Command): Command {
-  return command
-    .option('--server <host:port>', 'server address', parseServer, DEFAULT_SERVER)
+  return withServerOptions(command)
     .option('--legacy', "speak the course's simulated-FTP protocol (SPEC §2.1): no login, no resume, no checksum")
     .option('--md5', 'also verify with MD5')
     .option('--no-progress', 'do not show progress');
@@ -23,6 +23,34 @@ function addTransferOptions(command: Command): Command {
 function summary(verb: string, from: string, to: string, result: TransferResult): string {
   const resumed = result.resumedFrom > 0 ? `, resumed at ${formatBytes(result.resumedFrom)}` : '';
   return `${verb} ${from} -> ${to}: ${formatBytes(result.length)}, sha256 ${result.sha256}${result.md5 === undefined ? '' : `, md5 ${result.md5}`}${resumed}\n`;
+}
+
+/**
+ * One transfer with a progress display: the legacy protocol (no login, no
+ * checksum) or the versioned one (login, resume, SHA-256).
+ */
+async function transfer(
+  verb: 'put' | 'get',
+  from: string,
+  to: string,
+  flags: TransferFlags,
+  legacy: (onProgress: ProgressListener | undefined) => Promise<number>,
+  versioned: (client: GridlinkClient, onProgress: ProgressListener | undefined) => Promise<TransferResult>,
+): Promise<void> {
+  const progress = flags.progress ? createProgress(`${verb} ${basename(from)}`) : null;
+  try {
+    if (flags.legacy === true) {
+      const bytes = await legacy(progress?.update);
+      progress?.stop({ done: bytes, total: bytes, resumedFrom: 0 });
+      process.stdout.write(`${verb} ${from} -> ${to}: ${formatBytes(bytes)} (legacy protocol, unverified)\n`);
+      return;
+    }
+    const result = await withClient(flags, (client) => versioned(client, progress?.update));
+    progress?.stop({ done: result.length, total: result.length, resumedFrom: result.resumedFrom });
+    process.stdout.write(summary(verb, from, verb === 'put' ? result.path : to, result));
+  } finally {
+    progress?.stop();
+  }
 }
 
 /** `gridlink put LOCAL [REMOTE]` and `gridlink get REMOTE [LOCAL]` (SPEC §9). */
@@ -35,22 +63,14 @@ export function registerTransfers(program: Command): void {
       .argument('[remote]', 'remote path (default: the local file name)'),
   ).action(async (local: string, remote: string | undefined, flags: TransferFlags) => {
     const target = remote ?? basename(local);
-    const progress = flags.progress ? createProgress(`put ${basename(local)}`) : null;
-    if (flags.legacy === true) {
-      const bytes = await legacyPut(flags.server, local, target, progress?.update);
-      progress?.stop({ done: bytes, total: bytes, resumedFrom: 0 });
-      process.stdout.write(`put ${local} -> ${target}: ${formatBytes(bytes)} (legacy protocol, unverified)\n`);
-      return;
-    }
-    const client = await GridlinkClient.connect(flags.server);
-    try {
-      const result = await client.put(local, target, { md5: flags.md5, onProgress: progress?.update });
-      progress?.stop({ done: result.length, total: result.length, resumedFrom: result.resumedFrom });
-      process.stdout.write(summary('put', local, result.path, result));
-    } finally {
-      progress?.stop();
-      await client.close();
-    }
+    await transfer(
+      'put',
+      local,
+      target,
+      flags,
+      (onProgress) => legacyPut(flags.server, local, target, onProgress),
+      (client, onProgress) => client.put(local, target, { md5: flags.md5, onProgress }),
+    );
   });
 
   addTransferOptions(
@@ -62,21 +82,13 @@ export function registerTransfers(program: Command): void {
   ).action(async (remote: string, local: string | undefined, flags: TransferFlags) => {
     let target = local ?? basename(remote);
     if ((await stat(target).catch(() => null))?.isDirectory() === true) target = join(target, basename(remote));
-    const progress = flags.progress ? createProgress(`get ${basename(remote)}`) : null;
-    if (flags.legacy === true) {
-      const bytes = await legacyGet(flags.server, remote, target, progress?.update);
-      progress?.stop({ done: bytes, total: bytes, resumedFrom: 0 });
-      process.stdout.write(`get ${remote} -> ${target}: ${formatBytes(bytes)} (legacy protocol, unverified)\n`);
-      return;
-    }
-    const client = await GridlinkClient.connect(flags.server);
-    try {
-      const result = await client.get(remote, target, { md5: flags.md5, onProgress: progress?.update });
-      progress?.stop({ done: result.length, total: result.length, resumedFrom: result.resumedFrom });
-      process.stdout.write(summary('get', remote, target, result));
-    } finally {
-      progress?.stop();
-      await client.close();
-    }
+    await transfer(
+      'get',
+      remote,
+      target,
+      flags,
+      (onProgress) => legacyGet(flags.server, remote, target, onProgress),
+      (client, onProgress) => client.get(remote, target, { md5: flags.md5, onProgress }),
+    );
   });
 }

@@ -1,7 +1,8 @@
 import { constants, type Stats } from 'node:fs';
-import { lstat, open, readlink, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readlink, realpath, rename, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, sep } from 'node:path';
 import { GridlinkError, fromSystemError } from '../../errors/index.js';
+import type { EntryInfo } from '../../protocol/v1.js';
 import { printable, resolveAreaPath } from './path-rules.js';
 
 /** A file opened for reading inside an area, with the stat taken on the open descriptor. */
@@ -146,6 +147,118 @@ export class FileArea {
     await fsyncDirectory(parent);
   }
 
+  /** Real path of a directory inside the area ('' is the root). */
+  async realDirectory(relative: string): Promise<string> {
+    let real: string;
+    try {
+      real = await realpath(this.fullPath(relative));
+    } catch (err) {
+      throw fromSystemError(err, printable(relative === '' ? '/' : relative));
+    }
+    if (!this.contains(real)) throw new GridlinkError('GL_ERR_PATH_FORBIDDEN', `${printable(relative)} leads outside through a link`);
+    const info = await lstat(real);
+    if (!info.isDirectory()) throw new GridlinkError('GL_ERR_FILE_NOT_DIRECTORY', printable(relative));
+    return real;
+  }
+
+  /** Lists a directory: at most `limit` entries, sorted by name. */
+  async list(relative: string, limit = 10_000): Promise<{ entries: EntryInfo[]; truncated: boolean }> {
+    const dir = await this.realDirectory(relative);
+    const names = (await readdir(dir)).sort();
+    const entries: EntryInfo[] = [];
+    for (const name of names.slice(0, limit)) {
+      const info = await lstat(join(dir, name)).catch(() => null);
+      if (info === null) continue; // removed meanwhile
+      entries.push({ name, type: entryType(info), length: info.size, mtimeMs: info.mtimeMs });
+    }
+    return { entries, truncated: names.length > limit };
+  }
+
+  /**
+   * Creates a directory; with `parents`, every missing one on the way (mkdir -p).
+   * Walks one name at a time from the root, checking each real path, so a link
+   * inside the area can never make it create anything outside.
+   */
+  async makeDirectory(relative: string, parents: boolean): Promise<void> {
+    if (!this.writable) throw new GridlinkError('GL_ERR_FILE_READ_ONLY');
+    if (relative === '') {
+      if (parents) return;
+      throw new GridlinkError('GL_ERR_FILE_EXISTS', '/');
+    }
+    const names = relative.split('/');
+    let current = this.#root;
+    for (const [index, name] of names.entries()) {
+      const last = index === names.length - 1;
+      const next = join(current, name);
+      const info = await lstat(next).catch(() => null);
+      if (info === null) {
+        if (!last && !parents) throw new GridlinkError('GL_ERR_FILE_NOT_FOUND', `${printable(names.slice(0, index + 1).join('/'))}; use parents to create it`);
+        try {
+          await mkdir(next, { mode: 0o755 });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(err, printable(relative));
+        }
+      } else if (last && !parents) {
+        throw new GridlinkError('GL_ERR_FILE_EXISTS', printable(relative));
+      }
+      const real = await realpath(next);
+      if (!this.contains(real)) throw new GridlinkError('GL_ERR_PATH_FORBIDDEN', `${printable(relative)} leads outside through a link`);
+      if (!(await lstat(real)).isDirectory()) throw new GridlinkError('GL_ERR_FILE_NOT_DIRECTORY', printable(names.slice(0, index + 1).join('/')));
+      current = real;
+    }
+  }
+
+  /** Removes a file (or a link itself, never its target); returns the bytes freed. */
+  async removeFile(relative: string): Promise<number> {
+    if (!this.writable) throw new GridlinkError('GL_ERR_FILE_READ_ONLY');
+    const target = join(await this.realParent(relative), basename(relative));
+    const info = await lstat(target).catch((err: unknown) => {
+      throw fromSystemError(err, printable(relative));
+    });
+    if (info.isDirectory()) throw new GridlinkError('GL_ERR_FILE_IS_DIRECTORY', `${printable(relative)}; use rmdir`);
+    await unlink(target).catch((err: unknown) => {
+      throw fromSystemError(err, printable(relative));
+    });
+    return info.isFile() ? info.size : 0;
+  }
+
+  /** Removes an empty directory (never the area root). */
+  async removeDirectory(relative: string): Promise<void> {
+    if (!this.writable) throw new GridlinkError('GL_ERR_FILE_READ_ONLY');
+    if (relative === '') throw new GridlinkError('GL_ERR_PATH_FORBIDDEN', 'the root of your area cannot be removed');
+    const target = join(await this.realParent(relative), basename(relative));
+    const info = await lstat(target).catch((err: unknown) => {
+      throw fromSystemError(err, printable(relative));
+    });
+    if (!info.isDirectory()) throw new GridlinkError('GL_ERR_FILE_NOT_DIRECTORY', printable(relative));
+    await rmdir(target).catch((err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw code === 'ENOTEMPTY' || code === 'EEXIST' ? new GridlinkError('GL_ERR_FILE_NOT_EMPTY', printable(relative)) : fromSystemError(err, printable(relative));
+    });
+  }
+
+  /** Renames within the area; refuses to replace an existing entry. */
+  async move(from: string, to: string): Promise<void> {
+    if (!this.writable) throw new GridlinkError('GL_ERR_FILE_READ_ONLY');
+    if (from === '' || to === '') throw new GridlinkError('GL_ERR_PATH_FORBIDDEN', 'the root of your area cannot be moved');
+    if (to === from || to.startsWith(`${from}/`)) throw new GridlinkError('GL_ERR_PATH_FORBIDDEN', `cannot move ${printable(from)} into itself`);
+    const source = join(await this.realParent(from), basename(from));
+    const targetParent = await this.realParent(to);
+    const target = join(targetParent, basename(to));
+    await lstat(source).catch((err: unknown) => {
+      throw fromSystemError(err, printable(from));
+    });
+    if ((await lstat(target).catch(() => null)) !== null) throw new GridlinkError('GL_ERR_FILE_EXISTS', printable(to));
+    await rename(source, target).catch((err: unknown) => {
+      throw fromSystemError(err, `${printable(from)} -> ${printable(to)}`);
+    });
+    const after = await realpath(targetParent).catch(() => null);
+    if (after === null || !this.contains(after)) {
+      await rename(target, source).catch(() => undefined);
+      throw new GridlinkError('GL_ERR_PATH_FORBIDDEN', `${printable(to)}: a parent was replaced by a link`);
+    }
+  }
+
   async #checkDescriptor(handle: FileHandle, relative: string): Promise<void> {
     let real: string;
     try {
@@ -158,6 +271,11 @@ export class FileArea {
       throw new GridlinkError('GL_ERR_PATH_FORBIDDEN', `${printable(relative)} leads outside through a link`);
     }
   }
+}
+
+/** The protocol's name for an entry's type. */
+export function entryType(info: Stats): EntryInfo['type'] {
+  return info.isFile() ? 'file' : info.isDirectory() ? 'dir' : info.isSymbolicLink() ? 'link' : 'other';
 }
 
 /** Makes a rename durable: the directory entry itself must reach the disk. */

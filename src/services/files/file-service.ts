@@ -1,9 +1,13 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { AuditLog } from '../../accounts/audit-log.js';
 import { GridlinkError } from '../../errors/index.js';
 import { DigestCache } from '../../integrity/digest-cache.js';
 import type { Session } from '../../session/session.js';
 import { FileArea } from './file-area.js';
 import { PathLocks } from './path-locks.js';
+import { QuotaLedger } from './quota-ledger.js';
 import { Staging } from './staging.js';
 import { TransferSlots } from './transfer-slots.js';
 import type { Upload, UploadDeps } from './upload.js';
@@ -18,6 +22,10 @@ export interface FileServiceOptions {
   readonly maxActiveTransfers: number;
   readonly partialMaxAgeMs: number;
   readonly logger: Logger;
+  /** Where file changes are recorded (SPEC §3). */
+  readonly audit: AuditLog;
+  /** A user's current quota in bytes (undefined: the user no longer exists). */
+  readonly quotaFor: (user: string) => number | undefined;
 }
 
 /** Per-connection state of the file service. */
@@ -25,6 +33,8 @@ export interface FileSessionState {
   /** Open uploads by handle. */
   readonly uploads: Map<number, Upload>;
   nextUpload: number;
+  /** Current directory inside the connection's area ('' = its root). */
+  cwd: string;
 }
 
 /**
@@ -35,6 +45,8 @@ export class FileService {
   readonly staging: Staging;
   readonly locks = new PathLocks();
   readonly digestCache = new DigestCache();
+  readonly quotas = new QuotaLedger();
+  readonly #homes = new Map<string, Promise<FileArea>>();
   readonly anonymous: FileArea | null;
   readonly options: FileServiceOptions;
   readonly #sessions = new WeakMap<Session, FileSessionState>();
@@ -86,17 +98,54 @@ export class FileService {
     return this.#slots.run(work);
   }
 
-  /** The area a connection works in: for now the anonymous area (accounts come later). */
-  areaFor(_session: Session): FileArea {
+  /**
+   * The area a connection works in (SPEC §4): the user's home after login,
+   * else the anonymous area when it is on.
+   */
+  async areaFor(session: Session): Promise<FileArea> {
+    if (session.identity !== null) return this.homeOf(session.identity.name);
+    if (this.anonymous === null) throw new GridlinkError('GL_ERR_AUTH_REQUIRED');
+    return this.anonymous;
+  }
+
+  /** The anonymous area, the only one legacy frames may use (SPEC §2.1). */
+  legacyArea(): FileArea {
     if (this.anonymous === null) throw new GridlinkError('GL_ERR_FILE_AREA_DISABLED');
     return this.anonymous;
+  }
+
+  /** `<data>/home/<user>`, created on first use. */
+  homeOf(user: string): Promise<FileArea> {
+    let home = this.#homes.get(user);
+    if (home === undefined) {
+      home = (async () => {
+        const dir = join(this.options.dataDir, 'home', user);
+        await mkdir(dir, { recursive: true, mode: 0o750 });
+        const area = new FileArea(`home:${user}`, dir, true);
+        await area.init();
+        return area;
+      })();
+      home.catch(() => this.#homes.delete(user));
+      this.#homes.set(user, home);
+    }
+    return home;
+  }
+
+  /** Records a file change in the audit log. */
+  audit(session: Session, event: string, detail: Record<string, unknown>): void {
+    this.options.audit.record({ event, actor: session.identity?.name ?? 'anonymous', address: session.remoteAddress, detail });
+  }
+
+  /** A login changes the area: start again at its root. */
+  onLogin(session: Session): void {
+    this.stateFor(session).cwd = '';
   }
 
   /** The connection's file state; created on first use, cleaned up on close. */
   stateFor(session: Session): FileSessionState {
     let state = this.#sessions.get(session);
     if (state === undefined) {
-      const created: FileSessionState = { uploads: new Map(), nextUpload: 1 };
+      const created: FileSessionState = { uploads: new Map(), nextUpload: 1, cwd: '' };
       state = created;
       this.#sessions.set(session, created);
       // A cut connection keeps its partial files for a resume, but frees the names.

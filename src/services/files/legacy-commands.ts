@@ -30,7 +30,7 @@ export function createLegacyHandler(files: FileService) {
 
 async function handleLegacy(files: FileService, session: Session, frame: Frame): Promise<void> {
   const { header, body } = frame;
-  const area = files.areaFor(session);
+  const area = files.legacyArea();
   const name = header['name'];
   if (header.cmd !== 'put' && header.cmd !== 'get') {
     throw new GridlinkError('GL_ERR_PROTO_UNKNOWN_CMD', `${JSON.stringify(header.cmd.slice(0, 64))}; the legacy protocol has put and get`);
@@ -63,5 +63,5 @@ async function handleLegacy(files: FileService, session: Session, frame: Frame):
     await rm(temp, { force: true });
     throw err;
   }
-  session.logger.info({ event: 'legacy.put', path: printable(path), bytes: frame.bodySize });
+  files.audit(session, 'file.put', { path: printable(path), length: frame.bodySize, protocol: 'legacy' });
 }

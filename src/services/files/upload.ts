@@ -12,6 +12,7 @@ import { FILE_IO_BYTES } from '../../transport/buffer-sizes.js';
 import type { FileArea } from './file-area.js';
 import type { PathLocks } from './path-locks.js';
 import { printable } from './path-rules.js';
+import type { Reservation } from './quota-ledger.js';
 import type { Staging } from './staging.js';
 
 export interface UploadTarget {
@@ -22,6 +23,8 @@ export interface UploadTarget {
   readonly length: number;
   /** Also compute MD5 (for the course's clients). */
   readonly md5: boolean;
+  /** The claim on the owner's quota, settled at commit or close. */
+  readonly reservation?: Reservation | undefined;
 }
 
 export interface UploadDeps {
@@ -65,7 +68,10 @@ export class Upload {
   static async open(target: UploadTarget, deps: UploadDeps): Promise<Upload> {
     await target.area.checkWritable(target.path);
     const release = deps.locks.tryAcquire(`${target.area.key}\0${target.path}`);
-    if (release === null) throw new GridlinkError('GL_ERR_FILE_BUSY', printable(target.path));
+    if (release === null) {
+      target.reservation?.release();
+      throw new GridlinkError('GL_ERR_FILE_BUSY', printable(target.path));
+    }
     const partialPath = deps.staging.partialPath(target.area.key, target.path, target.length);
     try {
       const handle = await open(partialPath, constants.O_RDWR | constants.O_CREAT, 0o644);
@@ -84,6 +90,7 @@ export class Upload {
       hash.feed(partialPath, received, true);
       return new Upload(target, deps, partialPath, release, hash, received);
     } catch (err) {
+      target.reservation?.release();
       release();
       throw fromSystemError(err, printable(target.path));
     }
@@ -166,6 +173,7 @@ export class Upload {
     try {
       if (this.#deps.durable) await syncFile(this.#partialPath);
       await this.target.area.commit(this.#partialPath, this.target.path);
+      this.target.reservation?.commit();
       this.#deps.digestCache.set(await this.target.area.stat(this.target.path), actual);
     } catch (err) {
       await this.#drop();
@@ -184,6 +192,7 @@ export class Upload {
     this.#broken = true;
     await this.#inflight;
     this.#hash.drop();
+    this.target.reservation?.release();
     this.#release();
   }
 
@@ -197,6 +206,7 @@ export class Upload {
   async #drop(): Promise<void> {
     this.#broken = true;
     this.#hash.drop();
+    this.target.reservation?.release();
     await rm(this.#partialPath, { force: true });
     this.#release();
   }

@@ -1,0 +1,31 @@
+import { GridlinkClient } from '../client/index.js';
+import { readPassword } from './password.js';
+
+/** Options every command that talks to the server shares (SPEC §9). */
+export interface ServerFlags {
+  server: { host: string; port: number };
+  user?: string;
+}
+
+/** Connects and, with --user, logs in by challenge–response (the password never crosses the wire). */
+export async function connectClient(flags: ServerFlags): Promise<GridlinkClient> {
+  const password = flags.user === undefined ? null : await readPassword(`password for ${flags.user}: `);
+  const client = await GridlinkClient.connect(flags.server);
+  try {
+    if (flags.user !== undefined && password !== null) await client.login(flags.user, password);
+    return client;
+  } catch (err) {
+    client.destroy();
+    throw err;
+  }
+}
+
+/** Runs `work` with a connected (and logged-in) client, closing it afterwards. */
+export async function withClient<T>(flags: ServerFlags, work: (client: GridlinkClient) => Promise<T>): Promise<T> {
+  const client = await connectClient(flags);
+  try {
+    return await work(client);
+  } finally {
+    await client.close().catch(() => client.destroy());
+  }
+}

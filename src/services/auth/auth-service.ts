@@ -1,0 +1,99 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { AuditLog } from '../../accounts/audit-log.js';
+import { SCRYPT_COST, verifyPassword, verifyProof } from '../../accounts/credentials.js';
+import type { LoginThrottle } from '../../accounts/login-throttle.js';
+import type { UserStore } from '../../accounts/user-store.js';
+import { GridlinkError } from '../../errors/index.js';
+import type { Identity, Session } from '../../session/session.js';
+
+const NONCE_BYTES = 32;
+const CHALLENGE_TTL_MS = 60_000;
+
+interface Pending {
+  readonly user: string;
+  readonly nonce: Buffer;
+  readonly expiresAt: number;
+}
+
+export interface Challenge {
+  readonly nonce: string;
+  readonly salt: string;
+  readonly N: number;
+  readonly r: number;
+  readonly p: number;
+}
+
+/**
+ * Logins (SPEC §3, docs/protocol.md §3.2): SCRAM-style challenge–response on
+ * any connection, plain password only over TLS or loopback. Failures are
+ * throttled per address and per user, and everything goes to the audit log.
+ */
+export class AuthService {
+  readonly #users: UserStore;
+  readonly #audit: AuditLog;
+  readonly #throttle: LoginThrottle;
+  readonly #pending = new WeakMap<Session, Pending>();
+  /** Salts for names that do not exist are derived from this, so they look real. */
+  readonly #decoySecret = randomBytes(32);
+
+  constructor(users: UserStore, audit: AuditLog, throttle: LoginThrottle) {
+    this.#users = users;
+    this.#audit = audit;
+    this.#throttle = throttle;
+  }
+
+  /** A fresh single-use nonce bound to this connection, with the user's salt and cost. */
+  challenge(session: Session, user: string): Challenge {
+    this.#checkThrottle(session, user);
+    const nonce = randomBytes(NONCE_BYTES);
+    this.#pending.set(session, { user, nonce, expiresAt: Date.now() + CHALLENGE_TTL_MS });
+    const credential = this.#users.get(user)?.credential;
+    const salt = credential?.salt ?? createHmac('sha256', this.#decoySecret).update(user).digest().subarray(0, 16);
+    const cost = credential ?? SCRYPT_COST;
+    return { nonce: nonce.toString('base64'), salt: salt.toString('base64'), N: cost.N, r: cost.r, p: cost.p };
+  }
+
+  /** Checks a proof for the connection's pending challenge (which it consumes). */
+  proof(session: Session, proofBase64: string): Identity {
+    const pending = this.#pending.get(session);
+    this.#pending.delete(session);
+    if (pending === undefined || pending.expiresAt < Date.now()) throw new GridlinkError('GL_ERR_AUTH_NO_CHALLENGE');
+    this.#checkThrottle(session, pending.user);
+    const record = this.#users.get(pending.user);
+    const ok = record !== undefined && verifyProof(Buffer.from(proofBase64, 'base64'), pending.nonce, record.credential);
+    return this.#conclude(session, pending.user, ok ? record : undefined, 'challenge');
+  }
+
+  /** Password login: refused outright over plain TCP from another host. */
+  async password(session: Session, user: string, password: string): Promise<Identity> {
+    if (!session.secure && !session.fromLoopback) {
+      this.#audit.record({ event: 'auth.insecure_refused', actor: user, address: session.remoteAddress });
+      throw new GridlinkError('GL_ERR_AUTH_INSECURE');
+    }
+    this.#checkThrottle(session, user);
+    const record = this.#users.get(user);
+    const ok = record !== undefined && (await verifyPassword(password, record.credential));
+    return this.#conclude(session, user, ok ? record : undefined, 'password');
+  }
+
+  #conclude(session: Session, user: string, record: { name: string; role: Identity['role'] } | undefined, method: string): Identity {
+    if (record === undefined) {
+      this.#throttle.failed(session.remoteAddress, user);
+      this.#audit.record({ event: 'auth.failure', actor: user, address: session.remoteAddress, detail: { method } });
+      throw new GridlinkError('GL_ERR_AUTH_FAILED');
+    }
+    this.#throttle.succeeded(session.remoteAddress, user);
+    const identity: Identity = { name: record.name, role: record.role };
+    session.identity = identity;
+    this.#audit.record({ event: 'auth.login', actor: user, address: session.remoteAddress, detail: { method, role: record.role } });
+    return identity;
+  }
+
+  #checkThrottle(session: Session, user: string): void {
+    const wait = this.#throttle.waitMs(session.remoteAddress, user);
+    if (wait > 0) {
+      this.#audit.record({ event: 'auth.throttled', actor: user, address: session.remoteAddress, detail: { waitMs: wait } });
+      throw new GridlinkError('GL_ERR_AUTH_THROTTLED', `try again in ${Math.ceil(wait / 1000)} s`);
+    }
+  }
+}
