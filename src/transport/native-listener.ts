@@ -23,6 +23,8 @@ export class NativeListener {
   readonly #options: NativeListenerOptions;
   readonly #server: Server;
   readonly #sessions = new Set<Session>();
+  /** Every raw socket, including TLS ones still in their handshake (no session yet). */
+  readonly #sockets = new Set<Socket>();
   #accepted = 0;
 
   constructor(options: NativeListenerOptions) {
@@ -31,7 +33,11 @@ export class NativeListener {
     this.#server =
       options.tls === undefined
         ? createServer({ allowHalfOpen: true, noDelay: true }, onSocket)
-        : createTlsServer({ allowHalfOpen: true, cert: options.tls.cert, key: options.tls.key }, onSocket);
+        : createTlsServer({ allowHalfOpen: true, cert: options.tls.cert, key: options.tls.key, handshakeTimeout: 10_000 }, onSocket);
+    this.#server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
     // A TLS handshake that fails must not take the listener down.
     this.#server.on('tlsClientError', (err: Error) => options.logger.info({ event: 'conn.tls_error', err: err.message }));
   }
@@ -73,6 +79,7 @@ export class NativeListener {
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     for (const session of this.#sessions) session.destroy();
+    for (const socket of this.#sockets) socket.destroy();
     await stopped;
   }
 
