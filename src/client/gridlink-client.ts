@@ -107,7 +107,7 @@ export class GridlinkClient {
   async put(local: string, remote: string, options: TransferOptions = {}): Promise<TransferResult> {
     const md5 = options.md5 === true;
     const length = await localFileLength(local);
-    const opened = (await this.#conn.request('put.open', { path: remote, length, md5 })) as unknown as Replies['put.open'];
+    const opened = await this.#openUpload(remote, length, md5);
     const { upload, offset } = opened;
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > length) {
       throw new GridlinkError('GL_ERR_CLIENT_PROTOCOL', `server offered to resume at ${String(offset)} of ${length}`);
@@ -137,6 +137,23 @@ export class GridlinkClient {
     } finally {
       conn.done(dataId);
       conn.done(commitId);
+    }
+  }
+
+  /**
+   * put.open, retried for a few seconds while the name is busy: right after a
+   * cut, the server may still be flushing the previous attempt's bytes. A
+   * genuinely concurrent upload of the same name still ends in GL_ERR_FILE_BUSY.
+   */
+  async #openUpload(path: string, length: number, md5: boolean): Promise<Replies['put.open']> {
+    const deadline = Date.now() + 3_000;
+    for (let wait = 20; ; wait = Math.min(wait * 2, 500)) {
+      try {
+        return (await this.#conn.request('put.open', { path, length, md5 })) as unknown as Replies['put.open'];
+      } catch (err) {
+        if (!(err instanceof GridlinkError) || err.code !== 'GL_ERR_FILE_BUSY' || Date.now() + wait > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
     }
   }
 
