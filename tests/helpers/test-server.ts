@@ -34,8 +34,8 @@ export async function startTestServer(overrides: ConfigInput = {}): Promise<Test
   return {
     server,
     port: server.nativeAddress.port,
-    dataDir,
-    publicDir: join(dataDir, 'public'),
+    dataDir: config.dataDir,
+    publicDir: join(config.dataDir, 'public'),
     stop: async () => {
       await server.stop(1_000);
       await temp.cleanup();

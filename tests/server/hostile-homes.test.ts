@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FrameConnection, GridlinkClient } from '../../src/client/index.js';
+import { hostilePaths } from '../helpers/hostile-paths.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
+
+const SECRET = 'other user secret';
+const INTRUDER = Buffer.from('intruder');
+const INTRUDER_SHA = createHash('sha256').update(INTRUDER).digest('hex');
+
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    const path = join(entry.parentPath, entry.name);
+    out[path] = entry.isFile() ? await readFile(path, 'utf8') : entry.isSymbolicLink() ? 'link' : 'dir';
+  }
+  return out;
+}
+
+/** Every reply must be a refusal with one of these codes, or a success that stays inside. */
+const REFUSALS = /^GL_ERR_(PATH_|FILE_NOT_FOUND|FILE_NOT_DIRECTORY|FILE_IS_DIRECTORY|FILE_EXISTS|FILE_NOT_EMPTY|PROTO_BAD_FIELD)/u;
+
+describe('hostile paths inside a logged-in home (SPEC §4 jail)', () => {
+  let server: TestServer;
+  let outside: { path: string; cleanup: () => Promise<void> };
+  let home: string;
+  let others: string;
+  let before: { outside: Record<string, string>; others: Record<string, string> };
+  const corpus = hostilePaths();
+
+  beforeAll(async () => {
+    server = await startTestServer({ anonymous: { enabled: false } });
+    outside = await makeTempDir('gridlink-outside-');
+    await writeFile(join(outside.path, 'secret.txt'), SECRET);
+    await mkdir(join(outside.path, 'etc'));
+    await writeFile(join(outside.path, 'etc', 'passwd'), SECRET);
+    await server.server.users.add('ivan', 'ivan-password', 'operator');
+    await server.server.users.add('judy', 'judy-password', 'operator');
+    // judy's home, with a file ivan must never reach.
+    others = join(server.dataDir, 'home', 'judy');
+    await mkdir(others, { recursive: true });
+    await writeFile(join(others, 'secret.txt'), SECRET);
+    home = join(server.dataDir, 'home', 'ivan');
+    await mkdir(home, { recursive: true });
+    before = { outside: await snapshot(outside.path), others: await snapshot(others) };
+  });
+  afterAll(async () => {
+    await server.stop();
+    await outside.cleanup();
+  });
+
+  async function plantLinks(): Promise<void> {
+    for (const [name, target] of [
+      ['link-dir', outside.path],
+      ['link-file', join(outside.path, 'secret.txt')],
+      ['link-judy', others],
+    ] as const) {
+      await rm(join(home, name), { recursive: true, force: true });
+      await symlink(target, join(home, name));
+    }
+  }
+
+  it(`${corpus.length} hostile paths × every command: refused or kept inside; nothing outside read or written`, { timeout: 120_000 }, async () => {
+    const conn = await FrameConnection.connect({ host: '127.0.0.1', port: server.port });
+    const client = await GridlinkClient.connect({ host: '127.0.0.1', port: server.port });
+    await client.login('ivan', 'ivan-password');
+    // Log the raw connection in too, through the same exchange.
+    const { deriveKeys, computeProof } = await import('../../src/accounts/credentials.js');
+    const ch = await conn.request('auth.challenge', { user: 'ivan' });
+    const keys = await deriveKeys('ivan-password', Buffer.from(String(ch['salt']), 'base64'), { N: Number(ch['N']), r: Number(ch['r']), p: Number(ch['p']) });
+    await conn.request('auth.proof', { proof: computeProof(keys.clientKey, keys.storedKey, Buffer.from(String(ch['nonce']), 'base64')).toString('base64') });
+
+    const ask = async (cmd: string, fields: Record<string, unknown>): Promise<void> => {
+      const id = conn.open();
+      await conn.send({ v: 1, id, cmd, ...fields });
+      const reply = await conn.receive(id).then(
+        (frame) => frame,
+        (err: { code: string }) => err,
+      );
+      if ('code' in reply) {
+        expect(reply.code, `${cmd} ${JSON.stringify(fields)}`).toMatch(REFUSALS);
+      } else if (cmd === 'get') {
+        const chunks: Buffer[] = [];
+        for await (const chunk of reply.body!) chunks.push(chunk as Buffer);
+        expect(Buffer.concat(chunks).toString(), JSON.stringify(fields)).toBe('intruder');
+        await conn.receive(id);
+      } else if (cmd === 'ls') {
+        for (const entry of reply.header['entries'] as { name: string }[]) expect(entry.name).not.toBe('passwd');
+      }
+      conn.done(id);
+    };
+
+    for (const path of corpus) {
+      await plantLinks();
+      for (const cmd of ['get', 'stat', 'ls', 'cd']) await ask(cmd, { path });
+      await ask('cd', { path: '/' });
+      const open = await conn.request('put.open', { path, length: INTRUDER.length }).catch((err: { code: string }) => err);
+      if ('code' in open) {
+        expect(open.code, `put.open ${JSON.stringify(path)}`).toMatch(REFUSALS);
+      } else {
+        const id = conn.open();
+        await conn.send({ v: 1, id, cmd: 'put.data', upload: open['upload'], size: INTRUDER.length }, Readable.from([INTRUDER]));
+        await conn.receive(id);
+        conn.done(id);
+        await conn.request('put.commit', { upload: open['upload'], sha256: INTRUDER_SHA }).catch(() => undefined);
+      }
+      await ask('mkdir', { path, parents: true });
+      await ask('mv', { from: path, to: 'moved-here' });
+      await ask('mv', { from: 'moved-here', to: path });
+      await ask('rm', { path });
+      await ask('rmdir', { path });
+    }
+    conn.destroy();
+    await client.close();
+    expect(await snapshot(outside.path)).toEqual(before.outside);
+    expect(await snapshot(others)).toEqual(before.others);
+  });
+});
