@@ -19,10 +19,12 @@ export function parseServer(value: string): { host: string; port: number } {
 
 export const DEFAULT_SERVER = { host: '127.0.0.1', port: 8889 };
 
-/** Adds `--server` and `--user` to a command that talks to the server. */
+/** Adds `--server`, `--user` and the TLS options to a command that talks to the server. */
 export function withServerOptions<T extends import('commander').Command>(command: T): T {
   command
     .option('--server <host:port>', 'server address', parseServer, DEFAULT_SERVER)
-    .option('--user <name>', 'log in as this user (password from GRIDLINK_PASSWORD or a prompt)');
+    .option('--user <name>', 'log in as this user (password from GRIDLINK_PASSWORD or a prompt)')
+    .option('--tls', 'connect with TLS, trusting the system certificate authorities')
+    .option('--ca <file>', 'connect with TLS, trusting this PEM certificate (authority) only');
   return command;
 }

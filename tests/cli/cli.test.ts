@@ -140,9 +140,13 @@ describe('gridlink serve', () => {
     const work = await makeTempDir();
     try {
       const child = spawn(process.execPath, [GRIDLINK_BIN, 'serve', '--port', '0'], { cwd: work.path, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      const stdoutLines: string[] = [];
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       const started = await new Promise<Record<string, unknown>>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('no server.started line')), 15_000);
         createInterface({ input: child.stdout }).on('line', (line) => {
+          stdoutLines.push(line);
           const entry = JSON.parse(line) as Record<string, unknown>;
           if (entry['event'] === 'server.started') {
             clearTimeout(timer);
@@ -151,6 +155,11 @@ describe('gridlink serve', () => {
         });
       });
       expect(String(started['native'])).toMatch(/^127\.0\.0\.1:\d+$/u);
+      // The first start shows the new admin password once, on the terminal, never in the log.
+      const password = (await readFile(join(work.path, 'gridlink-data', 'initial-admin-password'), 'utf8')).trim();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(stderr).toContain(`created user "admin" with password ${password}`);
+      expect(stdoutLines.join('\n')).not.toContain(password);
       expect(started['anonymous']).toMatchObject({ writable: true });
       expect((await stat(join(work.path, 'gridlink-data', 'public'))).isDirectory()).toBe(true);
       const exit = new Promise<number | null>((r) => child.once('exit', r));

@@ -71,6 +71,22 @@ describe('TLS on the native listener', () => {
     await client.close();
   });
 
+  it('the CLI speaks TLS with --ca', async () => {
+    const { run } = await import('../helpers/python.js');
+    const { GRIDLINK_BIN } = await import('../helpers/server-process.js');
+    const out = await run(process.execPath, [GRIDLINK_BIN, 'ls', '--user', 'gina', '--ca', join(work.path, 'cert.pem'), '--server', `127.0.0.1:${server.port}`], {
+      env: { ...process.env, GRIDLINK_PASSWORD: 'gina-password' },
+    });
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain('tls.bin');
+    const untrusted = await run(process.execPath, [GRIDLINK_BIN, 'ls', '--user', 'gina', '--tls', '--server', `127.0.0.1:${server.port}`], {
+      env: { ...process.env, GRIDLINK_PASSWORD: 'gina-password' },
+    });
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stderr).toContain('GL_ERR_CLIENT_CONNECT');
+  });
+
   it('a client that does not trust the certificate cannot connect, and plain TCP gets nothing', async () => {
     const untrusted = await GridlinkClient.connect({ host: '127.0.0.1', port: server.port, tls: {} }).catch((e: unknown) => e);
     expect((untrusted as GridlinkError).code).toBe('GL_ERR_CLIENT_CONNECT');
