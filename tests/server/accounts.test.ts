@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FrameConnection, GridlinkClient } from '../../src/client/index.js';
 import { GridlinkError } from '../../src/errors/index.js';
 import { sha256File, writeRandomFile } from '../helpers/files.js';
+import { rawLogin } from '../helpers/raw-login.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -58,11 +59,7 @@ describe('accounts: login, homes, file commands, quota', () => {
 
     // Replay: record a good proof on one connection, send it on another.
     const a = await FrameConnection.connect({ host: '127.0.0.1', port: server.port });
-    const challenge = await a.request('auth.challenge', { user: 'bob' });
-    const { deriveKeys, computeProof } = await import('../../src/accounts/credentials.js');
-    const keys = await deriveKeys('bob-password-1', Buffer.from(String(challenge['salt']), 'base64'), { N: Number(challenge['N']), r: Number(challenge['r']), p: Number(challenge['p']) });
-    const proof = computeProof(keys.clientKey, keys.storedKey, Buffer.from(String(challenge['nonce']), 'base64')).toString('base64');
-    expect(await a.request('auth.proof', { proof })).toMatchObject({ user: 'bob', role: 'viewer' });
+    const proof = await rawLogin(a, 'bob', 'bob-password-1');
     // The same proof again on the same connection: the nonce was used up.
     expect(await codeOf(a.request('auth.proof', { proof }))).toBe('GL_ERR_AUTH_NO_CHALLENGE');
     const b = await FrameConnection.connect({ host: '127.0.0.1', port: server.port });

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FrameConnection, GridlinkClient } from '../../src/client/index.js';
 import { hostilePaths } from '../helpers/hostile-paths.js';
+import { rawLogin } from '../helpers/raw-login.js';
+import { snapshot } from '../helpers/snapshot.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -12,14 +14,6 @@ const SECRET = 'other user secret';
 const INTRUDER = Buffer.from('intruder');
 const INTRUDER_SHA = createHash('sha256').update(INTRUDER).digest('hex');
 
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    const path = join(entry.parentPath, entry.name);
-    out[path] = entry.isFile() ? await readFile(path, 'utf8') : entry.isSymbolicLink() ? 'link' : 'dir';
-  }
-  return out;
-}
 
 /** Every reply must be a refusal with one of these codes, or a success that stays inside. */
 const REFUSALS = /^GL_ERR_(PATH_|FILE_NOT_FOUND|FILE_NOT_DIRECTORY|FILE_IS_DIRECTORY|FILE_EXISTS|FILE_NOT_EMPTY|PROTO_BAD_FIELD)/u;
@@ -68,11 +62,7 @@ describe('hostile paths inside a logged-in home (SPEC §4 jail)', () => {
     const conn = await FrameConnection.connect({ host: '127.0.0.1', port: server.port });
     const client = await GridlinkClient.connect({ host: '127.0.0.1', port: server.port });
     await client.login('ivan', 'ivan-password');
-    // Log the raw connection in too, through the same exchange.
-    const { deriveKeys, computeProof } = await import('../../src/accounts/credentials.js');
-    const ch = await conn.request('auth.challenge', { user: 'ivan' });
-    const keys = await deriveKeys('ivan-password', Buffer.from(String(ch['salt']), 'base64'), { N: Number(ch['N']), r: Number(ch['r']), p: Number(ch['p']) });
-    await conn.request('auth.proof', { proof: computeProof(keys.clientKey, keys.storedKey, Buffer.from(String(ch['nonce']), 'base64')).toString('base64') });
+    await rawLogin(conn, 'ivan', 'ivan-password');
 
     const ask = async (cmd: string, fields: Record<string, unknown>): Promise<void> => {
       const id = conn.open();

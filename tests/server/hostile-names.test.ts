@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,21 +7,13 @@ import { encodeFrame, encodeHeader } from '../../src/codec/index.js';
 import { FrameConnection } from '../../src/client/index.js';
 import { hostilePaths } from '../helpers/hostile-paths.js';
 import { rawExchange } from '../helpers/raw-peer.js';
+import { snapshot } from '../helpers/snapshot.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const SECRET = 'grid secret: do not leak';
 const INTRUDER_SHA = createHash('sha256').update('intruder').digest('hex');
 
-/** Every file below `dir` with its content, for before/after comparison. */
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    const path = join(entry.parentPath, entry.name);
-    out[path] = entry.isFile() ? await readFile(path, 'utf8') : entry.isSymbolicLink() ? 'link' : 'dir';
-  }
-  return out;
-}
 
 describe('hostile names in the anonymous area', () => {
   let server: TestServer;

@@ -1,8 +1,9 @@
 import type { CommandTable } from '../../server/router.js';
+import type { Session } from '../../session/session.js';
 import type { AuthService } from './auth-service.js';
 
 /** `auth.challenge`, `auth.proof`, `auth.password` (docs/protocol.md §3.2). */
-export function authCommands(auth: AuthService, onLogin: (session: Parameters<AuthService['proof']>[0]) => void): CommandTable {
+export function authCommands(auth: AuthService, onLogin: (session: Session) => void): CommandTable {
   return {
     'auth.challenge': async (ctx) => {
       await ctx.reply({ ...auth.challenge(ctx.session, ctx.fields.user) });
