@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { GridlinkClient } from '../client/index.js';
 import { GridlinkError } from '../errors/index.js';
-import { readPassword } from './password.js';
+import { readPassword } from './password-prompt.js';
 
 /** Options every command that talks to the server shares (SPEC §9). */
 export interface ServerFlags {

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { GridlinkError } from '../errors/index.js';
 import { VERSION } from '../version.js';
+import { registerAdmin } from './commands/admin.js';
 import { registerFileCommands } from './commands/files.js';
 import { registerServe } from './commands/serve.js';
 import { registerShell } from './commands/shell.js';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerTransfers(program);
   registerFileCommands(program);
   registerShell(program);
+  registerAdmin(program);
   return program;
 }
 

@@ -142,6 +142,26 @@ export const CATALOGUE = {
     hint: 'check that "gridlink serve" runs with the same --data directory and that you may open <data>/admin.sock',
     fatal: true,
   },
+  GL_ERR_ADMIN_SOCKET_IN_USE: {
+    message: 'another gridlink server is already running with this data directory',
+    hint: 'stop that server first, or give this one its own --data directory',
+    fatal: true,
+  },
+  GL_ERR_ADMIN_SOCKET: {
+    message: 'cannot create the admin socket',
+    hint: 'use a data directory you own, with a path short enough for a Unix socket (about 100 bytes), and remove any other file named admin.sock',
+    fatal: true,
+  },
+  GL_ERR_ADMIN_NO_PASSWORD: {
+    message: 'no new password given',
+    hint: 'set GRIDLINK_PASSWORD, or run the command in a terminal to be asked for one',
+    fatal: false,
+  },
+  GL_ERR_ADMIN_PASSWORD_MISMATCH: {
+    message: 'the two passwords typed differ',
+    hint: 'run the command again and type the same password twice',
+    fatal: false,
+  },
 
   // --- files (SPEC §4) ---
   GL_ERR_FILE_NOT_FOUND: {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AuditLog } from '../accounts/audit-log.js';
+import { AdminServer } from '../admin/admin-server.js';
 import { openDatabase, type GridlinkDatabase } from '../accounts/database.js';
 import { LoginThrottle } from '../accounts/login-throttle.js';
 import { UserStore } from '../accounts/user-store.js';
@@ -40,12 +41,23 @@ export class GridlinkServer {
   /** Set on the very first start of a data directory: shown once, also in `<data>/initial-admin-password`. */
   readonly initialAdminPassword: string | null;
   readonly #db: GridlinkDatabase;
+  readonly #admin: AdminServer;
   readonly #native: NativeListener;
   readonly #startedAt = Date.now();
   #nativeAddress: AddressInfo | null = null;
   #stopping: Promise<void> | null = null;
 
-  private constructor(parts: { config: Config; logger: Logger; files: FileService; native: NativeListener; db: GridlinkDatabase; users: UserStore; audit: AuditLog; initialAdminPassword: string | null }) {
+  private constructor(parts: {
+    config: Config;
+    logger: Logger;
+    files: FileService;
+    native: NativeListener;
+    admin: AdminServer;
+    db: GridlinkDatabase;
+    users: UserStore;
+    audit: AuditLog;
+    initialAdminPassword: string | null;
+  }) {
     this.config = parts.config;
     this.logger = parts.logger;
     this.files = parts.files;
@@ -53,6 +65,7 @@ export class GridlinkServer {
     this.audit = parts.audit;
     this.initialAdminPassword = parts.initialAdminPassword;
     this.#db = parts.db;
+    this.#admin = parts.admin;
     this.#native = parts.native;
   }
 
@@ -66,6 +79,23 @@ export class GridlinkServer {
     const db = openDatabase(join(config.dataDir, 'gridlink.db'));
     const users = new UserStore(db);
     const audit = new AuditLog(db, logger);
+    // The admin socket (SPEC §8) also marks the data directory as in use: it
+    // listens before anything else there is touched, so a second server with
+    // the same directory refuses to start.
+    let server: GridlinkServer | null = null;
+    const admin = new AdminServer({
+      socketPath: join(config.dataDir, 'admin.sock'),
+      users,
+      audit,
+      logger,
+      status: () => (server === null ? { starting: true } : { ...server.status() }),
+    });
+    try {
+      await admin.listen();
+    } catch (err) {
+      db.close();
+      throw err;
+    }
     const initialAdminPassword = await createInitialAdmin(config.dataDir, users, audit);
     const auth = new AuthService(users, audit, new LoginThrottle());
     const files = new FileService({
@@ -99,8 +129,15 @@ export class GridlinkServer {
         logger,
       },
     });
-    const server = new GridlinkServer({ config, logger, files, native, db, users, audit, initialAdminPassword });
-    server.#nativeAddress = await native.listen();
+    server = new GridlinkServer({ config, logger, files, native, admin, db, users, audit, initialAdminPassword });
+    try {
+      server.#nativeAddress = await native.listen();
+    } catch (err) {
+      await admin.close();
+      files.stop();
+      db.close();
+      throw err;
+    }
     logger.info(
       {
         event: 'server.started',
@@ -136,6 +173,7 @@ export class GridlinkServer {
       this.logger.info({ event: 'server.stopping', graceMs, ...this.status() });
       await this.#native.close(graceMs);
       this.files.stop();
+      await this.#admin.close();
       this.#db.close();
       this.logger.info({ event: 'server.stopped' });
     })();

@@ -112,7 +112,7 @@ describe('admin socket (SPEC §8)', () => {
     f.db.prepare("DELETE FROM users WHERE name LIKE 'bulk-%'").run();
   });
 
-  it('audits every change, and no password reaches the audit log or the log lines', async () => {
+  it('audits every change, and no password reaches the audit log or the log lines', () => {
     const events = f.audit
       .recent(1000)
       .reverse()

@@ -70,10 +70,13 @@ export class RawAdminPeer {
     }, undefined, true);
     decoder.on('error', () => undefined);
     socket.on('error', () => undefined);
-    socket.once('close', () => {
-      this.#closed = true;
-      this.#wake();
-    });
+    // The server ends its side (FIN); with allowHalfOpen that is 'end', not 'close'.
+    for (const event of ['end', 'close']) {
+      socket.once(event, () => {
+        this.#closed = true;
+        this.#wake();
+      });
+    }
     socket.pipe(decoder);
   }
 

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { ROLES, type Role } from '../accounts/roles.js';
+import type { UserInfo } from '../accounts/user-store.js';
+
+/**
+ * The local admin protocol (SPEC §8), spoken over `<data>/admin.sock` in
+ * gridlink frames (SPEC §2) in the versioned style of SPEC §2.2: a request
+ * `{v:1, id, cmd, ...fields}` gets one reply `{v:1, id, cmd, ...}` or
+ * `{v:1, id, cmd:'error', code, message}`. No command carries a body, and no
+ * command runs anything: the socket only reads status and edits accounts.
+ *
+ * These schemas are the single definition of each command's fields: the
+ * server validates requests with them, the client takes its types from them.
+ */
+export const ADMIN_PROTOCOL_VERSION = 1;
+
+/**
+ * Names are only bounded here; their rules (1-32 safe characters) are the
+ * user store's, so a bad name gets GL_ERR_ADMIN_BAD_NAME, not a field error.
+ */
+const name = z.string().max(256);
+/** Bounded so that nobody can make the server hash megabytes; strength is the store's rule. */
+const password = z.string().max(1024);
+const quota = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const role = z.enum(ROLES);
+
+/** Users per `user.list` reply: keeps a reply well under the 64 KiB header limit. */
+export const USER_LIST_PAGE = 200;
+
+/** Field schemas per admin command. */
+export const adminCommands = {
+  status: z.object({}),
+  'user.add': z.object({ name, password, role: role.optional(), quota: quota.optional() }),
+  'user.passwd': z.object({ name, password }),
+  'user.quota': z.object({ name, quota }),
+  'user.role': z.object({ name, role }),
+  'user.del': z.object({ name }),
+  /** Paged by name: `after` is the last name of the previous page. */
+  'user.list': z.object({ after: name.optional(), limit: z.number().int().min(1).max(USER_LIST_PAGE).optional() }),
+} as const;
+
+export type AdminCommandName = keyof typeof adminCommands;
+export type AdminFields<C extends AdminCommandName> = z.infer<(typeof adminCommands)[C]>;
+
+export function isAdminCommand(value: string): value is AdminCommandName {
+  return Object.hasOwn(adminCommands, value);
+}
+
+/** Replies, by request command (the reply's `cmd` is the request's). */
+export interface AdminReplies {
+  status: { status: Record<string, unknown> };
+  'user.add': { user: UserInfo };
+  'user.passwd': Record<string, never>;
+  'user.quota': Record<string, never>;
+  'user.role': Record<string, never>;
+  'user.del': Record<string, never>;
+  /** `next` is present when more users follow; pass it as `after`. */
+  'user.list': { users: UserInfo[]; next?: string };
+}
+
+const userInfo = z.object({ name: z.string(), role: z.enum(ROLES), quotaBytes: z.number(), createdAt: z.number() });
+
+/** Reply schemas, for the client: a reply is data from a peer, so it is checked too. */
+export const adminReplies = {
+  status: z.object({ status: z.record(z.string(), z.unknown()) }),
+  'user.add': z.object({ user: userInfo }),
+  'user.passwd': z.object({}),
+  'user.quota': z.object({}),
+  'user.role': z.object({}),
+  'user.del': z.object({}),
+  'user.list': z.object({ users: z.array(userInfo), next: z.string().optional() }),
+} as const satisfies { [C in AdminCommandName]: z.ZodType };
+
+export type { Role, UserInfo };
