@@ -28,13 +28,37 @@ install_missing_peers() {
   fi
 }
 
+# The local account that bench/auth-transfers.ts logs in to vsftpd with (its
+# login goes through PAM like a real user's). Created if missing; its password
+# is random, kept root-only in GLBENCH_PASSWORD_FILE, which the bench reads
+# (keep both names in sync with bench/lib/peers.ts). The shell must be listed
+# in /etc/shells (Debian's /etc/pam.d/vsftpd requires pam_shells) and the
+# home must exist (vsftpd enters it before local_root).
+GLBENCH_USER=glbench
+GLBENCH_PASSWORD_FILE=/var/lib/gridlink-bench/glbench.password
+
+ensure_ftp_user() {
+  if ! id "$GLBENCH_USER" >/dev/null 2>&1; then
+    echo "bench: creating local user ${GLBENCH_USER} for vsftpd" >&2
+    useradd --create-home --shell /bin/sh "$GLBENCH_USER"
+  fi
+  if [[ ! -s "$GLBENCH_PASSWORD_FILE" ]]; then
+    install -d -m 0700 "$(dirname "$GLBENCH_PASSWORD_FILE")"
+    (umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$GLBENCH_PASSWORD_FILE")
+  fi
+  # Always (re)set: the account then matches the file even if either was changed.
+  printf '%s:%s\n' "$GLBENCH_USER" "$(cat "$GLBENCH_PASSWORD_FILE")" | chpasswd
+}
+
 # Later benchmarks append their scripts here; each runs on its own so one
 # bench's processes are gone before the next starts.
 BENCHES=(
   bench/file-transfer.ts
+  bench/auth-transfers.ts
 )
 
 install_missing_peers
+ensure_ftp_user
 npm run build
 for bench in "${BENCHES[@]}"; do
   echo "bench: running ${bench}" >&2

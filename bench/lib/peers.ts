@@ -1,4 +1,5 @@
-import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, ServerProcess } from './processes.js';
@@ -24,14 +25,21 @@ export interface GridlinkServerOptions {
   readonly dir: string;
   /** Extra top-level config keys, e.g. `{ files: { durable: false } }`. */
   readonly config?: Record<string, unknown>;
+  /**
+   * Enable a writable anonymous area (default true). With false the config has
+   * no `anonymous` key: the shipped default, anonymous access off.
+   */
+  readonly anonymous?: boolean;
 }
 
 export interface GridlinkServer extends RunningServer {
+  /** The server's data directory (`<dir>/data`). */
+  readonly dataDir: string;
   /** Where the anonymous area keeps uploaded files (`<dataDir>/public`). */
   readonly anonymousDir: string;
 }
 
-/** Runs `node bin/gridlink.js serve` with an anonymous, writable area and quiet logs. */
+/** Runs `node bin/gridlink.js serve` with quiet logs and (unless told otherwise) an anonymous, writable area. */
 export async function startGridlink(options: GridlinkServerOptions): Promise<GridlinkServer> {
   const port = await freePort();
   const dataDir = join(options.dir, 'data');
@@ -39,14 +47,27 @@ export async function startGridlink(options: GridlinkServerOptions): Promise<Gri
   const config = {
     dataDir,
     native: { host: LOOPBACK, port },
-    anonymous: { enabled: true, writable: true },
+    ...(options.anonymous === false ? {} : { anonymous: { enabled: true, writable: true } }),
     log: { level: 'warn' },
     ...options.config,
   };
   await writeFile(configPath, JSON.stringify(config, null, 2));
   const server = new ServerProcess('gridlink', process.execPath, [join(REPO_ROOT, 'bin', 'gridlink.js'), 'serve', '--config', configPath], { cwd: REPO_ROOT });
   await server.waitForPort(LOOPBACK, port);
-  return { process: server, port, anonymousDir: join(dataDir, 'public') };
+  return { process: server, port, dataDir, anonymousDir: join(dataDir, 'public') };
+}
+
+/** The password the first start of a data directory gave `admin` (`<dataDir>/initial-admin-password`). */
+export async function readInitialAdminPassword(dataDir: string): Promise<string> {
+  const path = join(dataDir, 'initial-admin-password');
+  const password = (await readFile(path, 'utf8')).trim();
+  if (password === '') throw new Error(`${path} is empty`);
+  return password;
+}
+
+/** Where a user's files live on disk: `<dataDir>/home/<user>`, created at its first login. */
+export function gridlinkHomeDir(dataDir: string, user: string): string {
+  return join(dataDir, 'home', user);
 }
 
 /** An FTP server as curl sees it. */
@@ -77,14 +98,92 @@ export async function startVsftpd(dir: string): Promise<FtpServer> {
   await chmod(emptyDir, 0o755);
   await chown(filesDir, ftpUser.uid, ftpUser.gid);
   const port = await freePort();
-  const configPath = join(dir, 'vsftpd.conf');
-  await writeFile(configPath, vsftpdConfig(port, root, emptyDir, join(dir, 'vsftpd.log')));
-  const server = new ServerProcess('vsftpd', '/usr/sbin/vsftpd', [configPath]);
-  await server.waitForPort(LOOPBACK, port);
+  const server = await runVsftpd(dir, port, emptyDir, {
+    anonymous_enable: 'YES',
+    local_enable: 'NO',
+    no_anon_password: 'YES',
+    anon_root: root,
+    anon_upload_enable: 'YES',
+    anon_other_write_enable: 'YES',
+    // Anonymous users may only download world-readable files: make uploads so.
+    anon_umask: '022',
+    ftp_username: 'ftp',
+  });
   return { process: server, port, baseUrl: `ftp://${LOOPBACK}:${port}/pub/`, loginArgs: [], filesDir };
 }
 
-function vsftpdConfig(port: number, anonRoot: string, emptyDir: string, logFile: string): string {
+/**
+ * The local account the benchmarks log in to vsftpd with, and the file
+ * holding its password: bench/run.sh creates both (keep the names in sync).
+ */
+export const LOCAL_FTP_USER = 'glbench';
+export const LOCAL_FTP_PASSWORD_FILE = '/var/lib/gridlink-bench/glbench.password';
+
+export interface LocalFtpServer extends FtpServer {
+  readonly user: string;
+  readonly password: string;
+}
+
+/**
+ * Runs vsftpd standalone for the local user {@link LOCAL_FTP_USER}: a real
+ * Unix account, logged in through PAM (`pam_service_name=vsftpd`, the
+ * package's /etc/pam.d/vsftpd) and chrooted into `<dir>/root`, which it owns
+ * (`allow_writeable_chroot`). The account's home is only entered on the way:
+ * `local_root` moves the session (and its chroot) to our directory.
+ */
+export async function startVsftpdLocalUser(dir: string): Promise<LocalFtpServer> {
+  const account = await systemUser(LOCAL_FTP_USER, 'bash bench/run.sh creates it (it also installs vsftpd and builds gridlink)');
+  const password = await readFile(LOCAL_FTP_PASSWORD_FILE, 'utf8')
+    .then((text) => text.trim())
+    .catch((err: unknown) => {
+      throw new Error(`cannot read ${LOCAL_FTP_PASSWORD_FILE} (bash bench/run.sh writes it): ${err instanceof Error ? err.message : String(err)}`);
+    });
+  if (password === '') throw new Error(`${LOCAL_FTP_PASSWORD_FILE} is empty; bash bench/run.sh rewrites it`);
+  await access('/etc/pam.d/vsftpd').catch(() => {
+    throw new Error('/etc/pam.d/vsftpd is missing: reinstall vsftpd (apt-get install --reinstall vsftpd)');
+  });
+  const root = join(dir, 'root');
+  const emptyDir = join(dir, 'empty');
+  await mkdir(root, { recursive: true });
+  await mkdir(emptyDir);
+  // The session enters `root` after it has become the user: the directories
+  // on the way must be searchable by it, and temp dirs are created 0700. Only
+  // ours (below the system temp dir) are opened up, and only for search.
+  const tempRoot = resolve(tmpdir());
+  for (let ancestor = resolve(dir); ancestor.startsWith(`${tempRoot}/`); ancestor = dirname(ancestor)) {
+    await chmod(ancestor, 0o711);
+  }
+  await chown(root, account.uid, account.gid);
+  await chmod(root, 0o755);
+  await chmod(emptyDir, 0o755);
+  const port = await freePort();
+  const server = await runVsftpd(dir, port, emptyDir, {
+    anonymous_enable: 'NO',
+    local_enable: 'YES',
+    chroot_local_user: 'YES',
+    allow_writeable_chroot: 'YES',
+    local_root: root,
+    local_umask: '022',
+    pam_service_name: 'vsftpd',
+    // Explicitly unlimited: this vsftpd build refused a burst of 200 sessions
+    // from 127.0.0.1 with "421 There are too many connections from your
+    // internet address" when these were left out.
+    max_clients: 0,
+    max_per_ip: 0,
+  });
+  return { process: server, port, baseUrl: `ftp://${LOOPBACK}:${port}/`, loginArgs: ['--user', `${LOCAL_FTP_USER}:${password}`], filesDir: root, user: LOCAL_FTP_USER, password };
+}
+
+/** Writes `<dir>/vsftpd.conf` (common settings plus `modeSettings`) and starts vsftpd on it. */
+async function runVsftpd(dir: string, port: number, emptyDir: string, modeSettings: Record<string, string | number>): Promise<ServerProcess> {
+  const configPath = join(dir, 'vsftpd.conf');
+  await writeFile(configPath, vsftpdConfig(port, emptyDir, join(dir, 'vsftpd.log'), modeSettings));
+  const server = new ServerProcess('vsftpd', '/usr/sbin/vsftpd', [configPath]);
+  await server.waitForPort(LOOPBACK, port);
+  return server;
+}
+
+function vsftpdConfig(port: number, emptyDir: string, logFile: string, modeSettings: Record<string, string | number>): string {
   const settings: Record<string, string | number> = {
     listen: 'YES',
     listen_ipv6: 'NO',
@@ -95,15 +194,7 @@ function vsftpdConfig(port: number, anonRoot: string, emptyDir: string, logFile:
     // The seccomp sandbox breaks in containers without the syscalls it expects.
     seccomp_sandbox: 'NO',
     write_enable: 'YES',
-    anonymous_enable: 'YES',
-    local_enable: 'NO',
-    no_anon_password: 'YES',
-    anon_root: anonRoot,
-    anon_upload_enable: 'YES',
-    anon_other_write_enable: 'YES',
-    // Anonymous users may only download world-readable files: make uploads so.
-    anon_umask: '022',
-    ftp_username: 'ftp',
+    ...modeSettings,
     // Our own empty dir: /var/run/vsftpd/empty may not exist in a container.
     secure_chroot_dir: emptyDir,
     pasv_enable: 'YES',
@@ -135,11 +226,11 @@ export async function startPyftpdlib(dir: string): Promise<FtpServer> {
   return { process: server, port, baseUrl: `ftp://${LOOPBACK}:${port}/`, loginArgs: ['--user', 'bench:bench'], filesDir };
 }
 
-async function systemUser(name: string): Promise<{ uid: number; gid: number }> {
+async function systemUser(name: string, hint = 'the vsftpd package creates it; reinstall vsftpd'): Promise<{ uid: number; gid: number }> {
   const passwd = await readFile('/etc/passwd', 'utf8');
   for (const line of passwd.split('\n')) {
     const [user, , uid, gid] = line.split(':');
     if (user === name && uid !== undefined && gid !== undefined) return { uid: Number(uid), gid: Number(gid) };
   }
-  throw new Error(`no "${name}" user in /etc/passwd (the vsftpd package creates it; reinstall vsftpd)`);
+  throw new Error(`no "${name}" user in /etc/passwd (${hint})`);
 }

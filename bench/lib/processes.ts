@@ -173,9 +173,18 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 }
 
 /** Peak resident set size of a live process (VmHWM), in bytes. */
-export async function peakRssBytes(pid: number): Promise<number> {
+export function peakRssBytes(pid: number): Promise<number> {
+  return procStatusBytes(pid, 'VmHWM');
+}
+
+/** Current resident set size of a live process (VmRSS), in bytes. */
+export function rssBytes(pid: number): Promise<number> {
+  return procStatusBytes(pid, 'VmRSS');
+}
+
+async function procStatusBytes(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const match = /^VmHWM:\s+(\d+)\s+kB$/m.exec(status);
-  if (match?.[1] === undefined) throw new Error(`no VmHWM in /proc/${pid}/status`);
+  const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(status);
+  if (match?.[1] === undefined) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Number(match[1]) * 1024;
 }
