@@ -23,11 +23,38 @@ function scryptAsync(password: string, salt: Buffer, cost: { N: number; r: numbe
   return new Promise((resolve, reject) => scrypt(password.normalize('NFC'), salt, KEY_BYTES, options, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
+export interface DerivedKeys {
+  readonly clientKey: Buffer;
+  readonly storedKey: Buffer;
+}
+
 /** ClientKey and StoredKey from a password (or device key) and its salt. */
-export async function deriveKeys(password: string, salt: Buffer, cost: { N: number; r: number; p: number }): Promise<{ clientKey: Buffer; storedKey: Buffer }> {
+export async function deriveKeys(password: string, salt: Buffer, cost: { N: number; r: number; p: number }): Promise<DerivedKeys> {
   const salted = await scryptAsync(password, salt, cost);
   const clientKey = createHmac('sha256', salted).update('Client Key').digest();
   return { clientKey, storedKey: createHash('sha256').update(clientKey).digest() };
+}
+
+const clientKeyCache = new Map<string, Promise<DerivedKeys>>();
+const CLIENT_KEY_CACHE_SIZE = 16;
+
+/**
+ * {@link deriveKeys} for clients, remembering the last few results in this
+ * process: a client that logs in again (reconnects, opens more connections)
+ * pays for scrypt once, as SCRAM clients do. Keyed by a hash of the inputs,
+ * so the cache holds no password; what it holds logs in only as long as the
+ * password is unchanged, like the password this process already has.
+ */
+export function deriveClientKeys(password: string, salt: Buffer, cost: { N: number; r: number; p: number }): Promise<DerivedKeys> {
+  const key = createHash('sha256').update(`${cost.N}:${cost.r}:${cost.p}:${salt.toString('base64')}:`).update(password.normalize('NFC')).digest('base64');
+  let keys = clientKeyCache.get(key);
+  if (keys === undefined) {
+    keys = deriveKeys(password, salt, cost);
+    keys.catch(() => clientKeyCache.delete(key));
+    clientKeyCache.set(key, keys);
+    if (clientKeyCache.size > CLIENT_KEY_CACHE_SIZE) clientKeyCache.delete(clientKeyCache.keys().next().value!);
+  }
+  return keys;
 }
 
 /** A new credential for a password, with a fresh random salt. */

@@ -2,7 +2,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { computeProof, deriveKeys } from '../accounts/credentials.js';
+import { computeProof, deriveClientKeys } from '../accounts/credentials.js';
 import { GridlinkError } from '../errors/index.js';
 import { digestsMatch, type DigestResult } from '../integrity/digests.js';
 import { HashPool } from '../integrity/hash-pool.js';
@@ -61,7 +61,7 @@ export class GridlinkClient {
     if (nonce.length < 32 || salt.length < 8 || !sane(N, 1 << 20) || (N & (N - 1)) !== 0 || !sane(r, 32) || !sane(p, 16)) {
       throw new GridlinkError('GL_ERR_CLIENT_PROTOCOL', 'the server sent an implausible login challenge');
     }
-    const { clientKey, storedKey } = await deriveKeys(password, salt, { N, r, p });
+    const { clientKey, storedKey } = await deriveClientKeys(password, salt, { N, r, p });
     const proof = computeProof(clientKey, storedKey, nonce).toString('base64');
     return (await this.#conn.request('auth.proof', { proof })) as unknown as Replies['auth.proof'];
   }

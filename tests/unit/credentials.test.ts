@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeProof, createCredential, deriveKeys, verifyPassword, verifyProof } from '../../src/accounts/credentials.js';
+import { computeProof, createCredential, deriveClientKeys, deriveKeys, verifyPassword, verifyProof } from '../../src/accounts/credentials.js';
 import { LoginThrottle } from '../../src/accounts/login-throttle.js';
 
 describe('SCRAM-style credentials (docs/protocol.md §3.2)', () => {
@@ -26,6 +26,20 @@ describe('SCRAM-style credentials (docs/protocol.md §3.2)', () => {
     expect(verifyProof(Buffer.alloc(32), nonce, credential)).toBe(false);
     // The stored key alone cannot log in: it is not the client key.
     expect(verifyProof(computeProof(storedKey, storedKey, nonce), nonce, credential)).toBe(false);
+  });
+});
+
+describe('client key cache', () => {
+  it('derives once per (password, salt, cost) and never mixes different inputs', async () => {
+    const salt = Buffer.alloc(16, 1);
+    const cost = { N: 1024, r: 8, p: 1 };
+    const a = deriveClientKeys('pw-one-1234', salt, cost);
+    expect(deriveClientKeys('pw-one-1234', salt, cost)).toBe(a);
+    expect((await a).clientKey).toEqual((await deriveKeys('pw-one-1234', salt, cost)).clientKey);
+    const other = await deriveClientKeys('pw-two-1234', salt, cost);
+    expect(other.clientKey).not.toEqual((await a).clientKey);
+    const otherSalt = await deriveClientKeys('pw-one-1234', Buffer.alloc(16, 2), cost);
+    expect(otherSalt.clientKey).not.toEqual((await a).clientKey);
   });
 });
 
