@@ -167,3 +167,37 @@ describe('login throttling (its own server: it blocks the loopback address)', ()
   });
 
 });
+
+describe('quota counts unfinished uploads kept for a resume', () => {
+  it('abandoned partial uploads cannot be used to store more than the quota', async () => {
+    const { Readable } = await import('node:stream');
+    const { FrameConnection } = await import('../../src/client/index.js');
+    const server = await startTestServer({ anonymous: { enabled: false } });
+    try {
+      await server.server.users.add('lena', 'lena-password', 'operator', 3.5 * 1024 * 1024);
+      const chunk = Buffer.alloc(1024 * 1024, 7);
+      // Three uploads of 1.5 MiB, each abandoned after 1 MiB: 3 MiB parked.
+      for (const name of ['a.bin', 'b.bin', 'c.bin']) {
+        const conn = await FrameConnection.connect({ host: '127.0.0.1', port: server.port });
+        await rawLogin(conn, 'lena', 'lena-password');
+        const open = await conn.request('put.open', { path: name, length: 1.5 * 1024 * 1024 });
+        const id = conn.open();
+        await conn.send({ v: 1, id, cmd: 'put.data', upload: open['upload'], size: chunk.length }, Readable.from([chunk]));
+        await conn.receive(id);
+        conn.destroy();
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      const conn = await FrameConnection.connect({ host: '127.0.0.1', port: server.port });
+      await rawLogin(conn, 'lena', 'lena-password');
+      const err = await conn.request('put.open', { path: 'd.bin', length: 1024 * 1024 }).catch((e: unknown) => e as GridlinkError);
+      expect((err as GridlinkError).code).toBe('GL_ERR_FILE_QUOTA');
+      expect((err as GridlinkError).message).toContain('3.0 MiB of it in unfinished uploads');
+      // Resuming one of them is allowed: its own bytes are its reservation.
+      const resume = await conn.request('put.open', { path: 'a.bin', length: 1.5 * 1024 * 1024 });
+      expect(resume['offset']).toBe(1024 * 1024);
+      conn.destroy();
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -179,5 +179,7 @@ async function reserveQuota(files: FileService, ctx: RequestContext<'put.open'>,
   if (quota === undefined) throw new GridlinkError('GL_ERR_AUTH_REQUIRED', 'this account no longer exists');
   const existing = await area.stat(path).catch(() => null);
   const replaced = existing?.isFile() === true ? existing.size : 0;
-  return files.quotas.reserve(user, area.root, quota, ctx.fields.length - replaced);
+  // This upload's own partial file (a resume) is covered by its reservation.
+  const parked = await files.staging.partialBytes(area.key, files.staging.partialPath(area.key, path, ctx.fields.length));
+  return files.quotas.reserve(user, area.root, quota, ctx.fields.length - replaced, parked);
 }

@@ -35,14 +35,19 @@ export class QuotaLedger {
     return used;
   }
 
-  /** Claims `delta` bytes (the new size minus what the upload replaces). */
-  async reserve(user: string, home: string, quotaBytes: number, delta: number): Promise<Reservation> {
-    const used = await this.used(user, home);
+  /**
+   * Claims `delta` bytes (the new size minus what the upload replaces).
+   * `parked` counts the user's other unfinished uploads kept for a resume:
+   * they take disk space too, so they count against the quota.
+   */
+  async reserve(user: string, home: string, quotaBytes: number, delta: number, parked = 0): Promise<Reservation> {
+    const used = (await this.used(user, home)) + parked;
     const growth = Math.max(0, delta);
     const reserved = this.#reserved.get(user) ?? 0;
     if (growth > 0 && used + reserved + growth > quotaBytes) {
       const pending = reserved > 0 ? ` (+${formatBytes(reserved)} in open uploads)` : '';
-      throw new GridlinkError('GL_ERR_FILE_QUOTA', `quota ${formatBytes(quotaBytes)}, used ${formatBytes(used)}${pending}, this file needs ${formatBytes(growth)} more`);
+      const held = parked > 0 ? ` (${formatBytes(parked)} of it in unfinished uploads)` : '';
+      throw new GridlinkError('GL_ERR_FILE_QUOTA', `quota ${formatBytes(quotaBytes)}, used ${formatBytes(used)}${held}${pending}, this file needs ${formatBytes(growth)} more`);
     }
     if (delta === 0) return NO_RESERVATION;
     this.#reserved.set(user, reserved + growth);

@@ -26,10 +26,25 @@ export class Staging {
     await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
   }
 
-  /** The resumable partial file of an upload of `length` bytes to `path` in area `areaKey`. */
+  /**
+   * The resumable partial file of an upload of `length` bytes to `path` in
+   * area `areaKey`: `<area>-<path>-<length>.part`, hashed, so the name reveals
+   * nothing yet the partials of one area can be found (for its quota).
+   */
   partialPath(areaKey: string, path: string, length: number): string {
-    const key = createHash('sha256').update(`${areaKey}\0${path}\0${length}`).digest('hex');
-    return join(this.partialDir, `${key}.part`);
+    return join(this.partialDir, `${areaPrefix(areaKey)}${hex(path).slice(0, 40)}-${length}.part`);
+  }
+
+  /** Bytes held by the partial uploads of an area, except the file `exclude`. */
+  async partialBytes(areaKey: string, exclude?: string): Promise<number> {
+    const prefix = areaPrefix(areaKey);
+    let total = 0;
+    for (const name of await readdir(this.partialDir)) {
+      const path = join(this.partialDir, name);
+      if (!name.startsWith(prefix) || path === exclude) continue;
+      total += (await stat(path).catch(() => ({ size: 0 }))).size;
+    }
+    return total;
   }
 
   /** A fresh name for a one-shot upload. */
@@ -50,4 +65,12 @@ export class Staging {
     }
     return removed;
   }
+}
+
+function hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function areaPrefix(areaKey: string): string {
+  return `${hex(areaKey).slice(0, 16)}-`;
 }
