@@ -201,3 +201,23 @@ describe('quota counts unfinished uploads kept for a resume', () => {
     }
   });
 });
+
+describe('a deleted account', () => {
+  it('loses access at once on connections that are already logged in', async () => {
+    const server = await startTestServer({ anonymous: { enabled: false } });
+    try {
+      await server.server.users.add('mia', 'mia-password', 'operator');
+      const client = await GridlinkClient.connect({ host: '127.0.0.1', port: server.port });
+      await client.login('mia', 'mia-password');
+      await client.mkdir('kept');
+      server.server.users.delete('mia');
+      expect(await codeOf(client.ls('/'))).toBe('GL_ERR_AUTH_REQUIRED');
+      expect(await codeOf(client.rmdir('kept'))).toBe('GL_ERR_AUTH_REQUIRED');
+      expect(await codeOf(client.login('mia', 'mia-password'))).toBe('GL_ERR_AUTH_FAILED');
+      await client.close();
+      expect(server.server.audit.recent(5).some((e) => e.event === 'auth.account_gone' && e.actor === 'mia')).toBe(true);
+    } finally {
+      await server.stop();
+    }
+  });
+});

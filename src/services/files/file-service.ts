@@ -103,7 +103,15 @@ export class FileService {
    * else the anonymous area when it is on.
    */
   async areaFor(session: Session): Promise<FileArea> {
-    if (session.identity !== null) return this.homeOf(session.identity.name);
+    if (session.identity !== null) {
+      // A deleted account loses access at once, also on connections already open.
+      if (this.options.quotaFor(session.identity.name) === undefined) {
+        this.audit(session, 'auth.account_gone', {});
+        session.identity = null;
+        throw new GridlinkError('GL_ERR_AUTH_REQUIRED', 'this account no longer exists');
+      }
+      return this.homeOf(session.identity.name);
+    }
     if (this.anonymous === null) throw new GridlinkError('GL_ERR_AUTH_REQUIRED');
     return this.anonymous;
   }
