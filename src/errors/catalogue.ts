@@ -163,6 +163,13 @@ export const CATALOGUE = {
     fatal: false,
   },
 
+  // --- message bus (SPEC §5.1) ---
+  GL_ERR_BUS_BAD_TOPIC: {
+    message: 'invalid topic or pattern',
+    hint: 'use dot-separated tokens of letters, digits and _-:@+=; in patterns * matches one token and > the rest',
+    fatal: false,
+  },
+
   // --- files (SPEC §4) ---
   GL_ERR_FILE_NOT_FOUND: {
     message: 'no such file or directory',

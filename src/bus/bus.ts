@@ -1,0 +1,58 @@
+/**
+ * The message bus of SPEC §5.1: rooms, telemetry and events are published on
+ * topics that subscribers match with wildcards. It is an interface: the
+ * embedded default ({@link LocalBus}) lives in this process; a NATS JetStream
+ * adapter will let several gridlink nodes share it, so nothing may assume a
+ * single process owns a topic. Topics follow NATS subjects: dot-separated
+ * tokens; in patterns `*` matches one token and `>` one or more at the end.
+ */
+export interface BusMessage {
+  readonly topic: string;
+  /** JSON-serialisable content. */
+  readonly payload: unknown;
+  /** Milliseconds since the epoch, when it was published. */
+  readonly publishedAt: number;
+}
+
+/**
+ * What happens when a subscriber's queue is full (SPEC §5.1): telemetry drops
+ * the oldest queued message (the newest value matters most); chat disconnects
+ * the subscriber (a chat that silently loses lines is worse than none).
+ */
+export type OverflowPolicy = 'drop-oldest' | 'disconnect';
+
+export interface SubscribeOptions {
+  /** Messages that may wait for this subscriber; the bound on its memory. */
+  readonly maxQueued: number;
+  readonly policy: OverflowPolicy;
+  /** Called once when the 'disconnect' policy removes the subscription. */
+  readonly onOverflow?: () => void;
+}
+
+/** Delivers one message; the next waits until a returned promise settles. */
+export type Sink = (message: BusMessage) => void | Promise<void>;
+
+export interface Subscription {
+  readonly pattern: string;
+  /** Messages waiting for the sink now. */
+  readonly queued: number;
+  unsubscribe(): void;
+}
+
+export interface BusMetrics {
+  readonly published: number;
+  readonly delivered: number;
+  /** Messages dropped by the drop-oldest policy. */
+  readonly dropped: number;
+  /** Subscriptions removed by the disconnect policy. */
+  readonly disconnected: number;
+  readonly subscriptions: number;
+}
+
+export interface Bus {
+  /** Hands a message to every matching subscription; never waits for a subscriber. */
+  publish(topic: string, payload: unknown): void;
+  subscribe(pattern: string, sink: Sink, options: SubscribeOptions): Subscription;
+  metrics(): BusMetrics;
+  close(): Promise<void>;
+}

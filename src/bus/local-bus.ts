@@ -1,0 +1,182 @@
+import type { Bus, BusMessage, BusMetrics, Sink, SubscribeOptions, Subscription } from './bus.js';
+import { checkPattern, checkTopic } from './topics.js';
+
+/** One subscriber: a bounded FIFO drained in order by a single pump. */
+class Subscriber implements Subscription {
+  readonly pattern: string;
+  readonly #sink: Sink;
+  readonly #options: SubscribeOptions;
+  readonly #bus: LocalBus;
+  #queue: BusMessage[] = [];
+  #head = 0;
+  #pumping = false;
+  #closed = false;
+
+  constructor(bus: LocalBus, pattern: string, sink: Sink, options: SubscribeOptions) {
+    this.#bus = bus;
+    this.pattern = pattern;
+    this.#sink = sink;
+    this.#options = options;
+  }
+
+  get queued(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  offer(message: BusMessage): void {
+    if (this.#closed) return;
+    if (this.queued >= this.#options.maxQueued) {
+      if (this.#options.policy === 'disconnect') {
+        this.#bus.count('disconnected');
+        this.unsubscribe();
+        this.#options.onOverflow?.();
+        return;
+      }
+      this.#head += 1; // drop the oldest
+      this.#bus.count('dropped');
+    }
+    this.#queue.push(message);
+    if (!this.#pumping) void this.#pump();
+  }
+
+  unsubscribe(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#head = 0;
+    this.#bus.remove(this);
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      while (!this.#closed && this.queued > 0) {
+        const message = this.#queue[this.#head]!;
+        this.#head += 1;
+        // Compact now and then so the array does not grow without bound.
+        if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+          this.#queue = this.#queue.slice(this.#head);
+          this.#head = 0;
+        }
+        try {
+          await this.#sink(message);
+          this.#bus.count('delivered');
+        } catch {
+          // A failing sink (its connection went away) ends the subscription.
+          this.unsubscribe();
+        }
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+}
+
+interface TrieNode {
+  readonly children: Map<string, TrieNode>;
+  /** Subscriptions whose pattern ends at this node. */
+  readonly exact: Set<Subscriber>;
+  /** Subscriptions whose pattern ends with `>` after this node. */
+  readonly rest: Set<Subscriber>;
+}
+
+const node = (): TrieNode => ({ children: new Map(), exact: new Set(), rest: new Set() });
+
+/**
+ * The in-process {@link Bus}: patterns in a token trie (matching costs the
+ * topic's length, not the number of subscriptions), and each subscriber its
+ * own bounded queue and pump, so a slow one never delays the others nor
+ * grows memory past its bound.
+ */
+export class LocalBus implements Bus {
+  readonly #root = node();
+  readonly #counters = { published: 0, delivered: 0, dropped: 0, disconnected: 0 };
+  #subscriptions = 0;
+
+  publish(topic: string, payload: unknown): void {
+    const tokens = checkTopic(topic);
+    const message: BusMessage = { topic, payload, publishedAt: Date.now() };
+    this.#counters.published += 1;
+    for (const subscriber of this.#match(tokens)) subscriber.offer(message);
+  }
+
+  subscribe(pattern: string, sink: Sink, options: SubscribeOptions): Subscription {
+    const tokens = checkPattern(pattern);
+    const subscriber = new Subscriber(this, pattern, sink, options);
+    let at = this.#root;
+    const last = tokens.at(-1);
+    for (const token of last === '>' ? tokens.slice(0, -1) : tokens) {
+      let next = at.children.get(token);
+      if (next === undefined) {
+        next = node();
+        at.children.set(token, next);
+      }
+      at = next;
+    }
+    (last === '>' ? at.rest : at.exact).add(subscriber);
+    this.#subscriptions += 1;
+    return subscriber;
+  }
+
+  metrics(): BusMetrics {
+    return { ...this.#counters, subscriptions: this.#subscriptions };
+  }
+
+  close(): Promise<void> {
+    for (const subscriber of [...this.#match([], true)]) subscriber.unsubscribe();
+    return Promise.resolve();
+  }
+
+  /** @internal */
+  count(counter: 'delivered' | 'dropped' | 'disconnected'): void {
+    this.#counters[counter] += 1;
+  }
+
+  /** @internal */
+  remove(subscriber: Subscriber): void {
+    const tokens = subscriber.pattern.split('.');
+    const rest = tokens.at(-1) === '>';
+    const path: TrieNode[] = [this.#root];
+    for (const token of rest ? tokens.slice(0, -1) : tokens) {
+      const next = path.at(-1)!.children.get(token);
+      if (next === undefined) return;
+      path.push(next);
+    }
+    const end = path.at(-1)!;
+    if ((rest ? end.rest : end.exact).delete(subscriber)) this.#subscriptions -= 1;
+    // Prune empty branches so churn does not leave dead nodes behind.
+    for (let i = path.length - 1; i > 0; i -= 1) {
+      const n = path[i]!;
+      if (n.children.size > 0 || n.exact.size > 0 || n.rest.size > 0) break;
+      const token = (rest ? tokens.slice(0, -1) : tokens)[i - 1]!;
+      path[i - 1]!.children.delete(token);
+    }
+  }
+
+  /** Subscriptions matching a topic (or, with `all`, every subscription). */
+  *#match(tokens: readonly string[], all = false): Generator<Subscriber> {
+    const walk = function* (at: TrieNode, i: number): Generator<Subscriber> {
+      if (all) {
+        yield* at.exact;
+        yield* at.rest;
+        for (const child of at.children.values()) yield* walk(child, i);
+        return;
+      }
+      // `>` needs at least one more token.
+      if (i < tokens.length) yield* at.rest;
+      if (i === tokens.length) {
+        yield* at.exact;
+        return;
+      }
+      const exact = at.children.get(tokens[i]!);
+      if (exact !== undefined) yield* walk(exact, i + 1);
+      const star = at.children.get('*');
+      if (star !== undefined) yield* walk(star, i + 1);
+    };
+    yield* walk(this.#root, 0);
+  }
+}

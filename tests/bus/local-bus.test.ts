@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import type { BusMessage } from '../../src/bus/bus.js';
+import { LocalBus } from '../../src/bus/local-bus.js';
+import { GridlinkError } from '../../src/errors/index.js';
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('LocalBus: topics and wildcards', () => {
+  it.each([
+    ['telemetry.s1.f1.voltage', 'telemetry.s1.f1.voltage', true],
+    ['telemetry.*.f1.voltage', 'telemetry.s1.f1.voltage', true],
+    ['telemetry.*.*.voltage', 'telemetry.s1.f1.voltage', true],
+    ['telemetry.>', 'telemetry.s1.f1.voltage', true],
+    ['telemetry.s1.>', 'telemetry.s1.f1.voltage', true],
+    ['>', 'telemetry.s1', true],
+    ['telemetry.>', 'telemetry', false], // > needs at least one more token
+    ['telemetry.*', 'telemetry.s1.f1', false],
+    ['telemetry.s2.>', 'telemetry.s1.f1', false],
+    ['chat.lobby', 'chat.lobby2', false],
+    ['*', 'chat', true],
+    ['*', 'chat.lobby', false],
+  ])('%s matches %s: %s', async (pattern, topic, expected) => {
+    const bus = new LocalBus();
+    const got: string[] = [];
+    bus.subscribe(pattern, (m) => void got.push(m.topic), { maxQueued: 10, policy: 'drop-oldest' });
+    bus.publish(topic, 1);
+    await tick();
+    expect(got.length === 1).toBe(expected);
+  });
+
+  it.each(['', 'a..b', '.a', 'a.', 'a b', 'a.*', 'a.>', 'ä', 'x'.repeat(300)])('publishing on %j is refused', (topic) => {
+    const bus = new LocalBus();
+    expect(() => bus.publish(topic, 1)).toThrow(GridlinkError);
+  });
+
+  it.each(['a.>.b', '>.a', 'a.b*', 'a.**', ''])('subscribing to %j is refused', (pattern) => {
+    const bus = new LocalBus();
+    expect(() => bus.subscribe(pattern, () => undefined, { maxQueued: 1, policy: 'drop-oldest' })).toThrow(GridlinkError);
+  });
+
+  it('unsubscribe stops delivery and prunes the trie', async () => {
+    const bus = new LocalBus();
+    const got: unknown[] = [];
+    const sub = bus.subscribe('a.b.c', (m) => void got.push(m.payload), { maxQueued: 10, policy: 'drop-oldest' });
+    bus.publish('a.b.c', 1);
+    await tick();
+    sub.unsubscribe();
+    bus.publish('a.b.c', 2);
+    await tick();
+    expect(got).toEqual([1]);
+    expect(bus.metrics().subscriptions).toBe(0);
+  });
+});
+
+describe('LocalBus: fan-out', () => {
+  it('1,000 subscribers each get every message exactly once, in order', async () => {
+    const bus = new LocalBus();
+    const received = Array.from({ length: 1000 }, () => [] as number[]);
+    received.forEach((list, i) => bus.subscribe(i % 2 === 0 ? 'chat.lobby' : 'chat.*', (m) => void list.push(m.payload as number), { maxQueued: 1000, policy: 'disconnect' }));
+    for (let n = 0; n < 500; n += 1) bus.publish('chat.lobby', n);
+    for (let i = 0; i < 20; i += 1) await tick();
+    const expected = Array.from({ length: 500 }, (_, n) => n);
+    for (const list of received) expect(list).toEqual(expected);
+    expect(bus.metrics()).toMatchObject({ published: 500, delivered: 500_000, dropped: 0, disconnected: 0 });
+  });
+
+  it('a subscriber that stops reading delays nobody and stays within its bound (drop oldest)', async () => {
+    const bus = new LocalBus();
+    const fast: number[] = [];
+    bus.subscribe('telemetry.>', (m) => void fast.push(m.payload as number), { maxQueued: 100, policy: 'drop-oldest' });
+    let release!: () => void;
+    const stuck = new Promise<void>((r) => (release = r));
+    const slow: number[] = [];
+    const slowSub = bus.subscribe('telemetry.>', async (m) => {
+      slow.push(m.payload as number);
+      await stuck;
+    }, { maxQueued: 100, policy: 'drop-oldest' });
+    // A publisher that yields between batches of 50, as the acquisition loop does.
+    let maxQueued = 0;
+    for (let n = 0; n < 100_000; n += 1) {
+      bus.publish('telemetry.s1.v', n);
+      maxQueued = Math.max(maxQueued, slowSub.queued);
+      if (n % 50 === 49) await tick();
+    }
+    await tick();
+    // The fast subscriber got everything, in order, while the slow one was stuck.
+    expect(fast).toEqual(Array.from({ length: 100_000 }, (_, i) => i));
+    expect(maxQueued).toBe(100);
+    release();
+    for (let i = 0; i < 300; i += 1) await tick();
+    // The slow one got the first message, then the newest 100: the oldest were dropped.
+    expect(slow[0]).toBe(0);
+    expect(slow.slice(1)).toEqual(Array.from({ length: 100 }, (_, i) => 99_900 + i));
+    expect(bus.metrics().dropped).toBe(100_000 - 1 - 100);
+  });
+
+  it('a chat subscriber that overflows is disconnected once; the others go on', async () => {
+    const bus = new LocalBus();
+    const others: number[] = [];
+    bus.subscribe('chat.lobby', (m) => void others.push(m.payload as number), { maxQueued: 10, policy: 'disconnect' });
+    let disconnects = 0;
+    const stuck = bus.subscribe('chat.lobby', () => new Promise<void>(() => undefined), { maxQueued: 10, policy: 'disconnect', onOverflow: () => (disconnects += 1) });
+    for (let n = 0; n < 50; n += 1) {
+      bus.publish('chat.lobby', n);
+      await tick();
+    }
+    expect(disconnects).toBe(1);
+    expect(stuck.queued).toBe(0);
+    expect(others).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(bus.metrics()).toMatchObject({ disconnected: 1, subscriptions: 1 });
+  });
+
+  it('a failing sink ends its own subscription only', async () => {
+    const bus = new LocalBus();
+    const ok: BusMessage[] = [];
+    bus.subscribe('x', () => {
+      throw new Error('socket gone');
+    }, { maxQueued: 10, policy: 'drop-oldest' });
+    bus.subscribe('x', (m) => void ok.push(m), { maxQueued: 10, policy: 'drop-oldest' });
+    bus.publish('x', 1);
+    bus.publish('x', 2);
+    await tick();
+    expect(ok.map((m) => m.payload)).toEqual([1, 2]);
+    expect(bus.metrics().subscriptions).toBe(1);
+  });
+});
