@@ -1,7 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import { FrameDecoder, type Frame, type OutgoingHeader } from '../codec/index.js';
+import { FrameDecoder, type Frame, type FrameHeader, type OutgoingHeader } from '../codec/index.js';
 import { GridlinkError } from '../errors/index.js';
 import type { RequestId } from '../protocol/v1.js';
 import { FrameWriter } from '../transport/frame-writer.js';
@@ -40,6 +40,7 @@ export class FrameConnection {
   readonly #inboxes = new Map<RequestId | null, Inbox>();
   #nextId = 1;
   #failure: GridlinkError | null = null;
+  #onPush: ((header: FrameHeader) => void) | null = null;
 
   private constructor(socket: Socket, legacy: boolean, idleTimeoutMs: number) {
     this.#socket = socket;
@@ -110,6 +111,14 @@ export class FrameConnection {
     }).then(settle);
   }
 
+  /**
+   * Receives frames the server pushes without an `id` (chat events, SPEC
+   * §5.1). Without a listener such a frame is a protocol error.
+   */
+  onPush(listener: (header: FrameHeader) => void): void {
+    this.#onPush = listener;
+  }
+
   /** A reply already received for `id`, without waiting; an error frame is thrown. */
   takeQueued(id: RequestId): Frame | undefined {
     const frame = this.#inboxes.get(this.#legacy ? null : id)?.frames.shift();
@@ -154,6 +163,10 @@ export class FrameConnection {
     const rawId = frame.header['id'];
     const key = this.#legacy ? null : ((rawId ?? null) as RequestId | null);
     const inbox = this.#inboxes.get(key);
+    if (key === null && !this.#legacy && frame.header.cmd !== 'error' && frame.body === null && this.#onPush !== null) {
+      this.#onPush(frame.header);
+      return;
+    }
     if (inbox === undefined) {
       // An error without id concerns the whole connection (busy, timeout, shutdown).
       const err =

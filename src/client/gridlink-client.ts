@@ -7,7 +7,7 @@ import { GridlinkError } from '../errors/index.js';
 import { digestsMatch, type DigestResult } from '../integrity/digests.js';
 import { HashPool } from '../integrity/hash-pool.js';
 import { CHUNK_BYTES, FILE_IO_BYTES } from '../transport/buffer-sizes.js';
-import type { EntryInfo, Replies } from '../protocol/v1.js';
+import type { ChatEvent, EntryInfo, Replies } from '../protocol/v1.js';
 import { FrameConnection, type ConnectOptions } from './frame-connection.js';
 import { findPartialDownload, forgetPartialDownload, localFileLength, rememberPartialDownload } from './local-files.js';
 import type { ProgressListener, TransferResult } from './transfer-progress.js';
@@ -219,6 +219,38 @@ export class GridlinkClient {
       hash.drop();
       conn.done(id);
     }
+  }
+
+  /**
+   * Joins a chat room (SPEC §5.1); room events (others joining, leaving,
+   * messages, private messages, announcements) arrive at `onEvent`.
+   */
+  async joinChat(room: string, nick: string, onEvent: (event: ChatEvent) => void): Promise<Replies['chat.join']> {
+    this.#conn.onPush((header) => {
+      if (header.cmd === 'chat.event') onEvent(header as unknown as ChatEvent);
+    });
+    return (await this.#conn.request('chat.join', { room, nick })) as unknown as Replies['chat.join'];
+  }
+
+  async say(room: string, text: string): Promise<void> {
+    await this.#conn.request('chat.say', { room, text });
+  }
+
+  async whisper(room: string, to: string, text: string): Promise<void> {
+    await this.#conn.request('chat.msg', { room, to, text });
+  }
+
+  async who(room: string): Promise<string[]> {
+    return ((await this.#conn.request('chat.who', { room })) as unknown as Replies['chat.who']).members;
+  }
+
+  async leaveChat(room: string): Promise<void> {
+    await this.#conn.request('chat.leave', { room });
+  }
+
+  /** A connection-level failure (e.g. disconnected as a too-slow chat reader), once it happened. */
+  get failure(): GridlinkError | null {
+    return this.#conn.failure;
   }
 
   /** Closes the connection politely. */

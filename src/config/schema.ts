@@ -50,6 +50,24 @@ export const configSchema = z.strictObject({
       partialMaxAgeHours: z.number().positive().default(72),
     })
     .prefault({}),
+  /** Chat rooms (SPEC §5.1) on the native protocol. */
+  chat: z
+    .strictObject({
+      /** Let connections that have not logged in chat (the course's room had no login). */
+      allowAnonymous: z.boolean().default(false),
+    })
+    .prefault({}),
+  /** The course's UDP chat room (SPEC §5.2); off unless enabled (the demo defaults enable it). */
+  legacyChat: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      host: z.string().min(1).default('127.0.0.1'),
+      port: port.default(8888),
+      /** A member that sends nothing for this long is removed (UDP has no disconnect). */
+      idleTimeoutMs: positiveInt.default(3_600_000),
+      maxMembers: positiveInt.default(10_000),
+    })
+    .prefault({}),
   /** On SIGINT/SIGTERM, running transfers get this long to finish. */
   shutdownGraceMs: z.number().int().min(0).default(10_000),
   log: z
@@ -64,8 +82,11 @@ export type Config = z.output<typeof configSchema>;
 
 /**
  * What `gridlink serve` runs with no config file at all: the demo defaults of
- * SPEC §2.1, with the anonymous area on and writable (loopback only).
+ * SPEC §2.1 (anonymous area on and writable) and §5 (the course's chat room
+ * and chat without login), all on loopback only.
  */
 export const DEMO_CONFIG: ConfigInput = {
   anonymous: { enabled: true, writable: true },
+  chat: { allowAnonymous: true },
+  legacyChat: { enabled: true },
 };

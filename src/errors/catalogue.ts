@@ -170,6 +170,43 @@ export const CATALOGUE = {
     fatal: false,
   },
 
+  // --- chat (SPEC §5) ---
+  GL_ERR_CHAT_NICK_TAKEN: {
+    message: 'this nickname is taken in the room',
+    hint: 'pick another nickname',
+    fatal: false,
+  },
+  GL_ERR_CHAT_BAD_NAME: {
+    message: 'invalid nickname or room name',
+    hint: 'nicknames: 1-32 characters without spaces, control characters or "管理员"; rooms: 1-32 letters, digits, "_" or "-"',
+    fatal: false,
+  },
+  GL_ERR_CHAT_NOT_MEMBER: {
+    message: 'you are not in this room',
+    hint: 'join it first',
+    fatal: false,
+  },
+  GL_ERR_CHAT_NO_SUCH_MEMBER: {
+    message: 'nobody with this nickname is in the room',
+    hint: 'list the members with /who',
+    fatal: false,
+  },
+  GL_ERR_CHAT_BAD_MESSAGE: {
+    message: 'the message is empty or too long',
+    hint: 'send 1 to 4096 characters',
+    fatal: false,
+  },
+  GL_ERR_CHAT_TOO_SLOW: {
+    message: 'you were disconnected: messages arrived faster than you read them',
+    hint: 'reconnect; a chat client must keep reading',
+    fatal: true,
+  },
+  GL_ERR_CHAT_KICKED: {
+    message: 'an administrator removed you from the chat',
+    hint: 'ask the administrator why',
+    fatal: true,
+  },
+
   // --- files (SPEC §4) ---
   GL_ERR_FILE_NOT_FOUND: {
     message: 'no such file or directory',

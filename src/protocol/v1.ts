@@ -36,6 +36,11 @@ export const commands = {
   rm: { body: false, fields: z.object({ path }) },
   rmdir: { body: false, fields: z.object({ path }) },
   mv: { body: false, fields: z.object({ from: path, to: path }) },
+  'chat.join': { body: false, fields: z.object({ room: z.string().min(1).max(64), nick: z.string().min(1).max(128) }) },
+  'chat.leave': { body: false, fields: z.object({ room: z.string().min(1).max(64) }) },
+  'chat.say': { body: false, fields: z.object({ room: z.string().min(1).max(64), text: z.string().max(4096) }) },
+  'chat.msg': { body: false, fields: z.object({ room: z.string().min(1).max(64), to: z.string().min(1).max(128), text: z.string().max(4096) }) },
+  'chat.who': { body: false, fields: z.object({ room: z.string().min(1).max(64) }) },
   get: {
     body: false,
     fields: z.object({
@@ -77,6 +82,11 @@ export interface Replies {
   rmdir: { path: string };
   mv: { from: string; to: string };
   stat: { entry: EntryInfo };
+  'chat.join': { room: string; nick: string; members: string[] };
+  'chat.leave': Record<string, never>;
+  'chat.say': Record<string, never>;
+  'chat.msg': Record<string, never>;
+  'chat.who': { room: string; members: string[] };
   'put.open': { upload: number; offset: number };
   'put.data': { received: number };
   'put.commit': { path: string; length: number; sha256: string; md5?: string };
@@ -90,3 +100,17 @@ export interface GetEnd {
   sha256: string;
   md5?: string;
 }
+
+/** What members of a room see (SPEC §5.1). */
+/** Pushed as `{"v":1,"cmd":"chat.event",…}` without an id. */
+export interface ChatEvent {
+  readonly type: 'joined' | 'left' | 'message' | 'private' | 'announce';
+  readonly room: string;
+  /** Nickname of the sender (`管理员` for announcements). */
+  readonly from: string;
+  /** For private messages: the recipient. */
+  readonly to?: string;
+  readonly text?: string;
+  readonly at: number;
+}
+

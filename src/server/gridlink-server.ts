@@ -10,7 +10,12 @@ import { LoginThrottle } from '../accounts/login-throttle.js';
 import { UserStore } from '../accounts/user-store.js';
 import type { Config } from '../config/schema.js';
 import { GridlinkError } from '../errors/index.js';
+import type { Bus } from '../bus/bus.js';
+import { LocalBus } from '../bus/local-bus.js';
 import { authCommands } from '../services/auth/auth-commands.js';
+import { chatCommands } from '../services/chat/chat-commands.js';
+import { ChatRooms } from '../services/chat/chat-rooms.js';
+import { LegacyUdpChat } from '../services/chat/legacy-udp-chat.js';
 import { AuthService } from '../services/auth/auth-service.js';
 import { FileService } from '../services/files/file-service.js';
 import { fileCommands } from '../services/files/file-commands.js';
@@ -26,6 +31,8 @@ export interface ServerStatus {
   readonly acceptedConnections: number;
   readonly activeTransfers: number;
   readonly queuedTransfers: number;
+  readonly chatRooms: Record<string, number>;
+  readonly bus: ReturnType<Bus['metrics']>;
 }
 
 /**
@@ -38,11 +45,15 @@ export class GridlinkServer {
   readonly files: FileService;
   readonly users: UserStore;
   readonly audit: AuditLog;
+  readonly bus: Bus;
+  readonly chat: ChatRooms;
   /** Set on the very first start of a data directory: shown once, also in `<data>/initial-admin-password`. */
   readonly initialAdminPassword: string | null;
   readonly #db: GridlinkDatabase;
   readonly #admin: AdminServer;
   readonly #native: NativeListener;
+  readonly #legacyChat: LegacyUdpChat | null;
+  #legacyChatAddress: AddressInfo | null = null;
   readonly #startedAt = Date.now();
   #nativeAddress: AddressInfo | null = null;
   #stopping: Promise<void> | null = null;
@@ -56,6 +67,9 @@ export class GridlinkServer {
     db: GridlinkDatabase;
     users: UserStore;
     audit: AuditLog;
+    bus: Bus;
+    chat: ChatRooms;
+    legacyChat: LegacyUdpChat | null;
     initialAdminPassword: string | null;
   }) {
     this.config = parts.config;
@@ -67,6 +81,9 @@ export class GridlinkServer {
     this.#db = parts.db;
     this.#admin = parts.admin;
     this.#native = parts.native;
+    this.bus = parts.bus;
+    this.chat = parts.chat;
+    this.#legacyChat = parts.legacyChat;
   }
 
   static async start(config: Config, logger: Logger): Promise<GridlinkServer> {
@@ -111,8 +128,18 @@ export class GridlinkServer {
     });
     await files.start();
 
+    const bus = new LocalBus();
+    const chat = new ChatRooms(bus);
+    const legacyChat = config.legacyChat.enabled
+      ? new LegacyUdpChat({ host: config.legacyChat.host, port: config.legacyChat.port, rooms: chat, logger, idleTimeoutMs: config.legacyChat.idleTimeoutMs, maxMembers: config.legacyChat.maxMembers })
+      : null;
     const router = createRouter(
-      { ...coreCommands(config.limits.maxHeaderBytes), ...authCommands(auth, (session) => files.onLogin(session)), ...fileCommands(files) },
+      {
+        ...coreCommands(config.limits.maxHeaderBytes),
+        ...authCommands(auth, (session) => files.onLogin(session)),
+        ...fileCommands(files),
+        ...chatCommands(chat, config.chat.allowAnonymous),
+      },
       createLegacyHandler(files),
     );
     const tls = config.native.tls === undefined ? undefined : { cert: await readFile(config.native.tls.certFile), key: await readFile(config.native.tls.keyFile) };
@@ -129,10 +156,13 @@ export class GridlinkServer {
         logger,
       },
     });
-    server = new GridlinkServer({ config, logger, files, native, admin, db, users, audit, initialAdminPassword });
+    server = new GridlinkServer({ config, logger, files, native, admin, db, users, audit, bus, chat, legacyChat, initialAdminPassword });
     try {
       server.#nativeAddress = await native.listen();
+      server.#legacyChatAddress = (await legacyChat?.listen()) ?? null;
     } catch (err) {
+      await native.close(0);
+      await legacyChat?.close().catch(() => undefined);
       await admin.close();
       files.stop();
       db.close();
@@ -142,6 +172,7 @@ export class GridlinkServer {
       {
         event: 'server.started',
         native: `${server.#nativeAddress.address}:${server.#nativeAddress.port}`,
+        legacyChat: server.#legacyChatAddress === null ? false : `${server.#legacyChatAddress.address}:${server.#legacyChatAddress.port}`,
         tls: tls !== undefined,
         dataDir: config.dataDir,
         anonymous: config.anonymous.enabled ? { dir: anonymousDir, writable: config.anonymous.writable } : false,
@@ -157,6 +188,11 @@ export class GridlinkServer {
     return this.#nativeAddress;
   }
 
+  /** Address of the legacy UDP chat (null when it is off). */
+  get legacyChatAddress(): AddressInfo | null {
+    return this.#legacyChatAddress;
+  }
+
   status(): ServerStatus {
     return {
       uptimeMs: Date.now() - this.#startedAt,
@@ -164,6 +200,8 @@ export class GridlinkServer {
       acceptedConnections: this.#native.accepted,
       activeTransfers: this.files.activeTransfers,
       queuedTransfers: this.files.queuedTransfers,
+      chatRooms: this.chat.rooms(),
+      bus: this.bus.metrics(),
     };
   }
 
@@ -172,6 +210,8 @@ export class GridlinkServer {
     this.#stopping ??= (async () => {
       this.logger.info({ event: 'server.stopping', graceMs, ...this.status() });
       await this.#native.close(graceMs);
+      await this.#legacyChat?.close();
+      await this.bus.close();
       this.files.stop();
       await this.#admin.close();
       this.#db.close();

@@ -28,6 +28,7 @@ export async function startTestServer(overrides: ConfigInput = {}): Promise<Test
     files: { durable: false },
     ...overrides,
     native: { port: 0, ...(overrides.native ?? {}) },
+    legacyChat: { port: 0, ...(overrides.legacyChat ?? {}) },
     anonymous: { enabled: true, writable: true, ...(overrides.anonymous ?? {}) },
   });
   const server = await GridlinkServer.start(config, createLogger(config.log.level));

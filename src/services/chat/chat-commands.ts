@@ -1,0 +1,65 @@
+import { GridlinkError } from '../../errors/index.js';
+import type { CommandTable } from '../../server/router.js';
+import type { Session } from '../../session/session.js';
+import type { ChatRooms, Membership } from './chat-rooms.js';
+
+/**
+ * Native chat (SPEC §5.1; docs/protocol.md §3.5): `chat.join`, `chat.leave`,
+ * `chat.say`, `chat.msg`, `chat.who`. Room events reach the member as frames
+ * `{"v":1,"cmd":"chat.event",…}` without an `id`, written with backpressure:
+ * a member that stops reading fills its bounded queue and is disconnected.
+ */
+export function chatCommands(rooms: ChatRooms, allowAnonymous: boolean): CommandTable {
+  const memberships = new WeakMap<Session, Map<string, Membership>>();
+
+  const of = (session: Session): Map<string, Membership> => {
+    if (session.identity === null && !allowAnonymous) throw new GridlinkError('GL_ERR_AUTH_REQUIRED');
+    let joined = memberships.get(session);
+    if (joined === undefined) {
+      const created = new Map<string, Membership>();
+      joined = created;
+      memberships.set(session, created);
+      session.onClose(() => {
+        for (const membership of created.values()) membership.leave();
+      });
+    }
+    return joined;
+  };
+  const member = (session: Session, room: string): Membership => {
+    const membership = of(session).get(room);
+    if (membership === undefined || !membership.active) throw new GridlinkError('GL_ERR_CHAT_NOT_MEMBER', room);
+    return membership;
+  };
+
+  return {
+    'chat.join': async (ctx) => {
+      const joined = of(ctx.session);
+      const { room, nick } = ctx.fields;
+      if (joined.get(room)?.active === true) throw new GridlinkError('GL_ERR_CHAT_NICK_TAKEN', `you are already in ${room}`);
+      const session = ctx.session;
+      const membership = rooms.join(room, nick, {
+        deliver: (event) => session.send({ v: 1, cmd: 'chat.event', ...event }),
+        drop: (reason) => session.close(new GridlinkError(reason === 'kicked' ? 'GL_ERR_CHAT_KICKED' : 'GL_ERR_CHAT_TOO_SLOW')),
+      });
+      joined.set(room, membership);
+      await ctx.reply({ room, nick, members: rooms.members(room) });
+    },
+    'chat.leave': async (ctx) => {
+      member(ctx.session, ctx.fields.room).leave();
+      of(ctx.session).delete(ctx.fields.room);
+      await ctx.reply({});
+    },
+    'chat.say': async (ctx) => {
+      member(ctx.session, ctx.fields.room).say(ctx.fields.text);
+      await ctx.reply({});
+    },
+    'chat.msg': async (ctx) => {
+      member(ctx.session, ctx.fields.room).whisper(ctx.fields.to, ctx.fields.text);
+      await ctx.reply({});
+    },
+    'chat.who': async (ctx) => {
+      of(ctx.session);
+      await ctx.reply({ room: ctx.fields.room, members: rooms.members(ctx.fields.room) });
+    },
+  };
+}

@@ -1,0 +1,182 @@
+import type { Bus, Subscription } from '../../bus/bus.js';
+import { GridlinkError } from '../../errors/index.js';
+import type { ChatEvent } from '../../protocol/v1.js';
+
+export type { ChatEvent };
+
+/** Who receives a member's events: a native session or a legacy UDP address. */
+export interface MemberSink {
+  /** Delivers one event; the next waits until a returned promise settles (backpressure). */
+  deliver(event: ChatEvent): void | Promise<void>;
+  /** The member was too slow (its queue overflowed) or was kicked: cut it. */
+  drop(reason: 'too-slow' | 'kicked'): void;
+}
+
+export const ADMIN_NICK = '管理员';
+const ROOM = /^[A-Za-z0-9_-]{1,32}$/u;
+// eslint-disable-next-line no-control-regex
+const BAD_NICK = /[\s\u0000-\u001f\u007f-\u009f]/u;
+const MAX_TEXT = 4096;
+/** Events that may wait for one member before it counts as too slow (SPEC §5.1: then disconnect). */
+const MEMBER_QUEUE = 1000;
+
+export function checkRoom(room: string): void {
+  if (!ROOM.test(room)) throw new GridlinkError('GL_ERR_CHAT_BAD_NAME', `room ${JSON.stringify(room.slice(0, 40))}`);
+}
+
+export function checkNick(nick: string): void {
+  if (nick.length === 0 || [...nick].length > 32 || BAD_NICK.test(nick) || nick.includes(ADMIN_NICK) || !nick.isWellFormed()) {
+    throw new GridlinkError('GL_ERR_CHAT_BAD_NAME', `nickname ${JSON.stringify(nick.slice(0, 40))}`);
+  }
+}
+
+function checkText(text: string): void {
+  if (text.length === 0 || text.length > MAX_TEXT) throw new GridlinkError('GL_ERR_CHAT_BAD_MESSAGE');
+}
+
+const hex = (text: string): string => Buffer.from(text, 'utf8').toString('hex');
+const roomTopic = (room: string): string => `chat.room.${room}`;
+const privateTopic = (room: string, nick: string): string => `chat.dm.${room}.${hex(nick)}`;
+
+/** One nickname in one room. */
+export class Membership {
+  readonly room: string;
+  readonly nick: string;
+  readonly #rooms: ChatRooms;
+  readonly #subscriptions: Subscription[];
+  #left = false;
+
+  /** @internal */
+  constructor(rooms: ChatRooms, room: string, nick: string, subscriptions: Subscription[]) {
+    this.#rooms = rooms;
+    this.room = room;
+    this.nick = nick;
+    this.#subscriptions = subscriptions;
+  }
+
+  /** A message to every other member of the room. */
+  say(text: string): void {
+    this.#live();
+    checkText(text);
+    this.#rooms.publish(this.room, { type: 'message', room: this.room, from: this.nick, text, at: Date.now() });
+  }
+
+  /** A private message to one member of the room. */
+  whisper(to: string, text: string): void {
+    this.#live();
+    checkText(text);
+    if (!this.#rooms.members(this.room).includes(to)) throw new GridlinkError('GL_ERR_CHAT_NO_SUCH_MEMBER', to);
+    this.#rooms.publishPrivate(this.room, to, { type: 'private', room: this.room, from: this.nick, to, text, at: Date.now() });
+  }
+
+  /** Leaves the room; the others see "left". Idempotent. */
+  leave(): void {
+    if (this.#left) return;
+    this.#left = true;
+    for (const subscription of this.#subscriptions) subscription.unsubscribe();
+    this.#rooms.forget(this);
+  }
+
+  get active(): boolean {
+    return !this.#left;
+  }
+
+  #live(): void {
+    if (this.#left) throw new GridlinkError('GL_ERR_CHAT_NOT_MEMBER', this.room);
+  }
+}
+
+/**
+ * Chat rooms (SPEC §5.1) on the {@link Bus}: a nickname is unique in its
+ * room; joining and leaving are announced to the others; messages go to
+ * every other member; private messages to one; announcements to every room.
+ * Events travel over the bus (topics `chat.room.<room>` and
+ * `chat.dm.<room>.<nick>`), each member with a bounded queue and the
+ * disconnect policy. The membership registry is this process's.
+ */
+export class ChatRooms {
+  readonly #bus: Bus;
+  readonly #rooms = new Map<string, Map<string, { membership: Membership; sink: MemberSink }>>();
+
+  constructor(bus: Bus) {
+    this.#bus = bus;
+  }
+
+  join(room: string, nick: string, sink: MemberSink): Membership {
+    checkRoom(room);
+    checkNick(nick);
+    let members = this.#rooms.get(room);
+    if (members?.has(nick) === true) throw new GridlinkError('GL_ERR_CHAT_NICK_TAKEN', `${nick} in ${room}`);
+    const options = { maxQueued: MEMBER_QUEUE, policy: 'disconnect' as const, onOverflow: () => this.#drop(room, nick, 'too-slow') };
+    const own = (event: ChatEvent): boolean => event.from === nick && event.type !== 'announce';
+    const subscriptions = [
+      // Everyone else's room events; a member does not hear itself.
+      this.#bus.subscribe(roomTopic(room), (m) => (own(m.payload as ChatEvent) ? undefined : sink.deliver(m.payload as ChatEvent)), options),
+      this.#bus.subscribe(privateTopic(room, nick), (m) => sink.deliver(m.payload as ChatEvent), options),
+    ];
+    const membership = new Membership(this, room, nick, subscriptions);
+    if (members === undefined) {
+      members = new Map();
+      this.#rooms.set(room, members);
+    }
+    members.set(nick, { membership, sink });
+    this.publish(room, { type: 'joined', room, from: nick, at: Date.now() });
+    return membership;
+  }
+
+  /** Nicknames in a room, sorted. */
+  members(room: string): string[] {
+    return [...(this.#rooms.get(room)?.keys() ?? [])].sort();
+  }
+
+  /** Rooms and their sizes, for status. */
+  rooms(): Record<string, number> {
+    return Object.fromEntries([...this.#rooms].map(([room, members]) => [room, members.size]));
+  }
+
+  /** An administrator's announcement to every room (SPEC §5.1, §8). */
+  announce(text: string): number {
+    checkText(text);
+    const rooms = [...this.#rooms.keys()];
+    for (const room of rooms) this.publish(room, { type: 'announce', room, from: ADMIN_NICK, text, at: Date.now() });
+    return rooms.length;
+  }
+
+  /** Removes every membership with this nickname (SPEC §8 kick); returns how many. */
+  kick(nick: string): number {
+    let kicked = 0;
+    for (const [room, members] of this.#rooms) {
+      if (members.has(nick)) {
+        this.#drop(room, nick, 'kicked');
+        kicked += 1;
+      }
+    }
+    return kicked;
+  }
+
+  /** @internal */
+  publish(room: string, event: ChatEvent): void {
+    this.#bus.publish(roomTopic(room), event);
+  }
+
+  /** @internal */
+  publishPrivate(room: string, to: string, event: ChatEvent): void {
+    this.#bus.publish(privateTopic(room, to), event);
+  }
+
+  /** @internal */
+  forget(membership: Membership): void {
+    const members = this.#rooms.get(membership.room);
+    if (members?.get(membership.nick)?.membership !== membership) return;
+    members.delete(membership.nick);
+    if (members.size === 0) this.#rooms.delete(membership.room);
+    this.publish(membership.room, { type: 'left', room: membership.room, from: membership.nick, at: Date.now() });
+  }
+
+  #drop(room: string, nick: string, reason: 'too-slow' | 'kicked'): void {
+    const entry = this.#rooms.get(room)?.get(nick);
+    if (entry === undefined) return;
+    entry.membership.leave();
+    entry.sink.drop(reason);
+  }
+}

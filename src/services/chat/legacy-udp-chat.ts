@@ -1,0 +1,196 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { GridlinkError } from '../../errors/index.js';
+import { ADMIN_NICK, checkNick, type ChatEvent, type ChatRooms, type Membership } from './chat-rooms.js';
+
+/** Legacy members share this room with native ones (SPEC §5.2). */
+export const LOBBY = 'lobby';
+/** The course client sends short lines; anything bigger is refused unread. */
+const MAX_DATAGRAM = 4096;
+/** Refusals per address per second: a spoofed source must not turn us into a reflector. */
+const REFUSALS_PER_SECOND = 5;
+
+export interface LegacyUdpChatOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly rooms: ChatRooms;
+  readonly logger: Logger;
+  /** A member that sends nothing for this long is removed (UDP has no disconnect). */
+  readonly idleTimeoutMs: number;
+  readonly maxMembers: number;
+}
+
+interface LegacyMember {
+  readonly address: string;
+  readonly port: number;
+  readonly membership: Membership;
+  lastSeen: number;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** How a room event looks to the course's UDP client (SPEC §5.2, byte for byte). */
+export function renderLegacy(event: ChatEvent): string | null {
+  switch (event.type) {
+    case 'joined':
+      return `\n欢迎 ${event.from} 进入聊天室`;
+    case 'left':
+      return `\n${event.from} 退出聊天室`;
+    case 'message':
+    case 'private':
+      return `\n${event.from}: ${event.text ?? ''}`;
+    case 'announce':
+      return `\n${ADMIN_NICK}: ${event.text ?? ''}`;
+  }
+}
+
+/**
+ * The course's UDP chat room, wire-compatible (SPEC §5.2): `L name`, `C name
+ * text`, `Q name`. Unlike the course version, `C` and `Q` for a name are
+ * accepted only from the address that logged in with it. Its members are
+ * members of the `lobby` room, alongside native and WebSocket ones.
+ */
+export class LegacyUdpChat {
+  readonly #options: LegacyUdpChatOptions;
+  readonly #socket: Socket;
+  readonly #members = new Map<string, LegacyMember>();
+  readonly #refusals = new Map<string, { second: number; count: number }>();
+  #sweeper: NodeJS.Timeout | null = null;
+
+  constructor(options: LegacyUdpChatOptions) {
+    this.#options = options;
+    this.#socket = createSocket({ type: options.host.includes(':') ? 'udp6' : 'udp4' });
+    this.#socket.on('message', (data, from) => this.#onDatagram(data, from));
+    this.#socket.on('error', (err) => options.logger.warn({ event: 'chat.udp_error', err: err.message }));
+  }
+
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.#socket.once('error', reject);
+      this.#socket.bind(this.#options.port, this.#options.host, () => {
+        this.#socket.off('error', reject);
+        this.#sweeper = setInterval(() => this.#expireIdle(), Math.min(60_000, this.#options.idleTimeoutMs)).unref();
+        resolve(this.#socket.address());
+      });
+    });
+  }
+
+  get members(): number {
+    return this.#members.size;
+  }
+
+  close(): Promise<void> {
+    if (this.#sweeper !== null) clearInterval(this.#sweeper);
+    for (const member of this.#members.values()) member.membership.leave();
+    this.#members.clear();
+    return new Promise((resolve) => this.#socket.close(() => resolve()));
+  }
+
+  #onDatagram(data: Buffer, from: RemoteInfo): void {
+    try {
+      this.#handle(data, from);
+    } catch (err) {
+      const reason = err instanceof GridlinkError ? err : new GridlinkError('GL_ERR_CHAT_BAD_MESSAGE');
+      this.#refuse(from, reason);
+    }
+  }
+
+  #handle(data: Buffer, from: RemoteInfo): void {
+    if (data.length === 0) throw new GridlinkError('GL_ERR_CHAT_BAD_MESSAGE', 'empty datagram; send "L name", "C name text" or "Q name"');
+    if (data.length > MAX_DATAGRAM) throw new GridlinkError('GL_ERR_CHAT_BAD_MESSAGE', `datagram over ${MAX_DATAGRAM} bytes`);
+    let text: string;
+    try {
+      text = utf8.decode(data);
+    } catch {
+      throw new GridlinkError('GL_ERR_CHAT_BAD_MESSAGE', 'datagram is not valid UTF-8');
+    }
+    const space = text.indexOf(' ');
+    if (space < 0) throw new GridlinkError('GL_ERR_CHAT_BAD_MESSAGE', 'expected "L name", "C name text" or "Q name"');
+    const verb = text.slice(0, space);
+    const rest = text.slice(space + 1);
+    switch (verb) {
+      case 'L':
+        return this.#login(rest, from);
+      case 'C': {
+        const gap = rest.indexOf(' ');
+        const name = gap < 0 ? rest : rest.slice(0, gap);
+        const member = this.#owned(name, from);
+        if (member === undefined) return;
+        member.membership.say(gap < 0 ? '' : rest.slice(gap + 1));
+        return;
+      }
+      case 'Q': {
+        const member = this.#owned(rest, from);
+        if (member === undefined) return;
+        this.#send(member.address, member.port, 'EXIT');
+        this.#members.delete(rest);
+        member.membership.leave();
+        this.#options.logger.info({ event: 'chat.legacy_quit', name: rest });
+        return;
+      }
+      default:
+        throw new GridlinkError('GL_ERR_CHAT_BAD_MESSAGE', `unknown verb ${JSON.stringify(verb.slice(0, 16))}; send L, C or Q`);
+    }
+  }
+
+  #login(name: string, from: RemoteInfo): void {
+    const taken = this.#options.rooms.members(LOBBY).includes(name);
+    if (taken || name.includes(ADMIN_NICK)) {
+      this.#send(from.address, from.port, '该用户存在');
+      return;
+    }
+    checkNick(name);
+    if (this.#members.size >= this.#options.maxMembers) throw new GridlinkError('GL_ERR_SERVER_BUSY', 'the legacy chat room is full');
+    this.#send(from.address, from.port, 'OK');
+    const membership = this.#options.rooms.join(LOBBY, name, {
+      deliver: (event) => {
+        const line = renderLegacy(event);
+        if (line !== null) this.#send(from.address, from.port, line);
+      },
+      drop: (reason) => {
+        if (reason === 'kicked') this.#send(from.address, from.port, 'EXIT');
+        this.#members.delete(name);
+      },
+    });
+    this.#members.set(name, { address: from.address, port: from.port, membership, lastSeen: Date.now() });
+    this.#options.logger.info({ event: 'chat.legacy_login', name, from: `${from.address}:${from.port}` });
+  }
+
+  /** The member `name` if this datagram comes from the address that logged in with it. */
+  #owned(name: string, from: RemoteInfo): LegacyMember | undefined {
+    const member = this.#members.get(name);
+    if (member === undefined || member.address !== from.address || member.port !== from.port) {
+      // Not theirs: ignored (SPEC §5.2), and logged, since it may be a spoof.
+      this.#options.logger.info({ event: 'chat.legacy_not_owner', name, from: `${from.address}:${from.port}` });
+      return undefined;
+    }
+    member.lastSeen = Date.now();
+    return member;
+  }
+
+  #refuse(to: RemoteInfo, error: GridlinkError): void {
+    const second = Math.floor(Date.now() / 1000);
+    const key = `${to.address}:${to.port}`;
+    const entry = this.#refusals.get(key);
+    if (entry !== undefined && entry.second === second && entry.count >= REFUSALS_PER_SECOND) return;
+    if (entry === undefined || entry.second !== second) this.#refusals.set(key, { second, count: 1 });
+    else entry.count += 1;
+    if (this.#refusals.size > 10_000) this.#refusals.clear();
+    this.#send(to.address, to.port, `ERROR ${error.code}: ${error.message}`);
+  }
+
+  #send(address: string, port: number, text: string): void {
+    this.#socket.send(Buffer.from(text, 'utf8'), port, address, () => undefined);
+  }
+
+  #expireIdle(): void {
+    const oldest = Date.now() - this.#options.idleTimeoutMs;
+    for (const [name, member] of this.#members) {
+      if (member.lastSeen < oldest) {
+        this.#members.delete(name);
+        member.membership.leave();
+      }
+    }
+  }
+}
