@@ -75,6 +75,16 @@ export class AdminClient {
     await this.#request('user.del', { name });
   }
 
+  /** Announces to every chat room; returns how many rooms it reached. */
+  async announce(text: string): Promise<number> {
+    return (await this.#request('announce', { text })).rooms;
+  }
+
+  /** Removes a nickname from every chat room; returns how many memberships. */
+  async kick(name: string): Promise<number> {
+    return (await this.#request('kick', { name })).kicked;
+  }
+
   /** Every user, by name (fetched page by page). */
   async listUsers(): Promise<UserInfo[]> {
     const all: UserInfo[] = [];

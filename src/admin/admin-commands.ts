@@ -8,6 +8,8 @@ export interface AdminContext {
   readonly users: UserStore;
   readonly audit: AuditLog;
   readonly status: () => Record<string, unknown>;
+  /** The chat rooms, for announce and kick. */
+  readonly chat: { announce(text: string): number; kick(nick: string): number };
 }
 
 type Handler<C extends AdminCommandName> = (fields: AdminFields<C>) => Promise<AdminReplies[C]> | AdminReplies[C];
@@ -33,6 +35,16 @@ function createHandlers(ctx: AdminContext): HandlerTable {
   };
   return {
     status: () => ({ status: ctx.status() }),
+    announce: ({ text }) => {
+      const rooms = ctx.chat.announce(text);
+      record('admin.announce', { rooms, length: text.length });
+      return { rooms };
+    },
+    kick: ({ name }) => {
+      const kicked = ctx.chat.kick(name);
+      record('admin.kick', { name, kicked });
+      return { kicked };
+    },
     'user.add': async ({ name, password, role, quota }) => {
       const user = await users.add(name, password, role, quota);
       record('admin.user_add', { name: user.name, role: user.role, quotaBytes: user.quotaBytes });

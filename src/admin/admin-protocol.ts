@@ -35,6 +35,10 @@ export const adminCommands = {
   'user.quota': z.object({ name, quota }),
   'user.role': z.object({ name, role }),
   'user.del': z.object({ name }),
+  /** An announcement to every chat room, legacy UDP members included (SPEC §5, §8). */
+  announce: z.object({ text: z.string().min(1).max(4096) }),
+  /** Removes every chat membership with this nickname (SPEC §8). */
+  kick: z.object({ name: z.string().min(1).max(128) }),
   /** Paged by name: `after` is the last name of the previous page. */
   'user.list': z.object({ after: name.optional(), limit: z.number().int().min(1).max(USER_LIST_PAGE).optional() }),
 } as const;
@@ -54,6 +58,10 @@ export interface AdminReplies {
   'user.quota': Record<string, never>;
   'user.role': Record<string, never>;
   'user.del': Record<string, never>;
+  /** How many rooms the announcement reached. */
+  announce: { rooms: number };
+  /** How many memberships were removed. */
+  kick: { kicked: number };
   /** `next` is present when more users follow; pass it as `after`. */
   'user.list': { users: UserInfo[]; next?: string };
 }
@@ -69,6 +77,8 @@ export const adminReplies = {
   'user.role': z.object({}),
   'user.del': z.object({}),
   'user.list': z.object({ users: z.array(userInfo), next: z.string().optional() }),
+  announce: z.object({ rooms: z.number().int().min(0) }),
+  kick: z.object({ kicked: z.number().int().min(0) }),
 } as const satisfies { [C in AdminCommandName]: z.ZodType };
 
 export type { Role, UserInfo };

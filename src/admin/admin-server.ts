@@ -5,7 +5,7 @@ import type { AuditLog } from '../accounts/audit-log.js';
 import type { UserStore } from '../accounts/user-store.js';
 import { encodeHeader } from '../codec/index.js';
 import { GridlinkError } from '../errors/index.js';
-import { createAdminDispatcher, type AdminDispatcher } from './admin-commands.js';
+import { createAdminDispatcher, type AdminContext, type AdminDispatcher } from './admin-commands.js';
 import { AdminConnection } from './admin-connection.js';
 import { SOCKET_MODE, checkSocketPath, lockDown, probeSocket, removeIfSame, removeStale } from './socket-file.js';
 
@@ -17,6 +17,8 @@ export interface AdminServerOptions {
   readonly audit: AuditLog;
   /** What `gridlink admin status` shows (uptime, connections, transfers, …). */
   readonly status: () => Record<string, unknown>;
+  /** The chat rooms, for announce and kick (SPEC §8). */
+  readonly chat: AdminContext['chat'];
   readonly logger: Logger;
   /** Concurrent admin connections; more are refused with GL_ERR_SERVER_BUSY. */
   readonly maxConnections?: number;

@@ -96,6 +96,8 @@ export class GridlinkServer {
     const db = openDatabase(join(config.dataDir, 'gridlink.db'));
     const users = new UserStore(db);
     const audit = new AuditLog(db, logger);
+    const bus = new LocalBus();
+    const chat = new ChatRooms(bus);
     // The admin socket (SPEC §8) also marks the data directory as in use: it
     // listens before anything else there is touched, so a second server with
     // the same directory refuses to start.
@@ -106,6 +108,7 @@ export class GridlinkServer {
       audit,
       logger,
       status: () => (server === null ? { starting: true } : { ...server.status() }),
+      chat: { announce: (text) => chat.announce(text), kick: (nick) => chat.kick(nick) },
     });
     try {
       await admin.listen();
@@ -128,8 +131,6 @@ export class GridlinkServer {
     });
     await files.start();
 
-    const bus = new LocalBus();
-    const chat = new ChatRooms(bus);
     const legacyChat = config.legacyChat.enabled
       ? new LegacyUdpChat({ host: config.legacyChat.host, port: config.legacyChat.port, rooms: chat, logger, idleTimeoutMs: config.legacyChat.idleTimeoutMs, maxMembers: config.legacyChat.maxMembers })
       : null;

@@ -321,3 +321,32 @@ describe('admin socket file (SPEC §1, §8)', () => {
     await next.close();
   });
 });
+
+describe('admin announce and kick (SPEC §8)', () => {
+  it('announces to every room and kicks a nickname from all of them, both audited', async () => {
+    const { startAdminFixture } = await import('./fixture.js');
+    const { AdminClient } = await import('../../src/admin/admin-client.js');
+    const fixture = await startAdminFixture();
+    try {
+      const seen: string[] = [];
+      const dropped: string[] = [];
+      const sink = (who: string) => ({ deliver: (e: { type: string; text?: string }) => void seen.push(`${who}:${e.type}:${e.text ?? ''}`), drop: (reason: string) => void dropped.push(`${who}:${reason}`) });
+      fixture.chat.join('lobby', 'ann', sink('ann'));
+      fixture.chat.join('ops', 'ann', sink('ann-ops'));
+      fixture.chat.join('ops', 'ben', sink('ben'));
+      const client = await AdminClient.connect(fixture.socketPath);
+      expect(await client.announce('maintenance at 22:00')).toBe(2);
+      expect(await client.kick('ann')).toBe(2);
+      expect(await client.kick('nobody')).toBe(0);
+      await client.close();
+      await new Promise((r) => setTimeout(r, 20));
+      expect(seen).toEqual(expect.arrayContaining(['ann:announce:maintenance at 22:00', 'ann-ops:announce:maintenance at 22:00', 'ben:announce:maintenance at 22:00', 'ben:left:']));
+      expect(dropped.sort()).toEqual(['ann-ops:kicked', 'ann:kicked']);
+      expect(fixture.chat.members('ops')).toEqual(['ben']);
+      const events = fixture.audit.recent(10).map((e) => e.event);
+      expect(events).toEqual(expect.arrayContaining(['admin.announce', 'admin.kick']));
+    } finally {
+      await fixture.stop();
+    }
+  });
+});

@@ -1,5 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { LocalBus } from '../../src/bus/local-bus.js';
+import { ChatRooms } from '../../src/services/chat/chat-rooms.js';
 import type { DestinationStream } from 'pino';
 import { AuditLog } from '../../src/accounts/audit-log.js';
 import { openDatabase, type GridlinkDatabase } from '../../src/accounts/database.js';
@@ -16,6 +18,8 @@ export interface AdminFixture {
   readonly db: GridlinkDatabase;
   readonly users: UserStore;
   readonly audit: AuditLog;
+  /** Real chat rooms on an in-process bus, for announce and kick. */
+  readonly chat: ChatRooms;
   readonly server: AdminServer;
   /** Raw JSON log lines written so far (debug level). */
   readonly logLines: string[];
@@ -33,8 +37,9 @@ export async function startAdminFixture(overrides: Partial<AdminServerOptions> =
   const users = new UserStore(db);
   const audit = new AuditLog(db, logger);
   const socketPath = join(temp.path, 'admin.sock');
+  const chat = new ChatRooms(new LocalBus());
   const makeServer = (more: Partial<AdminServerOptions> = {}): AdminServer =>
-    new AdminServer({ socketPath, users, audit, logger, status: () => ({ uptimeMs: 3_723_000, connections: 2, server: 'test' }), ...overrides, ...more });
+    new AdminServer({ socketPath, users, audit, logger, chat, status: () => ({ uptimeMs: 3_723_000, connections: 2, server: 'test' }), ...overrides, ...more });
   const server = makeServer();
   await server.listen();
   return {
@@ -43,6 +48,7 @@ export async function startAdminFixture(overrides: Partial<AdminServerOptions> =
     db,
     users,
     audit,
+    chat,
     server,
     logLines,
     makeServer,

@@ -109,6 +109,28 @@ describe('native chat (SPEC §5.1)', () => {
     await Promise.all(members.map((c) => c.close()));
   });
 
+  it('gridlink admin announce reaches members; gridlink admin kick cuts the member off', async () => {
+    const { run } = await import('../helpers/python.js');
+    const { GRIDLINK_BIN } = await import('../helpers/server-process.js');
+    const client = await connect();
+    const seen: ChatEvent[] = [];
+    await client.joinChat('ops', 'olga', (e) => seen.push(e));
+    const announce = await run(process.execPath, [GRIDLINK_BIN, 'admin', '--data', server.dataDir, 'announce', 'grid', 'maintenance']);
+    expect(announce.stderr).toBe('');
+    expect(announce.stdout).toMatch(/announced to \d+ rooms?/u);
+    await until(() => seen.some((e) => e.type === 'announce'));
+    expect(seen.find((e) => e.type === 'announce')).toMatchObject({ from: '管理员', text: 'grid maintenance' });
+    const kick = await run(process.execPath, [GRIDLINK_BIN, 'admin', '--data', server.dataDir, 'kick', 'olga']);
+    expect(kick.code).toBe(0);
+    await until(() => client.failure !== null);
+    expect(client.failure?.code).toBe('GL_ERR_CHAT_KICKED');
+    expect(server.server.chat.members('ops')).toEqual([]);
+    const again = await run(process.execPath, [GRIDLINK_BIN, 'admin', '--data', server.dataDir, 'kick', 'olga']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('GL_ERR_CHAT_NO_SUCH_MEMBER');
+    client.destroy();
+  });
+
   it('a member that stops reading is disconnected when its queue overflows; the others get everything', { timeout: 60_000 }, async () => {
     const before = server.server.bus.metrics().disconnected;
     // A raw member that joins and then never reads its socket again.

@@ -3,6 +3,7 @@ import { Argument, Option, type Command } from 'commander';
 import { ROLES, type Role } from '../../accounts/roles.js';
 import { DEFAULT_QUOTA_BYTES } from '../../accounts/user-store.js';
 import { AdminClient } from '../../admin/admin-client.js';
+import { GridlinkError } from '../../errors/index.js';
 import type { UserInfo } from '../../admin/admin-protocol.js';
 import { SIZE_HELP, sizeArgument } from '../parse-size.js';
 import { readNewPassword } from '../password-prompt.js';
@@ -149,6 +150,29 @@ export function registerAdmin(program: Command): void {
         const status = await client.status();
         if (flags.json === true) print(JSON.stringify(status));
         else statusLines(status).forEach(print);
+      });
+    });
+
+  admin
+    .command('announce')
+    .description('announce to every chat room (legacy UDP members see "管理员: TEXT")')
+    .argument('<text...>', 'the announcement')
+    .action(async (words: string[], _flags: unknown, command: Command) => {
+      await withClient(command, async (client) => {
+        const rooms = await client.announce(words.join(' '));
+        print(`announced to ${rooms} room${rooms === 1 ? '' : 's'}`);
+      });
+    });
+
+  admin
+    .command('kick')
+    .description('remove a nickname from every chat room')
+    .argument('<name>', 'nickname')
+    .action(async (name: string, _flags: unknown, command: Command) => {
+      await withClient(command, async (client) => {
+        const kicked = await client.kick(name);
+        if (kicked === 0) throw new GridlinkError('GL_ERR_CHAT_NO_SUCH_MEMBER', name);
+        print(`kicked ${name} from ${kicked} room${kicked === 1 ? '' : 's'}`);
       });
     });
 
