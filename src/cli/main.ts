@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { GridlinkError } from '../errors/index.js';
 import { VERSION } from '../version.js';
 import { registerAdmin } from './commands/admin.js';
+import { registerChat } from './commands/chat.js';
 import { registerFileCommands } from './commands/files.js';
 import { registerServe } from './commands/serve.js';
 import { registerShell } from './commands/shell.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerFileCommands(program);
   registerShell(program);
   registerAdmin(program);
+  registerChat(program);
   return program;
 }
 

@@ -41,6 +41,7 @@ export class FrameConnection {
   #nextId = 1;
   #failure: GridlinkError | null = null;
   #onPush: ((header: FrameHeader) => void) | null = null;
+  readonly #failureListeners = new Set<(err: GridlinkError) => void>();
 
   private constructor(socket: Socket, legacy: boolean, idleTimeoutMs: number) {
     this.#socket = socket;
@@ -150,6 +151,19 @@ export class FrameConnection {
     clearTimeout(timer);
   }
 
+  /**
+   * Calls `listener` once when the connection fails (an error frame without
+   * id, a cut); at once if it already has. Returns a function that stops it.
+   */
+  onFailure(listener: (err: GridlinkError) => void): () => void {
+    if (this.#failure !== null) {
+      listener(this.#failure);
+      return () => undefined;
+    }
+    this.#failureListeners.add(listener);
+    return () => this.#failureListeners.delete(listener);
+  }
+
   /** A connection-level failure seen so far (an error frame without id, a cut). */
   get failure(): GridlinkError | null {
     return this.#failure;
@@ -193,7 +207,11 @@ export class FrameConnection {
   }
 
   #fail(err: GridlinkError): void {
-    this.#failure ??= err;
+    if (this.#failure === null) {
+      this.#failure = err;
+      for (const listener of this.#failureListeners) listener(err);
+      this.#failureListeners.clear();
+    }
     for (const inbox of this.#inboxes.values()) {
       const waiter = inbox.waiter;
       inbox.waiter = null;

@@ -248,6 +248,11 @@ export class GridlinkClient {
     await this.#conn.request('chat.leave', { room });
   }
 
+  /** Calls `listener` once when the connection fails (kicked, too slow, closed); returns a stop function. */
+  onFailure(listener: (err: GridlinkError) => void): () => void {
+    return this.#conn.onFailure(listener);
+  }
+
   /** A connection-level failure (e.g. disconnected as a too-slow chat reader), once it happened. */
   get failure(): GridlinkError | null {
     return this.#conn.failure;
