@@ -67,6 +67,21 @@ describe('legacy UDP chat with the independent Python peer', () => {
     await native.close();
   });
 
+  it('a legacy member\'s message reaches a native member in lobby', async () => {
+    const native = await GridlinkClient.connect({ host: '127.0.0.1', port: server.port });
+    const seen: ChatEvent[] = [];
+    await native.joinChat('lobby', 'operator2', (e) => seen.push(e));
+    const out = await py('--lenient', 'listen', 'fieldman', '1', '--say', '3号线路 正常');
+    expect(out.code).toBe(0);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen.map((e) => [e.type, e.from, e.text ?? null])).toEqual([
+      ['joined', 'fieldman', null],
+      ['message', 'fieldman', '3号线路 正常'],
+      ['left', 'fieldman', null],
+    ]);
+    await native.close();
+  });
+
   it.each([
     ['empty', ''],
     ['no space', Buffer.from('Lann').toString('hex')],

@@ -381,6 +381,11 @@ def run_listen(args):
             with open(args.ready_file, "w") as f:
                 f.write("ready\n")
 
+        # --say: one chat line from the logged-in socket (SPEC §5.2 "C name text"),
+        # for tests where a native member must receive it.
+        if args.say:
+            me.send("C %s %s" % (args.name, args.say))
+
         got = me.collect(args.seconds)
         result["received"] = [show(d) for d in got]
         result["utf8_valid"] = all(is_utf8(d) for d in got)
@@ -472,6 +477,7 @@ def parse_args(argv):
     ls = sub.add_parser("listen", help="log in, record datagrams, quit")
     ls.add_argument("name")
     ls.add_argument("seconds", type=float)
+    ls.add_argument("--say", help="after logging in, send 'C NAME SAY' once")
 
     sd = sub.add_parser("send", help="send one raw datagram given in hex")
     sd.add_argument("hex", help='hex bytes ("" for empty, "-" to read stdin)')
