@@ -9,10 +9,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # Debian packages the benchmarks need, each with a command or file that shows
 # it is installed (python3-pyftpdlib lives in the system Python, which the
 # benches call as /usr/bin/python3 because `python3` may be a pyenv shim).
+# mosquitto is the MQTT broker bench/chat-fanout.ts compares with (it runs
+# its own instance on a free loopback port); mosquitto-clients
+# (mosquitto_sub/mosquitto_pub) is there to poke at such a broker by hand.
 declare -A PEER_PROBES=(
   [vsftpd]=/usr/sbin/vsftpd
   [python3-pyftpdlib]=/usr/lib/python3/dist-packages/pyftpdlib
   [curl]=/usr/bin/curl
+  [mosquitto]=/usr/sbin/mosquitto
+  [mosquitto-clients]=/usr/bin/mosquitto_sub
 )
 
 install_missing_peers() {
@@ -55,10 +60,14 @@ ensure_ftp_user() {
 BENCHES=(
   bench/file-transfer.ts
   bench/auth-transfers.ts
+  bench/chat-fanout.ts
 )
 
 install_missing_peers
 ensure_ftp_user
+# Bench-only npm dependencies (the MQTT client of bench/chat-fanout.ts), kept
+# out of gridlink's package.json: bench/package.json and its lock file.
+npm ci --prefix bench
 npm run build
 for bench in "${BENCHES[@]}"; do
   echo "bench: running ${bench}" >&2

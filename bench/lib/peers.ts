@@ -234,3 +234,41 @@ async function systemUser(name: string, hint = 'the vsftpd package creates it; r
   }
   throw new Error(`no "${name}" user in /etc/passwd (${hint})`);
 }
+
+/** Mosquitto's settings that bench/chat-fanout.ts relies on. */
+export interface MosquittoOptions {
+  /**
+   * Per client, outgoing messages mosquitto holds before it drops new ones
+   * (for QoS 0 too, to a connected client: mosquitto 2.0 counts its outgoing
+   * packet queue against this; the shipped default is 1,000).
+   */
+  readonly maxQueuedMessages: number;
+}
+
+/**
+ * Runs the Debian package's mosquitto (MQTT broker) with its own config in
+ * `dir`: one listener on loopback, anonymous clients, no persistence, only
+ * warnings and errors logged (to stderr, which {@link ServerProcess} keeps).
+ * TCP_NODELAY on, as gridlink sets it on its sockets. Started as root,
+ * mosquitto drops to the package's `mosquitto` user after reading the config.
+ */
+export async function startMosquitto(dir: string, options: MosquittoOptions): Promise<RunningServer> {
+  const port = await freePort();
+  const configPath = join(dir, 'mosquitto.conf');
+  const settings = [
+    `listener ${port} ${LOOPBACK}`,
+    'allow_anonymous true',
+    `max_queued_messages ${options.maxQueuedMessages}`,
+    'max_connections -1',
+    'set_tcp_nodelay true',
+    'persistence false',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    'connection_messages false',
+  ];
+  await writeFile(configPath, settings.map((line) => `${line}\n`).join(''));
+  const server = new ServerProcess('mosquitto', '/usr/sbin/mosquitto', ['-c', configPath]);
+  await server.waitForPort(LOOPBACK, port);
+  return { process: server, port };
+}

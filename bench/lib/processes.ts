@@ -188,3 +188,28 @@ async function procStatusBytes(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<n
   if (match?.[1] === undefined) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Number(match[1]) * 1024;
 }
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on every Linux build we run on). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU time (user + system) a live process has used so far, in seconds; its exited children are not counted. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces) start at field 3, state.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`cannot parse /proc/${pid}/stat`);
+  return (utime + stime) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** CPU time every core of the machine has spent busy so far (all processes, the kernel, interrupts), in seconds. */
+export async function machineBusySeconds(): Promise<number> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n', 1)[0] ?? '';
+  // cpu user nice system idle iowait irq softirq steal …
+  const fields = line.trim().split(/\s+/u);
+  const [user, nice, system, , , irq, softirq] = fields.slice(1).map(Number);
+  const busy = [user, nice, system, irq, softirq].reduce<number>((sum, value) => sum + (value ?? Number.NaN), 0);
+  if (fields[0] !== 'cpu' || !Number.isFinite(busy)) throw new Error('cannot parse /proc/stat');
+  return busy / CLOCK_TICKS_PER_SECOND;
+}

@@ -12,6 +12,13 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? Number.NaN) + upper) / 2;
 }
 
+/** The nearest-rank percentile (`p` in 0..100) of values sorted ascending. */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) throw new Error('percentile of no values');
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1] ?? Number.NaN;
+}
+
 /** Decimal megabytes (1 MB = 1e6 bytes), as the tables report. */
 export function toMB(bytes: number): number {
   return bytes / 1e6;

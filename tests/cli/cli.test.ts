@@ -138,8 +138,9 @@ describe('gridlink put/get --legacy against an independent course-style server',
 describe('gridlink serve', () => {
   it('runs on the embedded defaults in an empty directory and stops cleanly on SIGTERM', async () => {
     const work = await makeTempDir();
+    // A failed assertion must not leave a server running: port 0, so nothing else collides.
+    const child = spawn(process.execPath, [GRIDLINK_BIN, 'serve', '--port', '0'], { cwd: work.path, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
-      const child = spawn(process.execPath, [GRIDLINK_BIN, 'serve', '--port', '0'], { cwd: work.path, stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       const stdoutLines: string[] = [];
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -166,6 +167,7 @@ describe('gridlink serve', () => {
       child.kill('SIGTERM');
       expect(await exit).toBe(0);
     } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await work.cleanup();
     }
   });

@@ -35,17 +35,21 @@ describe('gridlink shell in a terminal', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
     };
-    await waitFor('gridlink:/> ');
-    child.stdin.write('cd sub\t');
-    await waitFor('cd substations/');
-    child.stdin.write('\r');
-    await waitFor('gridlink:/substations> ');
-    child.stdin.write('cd no\t');
-    await waitFor('cd north/');
-    child.stdin.write('\rpwd\r');
-    await waitFor('/substations/north\r\n');
-    child.stdin.write('quit\r');
-    const code = await new Promise<number | null>((r) => child.once('exit', r));
-    expect(code).toBe(0);
+    try {
+      await waitFor('gridlink:/> ');
+      child.stdin.write('cd sub\t');
+      await waitFor('cd substations/');
+      child.stdin.write('\r');
+      await waitFor('gridlink:/substations> ');
+      child.stdin.write('cd no\t');
+      await waitFor('cd north/');
+      child.stdin.write('\rpwd\r');
+      await waitFor('/substations/north\r\n');
+      child.stdin.write('quit\r');
+      const code = await new Promise<number | null>((r) => child.once('exit', r));
+      expect(code).toBe(0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
   });
 });
