@@ -101,6 +101,11 @@ export class Session {
     return this.#writer.send(header, body);
   }
 
+  /** Sends a frame encoded once for many connections (see FrameWriter.sendEncoded). */
+  sendEncoded(frame: Buffer): Promise<void> {
+    return this.#writer.sendEncoded(frame);
+  }
+
   /** Registers cleanup to run once when the connection closes. */
   onClose(hook: () => Promise<void> | void): void {
     this.#closeHooks.push(hook);

@@ -30,6 +30,21 @@ export class FrameWriter {
     return next;
   }
 
+  /**
+   * Queues a frame already encoded with `encodeHeader` (no body): for fan-out,
+   * where one event goes to many connections and is encoded once.
+   */
+  sendEncoded(frame: Buffer): Promise<void> {
+    const run = async (): Promise<void> => {
+      const out = this.#out;
+      if (out.destroyed || out.writableEnded) throw new GridlinkError(this.#closedCode);
+      if (!out.write(frame)) await this.#drain();
+    };
+    const next = this.#tail.then(run, run);
+    this.#tail = next.catch(() => undefined);
+    return next;
+  }
+
   async #write(header: OutgoingHeader, body: Readable | undefined): Promise<void> {
     const out = this.#out;
     if (out.destroyed || out.writableEnded) {

@@ -1,4 +1,6 @@
+import { encodeHeader } from '../../codec/index.js';
 import { GridlinkError } from '../../errors/index.js';
+import type { ChatEvent } from '../../protocol/v1.js';
 import type { CommandTable } from '../../server/router.js';
 import type { Session } from '../../session/session.js';
 import type { ChatRooms, Membership } from './chat-rooms.js';
@@ -11,6 +13,16 @@ import type { ChatRooms, Membership } from './chat-rooms.js';
  */
 export function chatCommands(rooms: ChatRooms, allowAnonymous: boolean): CommandTable {
   const memberships = new WeakMap<Session, Map<string, Membership>>();
+  // One event object reaches every member of a room: encode its frame once.
+  const encoded = new WeakMap<ChatEvent, Buffer>();
+  const frameOf = (event: ChatEvent): Buffer => {
+    let frame = encoded.get(event);
+    if (frame === undefined) {
+      frame = encodeHeader({ v: 1, cmd: 'chat.event', ...event });
+      encoded.set(event, frame);
+    }
+    return frame;
+  };
 
   const of = (session: Session): Map<string, Membership> => {
     if (session.identity === null && !allowAnonymous) throw new GridlinkError('GL_ERR_AUTH_REQUIRED');
@@ -38,7 +50,7 @@ export function chatCommands(rooms: ChatRooms, allowAnonymous: boolean): Command
       if (joined.get(room)?.active === true) throw new GridlinkError('GL_ERR_CHAT_NICK_TAKEN', `you are already in ${room}`);
       const session = ctx.session;
       const membership = rooms.join(room, nick, {
-        deliver: (event) => session.send({ v: 1, cmd: 'chat.event', ...event }),
+        deliver: (event) => session.sendEncoded(frameOf(event)),
         drop: (reason) => session.close(new GridlinkError(reason === 'kicked' ? 'GL_ERR_CHAT_KICKED' : 'GL_ERR_CHAT_TOO_SLOW')),
       });
       joined.set(room, membership);
