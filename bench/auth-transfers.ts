@@ -29,7 +29,7 @@ import { makeTempDir, onCleanup, runBenchmark } from './lib/cleanup.js';
 import { MiB, sha256File, writeRandomFile } from './lib/files.js';
 import { gridlinkHomeDir, LOOPBACK, readInitialAdminPassword, REPO_ROOT, startGridlink, startVsftpdLocalUser } from './lib/peers.js';
 import { peakRssBytes, rssBytes, runCommand, type ServerProcess } from './lib/processes.js';
-import { fixed, markdownTable, median, toMB, writeJson } from './lib/report.js';
+import { fixed, markdownTable, median, toMB, writeJson, runInfo } from './lib/report.js';
 
 interface Settings {
   /** Clients of one batch (part 1). */
@@ -485,12 +485,7 @@ async function main(): Promise<void> {
   );
 
   await writeJson(RESULTS_PATH, {
-    benchmark: 'auth-transfers',
-    date: new Date().toISOString(),
-    quick,
-    node: process.version,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? 'unknown',
+    ...runInfo('auth-transfers', quick),
     settings: { ...settings, fileBytes: FILE_BYTES, shaSampleEvery: SHA_SAMPLE_EVERY, connectBatch: CONNECT_BATCH, settleMs: SETTLE_MS },
     drivers: { gridlink: 'GridlinkClient in the bench process', vsftpd: 'bench/lib/ftp-clients.py (Python ftplib threads)' },
     batches: { unit: 'seconds of wall time per batch', samples: batches.samples, rows, ratioGridlinkOverVsftpd: ratio, gridlinkPeakRssBytes: batches.gridlinkPeakRssBytes },

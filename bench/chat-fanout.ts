@@ -34,7 +34,7 @@ import { encodePayload, FANOUT_ROOM, isTagged, PAYLOAD_BYTES, PUBLISHER_NICK, ty
 import { LOOPBACK, REPO_ROOT, startGridlink, startMosquitto, type RunningServer } from './lib/peers.js';
 import { connectMqtt } from './lib/mqtt-client.js';
 import { cpuSeconds, machineBusySeconds, peakRssBytes } from './lib/processes.js';
-import { fixed, markdownTable, percentile, toMB, writeJson } from './lib/report.js';
+import { fixed, markdownTable, percentile, toMB, writeJson, runInfo } from './lib/report.js';
 
 interface Scenario {
   readonly subscribers: number;
@@ -639,12 +639,7 @@ async function main(): Promise<void> {
   );
 
   await writeJson(RESULTS_PATH, {
-    benchmark: 'chat-fanout',
-    date: new Date().toISOString(),
-    quick,
-    node: process.version,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? 'unknown',
+    ...runInfo('chat-fanout', quick),
     settings: {
       payloadBytes: PAYLOAD_BYTES,
       subscriberProcesses: SUBSCRIBER_PROCESSES,

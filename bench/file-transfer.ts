@@ -18,7 +18,7 @@ import { makeTempDir, runBenchmark } from './lib/cleanup.js';
 import { GiB, MiB, sha256File, writeRandomFile } from './lib/files.js';
 import { LOOPBACK, REPO_ROOT, startGridlink, startPyftpdlib, startVsftpd, type FtpServer } from './lib/peers.js';
 import { peakRssBytes, runCommand, type ServerProcess } from './lib/processes.js';
-import { fixed, markdownTable, median, toMB, writeJson } from './lib/report.js';
+import { fixed, markdownTable, median, toMB, writeJson, runInfo } from './lib/report.js';
 
 interface SizeSpec {
   readonly label: string;
@@ -336,12 +336,7 @@ async function main(): Promise<void> {
   );
 
   await writeJson(RESULTS_PATH, {
-    benchmark: 'file-transfer',
-    date: new Date().toISOString(),
-    quick,
-    node: process.version,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? 'unknown',
+    ...runInfo('file-transfer', quick),
     unit: 'MB/s (1 MB = 1e6 bytes), median over runs',
     sizes,
     samples: samples.map((s) => ({ ...s, putMBps: mbps(s.bytes, s.putSeconds), getMBps: mbps(s.bytes, s.getSeconds) })),

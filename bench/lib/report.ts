@@ -1,3 +1,4 @@
+import { cpus } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -43,4 +44,16 @@ export function markdownTable(headers: readonly string[], rows: readonly (readon
 export async function writeJson(path: string, data: unknown): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, `${JSON.stringify(data, null, 2)}\n`);
+}
+
+/** What every results file starts with: which benchmark, when, on what. */
+export function runInfo(benchmark: string, quick: boolean): Record<string, unknown> {
+  return {
+    benchmark,
+    date: new Date().toISOString(),
+    quick,
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+  };
 }
