@@ -2,8 +2,6 @@ import { SingleBar } from 'cli-progress';
 import type { ProgressListener, TransferProgress } from '../client/index.js';
 import { formatBytes } from '../units/bytes.js';
 
-export { formatBytes };
-
 /** A progress display: `update` as bytes move, `stop` once at the end. */
 export interface ProgressDisplay {
   readonly update: ProgressListener;

@@ -7,7 +7,7 @@ import { GridlinkError } from '../../errors/index.js';
 import type { UserInfo } from '../../admin/admin-protocol.js';
 import { SIZE_HELP, sizeArgument } from '../parse-size.js';
 import { readNewPassword } from '../password-prompt.js';
-import { formatBytes } from '../progress.js';
+import { formatBytes } from '../../units/bytes.js';
 
 /** Same default as `gridlink serve` (SPEC §9). */
 const DEFAULT_DATA_DIR = './gridlink-data';

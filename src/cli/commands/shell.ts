@@ -6,7 +6,8 @@ import type { GridlinkClient } from '../../client/index.js';
 import { GridlinkError } from '../../errors/index.js';
 import { connectClient, type ServerFlags } from '../connect.js';
 import { withServerOptions } from '../options.js';
-import { createProgress, formatBytes } from '../progress.js';
+import { formatBytes } from '../../units/bytes.js';
+import { createProgress } from '../progress.js';
 import { formatEntry } from './files.js';
 
 const HELP = `commands:
