@@ -221,3 +221,29 @@ describe('a deleted account', () => {
     }
   });
 });
+
+describe('hostile login input', () => {
+  it('garbage, non-base64, short, long and empty proofs fail cleanly; the connection stays usable', async () => {
+    const server = await startTestServer({ anonymous: { enabled: false } });
+    try {
+      await server.server.users.add('oleg', 'oleg-password', 'viewer');
+      const conn = await FrameConnection.connect({ host: '127.0.0.1', port: server.port });
+      const attempt = async (fields: Record<string, unknown>): Promise<string | null> => {
+        await conn.request('auth.challenge', { user: 'oleg' });
+        return codeOf(conn.request('auth.proof', fields));
+      };
+      expect(await attempt({ proof: '!!!not base64!!!' })).toBe('GL_ERR_AUTH_FAILED');
+      expect(await attempt({ proof: Buffer.alloc(31).toString('base64') })).toBe('GL_ERR_AUTH_FAILED');
+      expect(await attempt({ proof: Buffer.alloc(33, 1).toString('base64') })).toBe('GL_ERR_AUTH_FAILED');
+      expect(await attempt({ proof: 'A'.repeat(129) })).toBe('GL_ERR_PROTO_BAD_FIELD');
+      expect(await attempt({ proof: '' })).toBe('GL_ERR_PROTO_BAD_FIELD');
+      expect(await attempt({ proof: 42 })).toBe('GL_ERR_PROTO_BAD_FIELD');
+      expect(await codeOf(conn.request('auth.challenge', { user: 'x'.repeat(65) }))).toBe('GL_ERR_PROTO_BAD_FIELD');
+      expect(await codeOf(conn.request('auth.password', { user: 'oleg', password: 'p'.repeat(1025) }))).toBe('GL_ERR_PROTO_BAD_FIELD');
+      await conn.request('ping');
+      conn.destroy();
+    } finally {
+      await server.stop();
+    }
+  });
+});
