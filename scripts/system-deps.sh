@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Debian packages the test suite talks to as independent peers:
+#   python3-pymodbus  a Modbus TCP server and client gridlink did not write
+#   chromium          the real browser for the web HMI's end-to-end tests
+# Idempotent: installs only what is missing. Run by `npm test` (pretest).
+set -euo pipefail
+need=()
+/usr/bin/python3 -c 'import pymodbus' 2>/dev/null || need+=(python3-pymodbus)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+echo "system-deps: installing ${need[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >/dev/null || true
+$SUDO apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,128 @@
+import type { Role } from '../accounts/roles.js';
+
+/**
+ * The SCADA data plane's vocabulary (SPEC §6). Everything the native
+ * protocol, the CLI and the web HMI show about points, events, alarms and
+ * control is one of these shapes; they are JSON on every wire.
+ */
+
+/** telemetry 遥测 (analog + unit), status 遥信, control 遥控 output, setpoint 遥调. */
+export const POINT_CLASSES = ['telemetry', 'status', 'control', 'setpoint'] as const;
+export type PointClass = (typeof POINT_CLASSES)[number];
+
+export const QUALITIES = ['good', 'invalid', 'questionable', 'substituted'] as const;
+export type Quality = (typeof QUALITIES)[number];
+
+/** A point as the real-time table holds it now. */
+export interface PointSnapshot {
+  readonly name: string;
+  readonly class: PointClass;
+  readonly device: string;
+  readonly unit: string;
+  /** Engineering value (scaled); status points are 0/1. Null until first read. */
+  readonly value: number | null;
+  readonly quality: Quality;
+  /** When the device produced the value (ms since epoch; the poll's reply time for Modbus). */
+  readonly sourceTime: number | null;
+  /** When gridlink stored it (ms since epoch). */
+  readonly serverTime: number | null;
+  /** True when `select`/`operate` apply to it. */
+  readonly controllable: boolean;
+  /** For status points: what 0 and 1 mean, e.g. ["open", "closed"]. */
+  readonly states?: readonly [string, string];
+  /** Active alarm on this point, if any. */
+  readonly alarm?: AlarmState;
+}
+
+/** A time-ordered event (sequence of events): value change beyond deadband or status change. */
+export interface PointEvent {
+  /** Strictly increasing per server process lifetime and across restarts (stored). */
+  readonly seq: number;
+  readonly point: string;
+  readonly value: number | null;
+  readonly quality: Quality;
+  readonly sourceTime: number;
+  readonly serverTime: number;
+  /** 'change' for telemetry beyond deadband or any status change; 'quality' when only quality changed. */
+  readonly kind: 'change' | 'quality';
+}
+
+export const ALARM_KINDS = ['lowLow', 'low', 'high', 'highHigh', 'deviceLost', 'commandFailed'] as const;
+export type AlarmKind = (typeof ALARM_KINDS)[number];
+export type AlarmState = 'active' | 'activeAcked' | 'cleared' | 'clearedAcked';
+
+export interface Alarm {
+  readonly id: number;
+  /** The point (or `device:<name>` for device loss). */
+  readonly source: string;
+  readonly kind: AlarmKind;
+  readonly severity: 'low' | 'high';
+  readonly message: string;
+  readonly raisedAt: number;
+  readonly clearedAt: number | null;
+  readonly ackedAt: number | null;
+  readonly ackedBy: string | null;
+  readonly state: AlarmState;
+}
+
+/** Who holds a control point and until when. */
+export interface SelectLease {
+  readonly point: string;
+  readonly holder: string;
+  readonly expiresAt: number;
+}
+
+export interface OperateResult {
+  readonly point: string;
+  readonly value: number;
+  /** The status feedback confirmed the command within the timeout. */
+  readonly confirmed: true;
+  readonly tookMs: number;
+}
+
+export interface DeviceStatus {
+  readonly name: string;
+  readonly address: string;
+  readonly online: boolean;
+  readonly lastPollAt: number | null;
+  readonly lastError: string | null;
+  readonly polls: number;
+  readonly failures: number;
+}
+
+/** Who asks: the logged-in user, their role, and a key identifying the connection (lease released on its close). */
+export interface Actor {
+  readonly user: string;
+  readonly role: Role;
+  readonly connection: string;
+}
+
+/**
+ * What front ends (native protocol, web HMI) use. Pattern arguments are NATS
+ * style on point names (`sub1.f1.*`, `sub1.>`); an empty pattern means all.
+ * Control methods throw GridlinkError with GL_ERR_SCADA_* codes.
+ */
+export interface ScadaApi {
+  points(pattern?: string): PointSnapshot[];
+  devices(): DeviceStatus[];
+  history(point: string, since: number, until: number, limit: number): Array<{ value: number | null; quality: Quality; sourceTime: number; serverTime: number }>;
+  events(since: number, until: number, limit: number, pattern?: string): PointEvent[];
+  alarms(options?: { includeCleared?: boolean }): Alarm[];
+  acknowledge(actor: Actor, alarmId: number): Alarm;
+  select(actor: Actor, point: string): SelectLease;
+  /** Releases the actor's lease on the point (no-op when not held). */
+  deselect(actor: Actor, point: string): void;
+  operate(actor: Actor, point: string, value: number): Promise<OperateResult>;
+  /** Releases every lease of a connection that went away. */
+  releaseConnection(connection: string): void;
+}
+
+/** Bus topics of the data plane (token after the prefix is the point name, which may itself have dots). */
+export const SCADA_TOPICS = {
+  /** Every stored value update of a point: payload PointSnapshot. */
+  value: (point: string) => `points.${point}`,
+  /** Sequence-of-events entries: payload PointEvent. */
+  event: (point: string) => `events.${point}`,
+  /** Alarm raise/clear/ack: payload Alarm. */
+  alarm: (source: string) => `alarms.${source.replace(/:/g, '_')}`,
+} as const;
