@@ -40,7 +40,7 @@ export class FrameConnection {
   readonly #inboxes = new Map<RequestId | null, Inbox>();
   #nextId = 1;
   #failure: GridlinkError | null = null;
-  #onPush: ((header: FrameHeader) => void) | null = null;
+  readonly #pushListeners = new Set<(header: FrameHeader) => void>();
   readonly #failureListeners = new Set<(err: GridlinkError) => void>();
 
   private constructor(socket: Socket, legacy: boolean, idleTimeoutMs: number) {
@@ -114,10 +114,11 @@ export class FrameConnection {
 
   /**
    * Receives frames the server pushes without an `id` (chat events, SPEC
-   * §5.1). Without a listener such a frame is a protocol error.
+   * §5.1, watched points §6); every listener sees every pushed frame.
+   * Without a listener such a frame is a protocol error.
    */
   onPush(listener: (header: FrameHeader) => void): void {
-    this.#onPush = listener;
+    this.#pushListeners.add(listener);
   }
 
   /** A reply already received for `id`, without waiting; an error frame is thrown. */
@@ -177,8 +178,8 @@ export class FrameConnection {
     const rawId = frame.header['id'];
     const key = this.#legacy ? null : ((rawId ?? null) as RequestId | null);
     const inbox = this.#inboxes.get(key);
-    if (key === null && !this.#legacy && frame.header.cmd !== 'error' && frame.body === null && this.#onPush !== null) {
-      this.#onPush(frame.header);
+    if (key === null && !this.#legacy && frame.header.cmd !== 'error' && frame.body === null && this.#pushListeners.size > 0) {
+      for (const listener of this.#pushListeners) listener(frame.header);
       return;
     }
     if (inbox === undefined) {

@@ -8,6 +8,7 @@ import { digestsMatch, type DigestResult } from '../integrity/digests.js';
 import { HashPool } from '../integrity/hash-pool.js';
 import { CHUNK_BYTES, FILE_IO_BYTES } from '../transport/buffer-sizes.js';
 import type { ChatEvent, EntryInfo, Replies } from '../protocol/v1.js';
+import type { Alarm, DeviceStatus, OperateResult, PointEvent, PointSnapshot, SelectLease } from '../scada/types.js';
 import { FrameConnection, type ConnectOptions } from './frame-connection.js';
 import { findPartialDownload, forgetPartialDownload, localFileLength, rememberPartialDownload } from './local-files.js';
 import type { ProgressListener, TransferResult } from './transfer-progress.js';
@@ -246,6 +247,64 @@ export class GridlinkClient {
 
   async leaveChat(room: string): Promise<void> {
     await this.#conn.request('chat.leave', { room });
+  }
+
+  // --- SCADA data plane (SPEC §6; docs/protocol.md §3.6) ---
+
+  async points(pattern?: string): Promise<PointSnapshot[]> {
+    return ((await this.#conn.request('points', pattern === undefined ? {} : { pattern })) as unknown as Replies['points']).points;
+  }
+
+  async devices(): Promise<DeviceStatus[]> {
+    return ((await this.#conn.request('devices')) as unknown as Replies['devices']).devices;
+  }
+
+  async history(point: string, since: number, until?: number, limit?: number): Promise<Replies['history']['samples']> {
+    return ((await this.#conn.request('history', { point, since, ...(until === undefined ? {} : { until }), ...(limit === undefined ? {} : { limit }) })) as unknown as Replies['history']).samples;
+  }
+
+  async events(since: number, options: { until?: number; limit?: number; pattern?: string } = {}): Promise<PointEvent[]> {
+    return ((await this.#conn.request('events', { since, ...options })) as unknown as Replies['events']).events;
+  }
+
+  async alarms(all = false): Promise<Alarm[]> {
+    return ((await this.#conn.request('alarms', all ? { all } : {})) as unknown as Replies['alarms']).alarms;
+  }
+
+  async acknowledge(alarm: number): Promise<Alarm> {
+    return ((await this.#conn.request('alarm.ack', { alarm })) as unknown as Replies['alarm.ack']).alarm;
+  }
+
+  /** Takes the exclusive selection of a control point (held by this connection until used, released or expired). */
+  async select(point: string): Promise<SelectLease> {
+    return ((await this.#conn.request('select', { point })) as unknown as Replies['select']).lease;
+  }
+
+  async deselect(point: string): Promise<void> {
+    await this.#conn.request('deselect', { point });
+  }
+
+  /** Operates a point this connection selected; resolves once the status feedback confirms it. */
+  async operate(point: string, value: number): Promise<OperateResult> {
+    return ((await this.#conn.request('operate', { point, value })) as unknown as Replies['operate']).result;
+  }
+
+  /**
+   * Watches points (SPEC §6): resolves with their current snapshot; then every
+   * event of a matching point (and, with `alarms`, every alarm change) arrives
+   * at the listeners, in order.
+   */
+  async watch(pattern: string | undefined, listeners: { onEvent: (event: PointEvent) => void; onAlarm?: (alarm: Alarm) => void }): Promise<PointSnapshot[]> {
+    this.#conn.onPush((header) => {
+      if (header.cmd === 'point.event') listeners.onEvent(header as unknown as PointEvent);
+      else if (header.cmd === 'alarm.event') listeners.onAlarm?.((header as unknown as { alarm: Alarm }).alarm);
+    });
+    const fields = { ...(pattern === undefined ? {} : { pattern }), ...(listeners.onAlarm === undefined ? {} : { alarms: true }) };
+    return ((await this.#conn.request('watch', fields)) as unknown as Replies['watch']).points;
+  }
+
+  async unwatch(): Promise<void> {
+    await this.#conn.request('unwatch');
   }
 
   /** Calls `listener` once when the connection fails (kicked, too slow, closed); returns a stop function. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { scadaSchema } from './scada-schema.js';
 
 const port = z.number().int().min(0).max(65_535);
 const positiveInt = z.number().int().min(1);
@@ -68,6 +69,30 @@ export const configSchema = z.strictObject({
       maxMembers: positiveInt.default(10_000),
     })
     .prefault({}),
+  /** The web HMI, REST API and WebSocket (SPEC §7). See docs/http-api.md. */
+  http: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      host: z.string().min(1).default('127.0.0.1'),
+      port: port.default(8000),
+      /** The built page; defaults to `dist/web/` of the installed package. */
+      staticDir: z.string().min(1).optional(),
+      /** A web session unused this long ends (SPEC §7, docs/http-api.md). */
+      sessionIdleMinutes: z.number().positive().default(30),
+      /** Web sessions kept at most; the least recently used goes first. */
+      maxSessions: positiveInt.default(10_000),
+      /** Largest JSON request body, bytes (file uploads are bounded by the quota instead). */
+      maxBodyBytes: positiveInt.default(65_536),
+      /** PEM files; when both are set the HTTP listener speaks HTTPS and cookies are Secure. */
+      tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+      /** Origins accepted besides the server's own (e.g. `https://hmi.example` behind a proxy). */
+      origins: z.array(z.string().min(1)).default([]),
+      /** Addresses that may read /metrics (`*` for any); loopback by default. */
+      metricsAllow: z.array(z.string().min(1)).default(['127.0.0.1', '::1']),
+    })
+    .prefault({}),
+  /** The SCADA data plane (SPEC §6): simulator, acquisition, alarms, control, history. */
+  scada: scadaSchema.prefault({}),
   /** On SIGINT/SIGTERM, running transfers get this long to finish. */
   shutdownGraceMs: z.number().int().min(0).default(10_000),
   log: z

@@ -207,6 +207,58 @@ export const CATALOGUE = {
     fatal: true,
   },
 
+  // --- SCADA data plane (SPEC §6) ---
+  GL_ERR_SCADA_NO_POINT: {
+    message: 'no such point',
+    hint: 'list the points with "gridlink points"',
+    fatal: false,
+  },
+  GL_ERR_SCADA_NOT_CONTROLLABLE: {
+    message: 'this point cannot be controlled',
+    hint: 'select a breaker or setpoint ("gridlink points --json" shows "controllable")',
+    fatal: false,
+  },
+  GL_ERR_SCADA_SELECTED: {
+    message: 'the point is selected by another operator',
+    hint: 'wait until their selection ends (it expires on its own), then select again',
+    fatal: false,
+  },
+  GL_ERR_SCADA_NOT_SELECTED: {
+    message: 'you do not hold a selection of this point',
+    hint: 'select the point first ("gridlink select POINT"); a selection lasts for one command and expires after its timeout',
+    fatal: false,
+  },
+  GL_ERR_SCADA_BAD_VALUE: {
+    message: 'the value is not valid for this point',
+    hint: 'a breaker takes open|close (or 0|1); a setpoint takes a number within its register type',
+    fatal: false,
+  },
+  GL_ERR_SCADA_DEVICE_UNAVAILABLE: {
+    message: 'the device does not answer',
+    hint: 'check the device and its link; gridlink keeps retrying and the point turns good when it answers',
+    fatal: false,
+  },
+  GL_ERR_SCADA_COMMAND_FAILED: {
+    message: 'the command was not confirmed by the status feedback in time',
+    hint: 'check the device on site before trying again; an alarm was raised',
+    fatal: false,
+  },
+  GL_ERR_SCADA_NO_ALARM: {
+    message: 'no such open alarm',
+    hint: 'list the alarms with "gridlink alarms"',
+    fatal: false,
+  },
+  GL_ERR_SCADA_BAD_RANGE: {
+    message: 'the time range is not valid',
+    hint: 'give --since before --until, as ISO times (2026-11-22T10:00) or relative durations (15m, 2h, 1d)',
+    fatal: false,
+  },
+  GL_ERR_SCADA_DISABLED: {
+    message: 'the SCADA data plane is not enabled on this server',
+    hint: 'enable it with "scada": {"enabled": true} in the server configuration',
+    fatal: false,
+  },
+
   // --- files (SPEC §4) ---
   GL_ERR_FILE_NOT_FOUND: {
     message: 'no such file or directory',
@@ -304,6 +356,53 @@ export const CATALOGUE = {
     message: 'internal server error',
     hint: 'the administrator should check the server log',
     fatal: true,
+  },
+
+  // --- HTTP listener of the web HMI (SPEC §7, docs/http-api.md) ---
+  GL_ERR_HTTP_NOT_FOUND: {
+    message: 'no such page or endpoint',
+    hint: 'check the address; the API is described in docs/http-api.md',
+    fatal: false,
+  },
+  GL_ERR_HTTP_BAD_REQUEST: {
+    message: 'the request is malformed',
+    hint: 'check the method, query parameters and JSON body against docs/http-api.md',
+    fatal: false,
+  },
+  GL_ERR_HTTP_CSRF: {
+    message: 'the request lacks the session\'s CSRF token',
+    hint: 'send the header X-CSRF-Token with the "csrf" value from /api/login or /api/session',
+    fatal: false,
+  },
+  GL_ERR_HTTP_ORIGIN: {
+    message: 'the request comes from another origin',
+    hint: 'use the page served by this server, or add the origin to http.origins',
+    fatal: false,
+  },
+  GL_ERR_HTTP_BODY_TOO_LARGE: {
+    message: 'the request body is larger than this server accepts',
+    hint: 'send less; JSON bodies are limited by http.maxBodyBytes',
+    fatal: false,
+  },
+  GL_ERR_HTTP_LENGTH_REQUIRED: {
+    message: 'an upload needs a Content-Length header',
+    hint: 'send the file with its length (not chunked)',
+    fatal: false,
+  },
+  GL_ERR_HTTP_RANGE: {
+    message: 'the requested byte range is not satisfiable',
+    hint: 'ask for a range within the file\'s length',
+    fatal: false,
+  },
+  GL_ERR_HTTP_NOT_ALLOWED: {
+    message: 'this address may not read this endpoint',
+    hint: 'read /metrics from an address listed in http.metricsAllow',
+    fatal: false,
+  },
+  GL_ERR_HTTP_TOO_MANY_SOCKETS: {
+    message: 'this session has too many live connections open',
+    hint: 'close other tabs of the page, or wait for their connections to end',
+    fatal: false,
   },
 
   // --- client and CLI ---

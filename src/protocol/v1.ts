@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { HistorySample } from '../scada/history-store.js';
+import type { Alarm, DeviceStatus, OperateResult, PointEvent, PointSnapshot, SelectLease } from '../scada/types.js';
 
 /**
  * Versioned frames (SPEC §2.2, docs/protocol.md): request headers carry
@@ -16,6 +18,9 @@ const length = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const hex64 = z.string().regex(/^[0-9a-fA-F]{64}$/u, 'a SHA-256 digest in hex');
 const hex32 = z.string().regex(/^[0-9a-fA-F]{32}$/u, 'an MD5 digest in hex');
 const handle = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+/** Milliseconds since the epoch. */
+const time = z.number().int().min(0).max(8_640_000_000_000_000);
+const limit = z.number().int().min(1).max(100_000);
 
 /** Field schemas per command; `body` says whether the frame carries data. */
 export const commands = {
@@ -41,6 +46,17 @@ export const commands = {
   'chat.say': { body: false, fields: z.object({ room: z.string().min(1).max(64), text: z.string().max(4096) }) },
   'chat.msg': { body: false, fields: z.object({ room: z.string().min(1).max(64), to: z.string().min(1).max(128), text: z.string().max(4096) }) },
   'chat.who': { body: false, fields: z.object({ room: z.string().min(1).max(64) }) },
+  points: { body: false, fields: z.object({ pattern: z.string().min(1).max(256).optional() }) },
+  devices: { body: false, fields: z.object({}) },
+  history: { body: false, fields: z.object({ point: z.string().min(1).max(600), since: time, until: time.optional(), limit: limit.optional() }) },
+  events: { body: false, fields: z.object({ since: time, until: time.optional(), limit: limit.optional(), pattern: z.string().min(1).max(256).optional() }) },
+  alarms: { body: false, fields: z.object({ all: z.boolean().optional() }) },
+  'alarm.ack': { body: false, fields: z.object({ alarm: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER) }) },
+  select: { body: false, fields: z.object({ point: z.string().min(1).max(600) }) },
+  deselect: { body: false, fields: z.object({ point: z.string().min(1).max(600) }) },
+  operate: { body: false, fields: z.object({ point: z.string().min(1).max(600), value: z.number().finite() }) },
+  watch: { body: false, fields: z.object({ pattern: z.string().min(1).max(256).optional(), alarms: z.boolean().optional() }) },
+  unwatch: { body: false, fields: z.object({}) },
   get: {
     body: false,
     fields: z.object({
@@ -91,6 +107,18 @@ export interface Replies {
   'put.data': { received: number };
   'put.commit': { path: string; length: number; sha256: string; md5?: string };
   'put.abort': Record<string, never>;
+  points: { points: PointSnapshot[] };
+  devices: { devices: DeviceStatus[] };
+  history: { point: string; samples: HistorySample[] };
+  events: { events: PointEvent[] };
+  alarms: { alarms: Alarm[] };
+  'alarm.ack': { alarm: Alarm };
+  select: { lease: SelectLease };
+  deselect: Record<string, never>;
+  operate: { result: OperateResult };
+  /** Then `point.event` frames (a PointEvent each) and, when asked, `alarm.event` frames ({alarm}). */
+  watch: { points: PointSnapshot[] };
+  unwatch: Record<string, never>;
   /** Followed by a body of `size` bytes, then a `get.end` frame. */
   get: { size: number; offset: number; length: number; mtimeMs: number };
 }

@@ -21,6 +21,8 @@ import { FileService } from '../services/files/file-service.js';
 import { fileCommands } from '../services/files/file-commands.js';
 import { createLegacyHandler } from '../services/files/legacy-commands.js';
 import { NativeListener } from '../transport/native-listener.js';
+import { scadaCommands } from '../scada/scada-commands.js';
+import { ScadaService } from '../scada/scada-service.js';
 import { coreCommands } from './core-commands.js';
 import { createRouter } from './router.js';
 
@@ -47,6 +49,8 @@ export class GridlinkServer {
   readonly audit: AuditLog;
   readonly bus: Bus;
   readonly chat: ChatRooms;
+  /** The SCADA data plane (SPEC §6); null when `scada.enabled` is false. */
+  readonly scada: ScadaService | null;
   /** Set on the very first start of a data directory: shown once, also in `<data>/initial-admin-password`. */
   readonly initialAdminPassword: string | null;
   readonly #db: GridlinkDatabase;
@@ -69,6 +73,7 @@ export class GridlinkServer {
     audit: AuditLog;
     bus: Bus;
     chat: ChatRooms;
+    scada: ScadaService | null;
     legacyChat: LegacyUdpChat | null;
     initialAdminPassword: string | null;
   }) {
@@ -83,6 +88,7 @@ export class GridlinkServer {
     this.#native = parts.native;
     this.bus = parts.bus;
     this.chat = parts.chat;
+    this.scada = parts.scada;
     this.#legacyChat = parts.legacyChat;
   }
 
@@ -130,6 +136,17 @@ export class GridlinkServer {
       quotaFor: (user) => users.get(user)?.quotaBytes,
     });
     await files.start();
+    let scada: ScadaService | null = null;
+    if (config.scada.enabled) {
+      try {
+        scada = await ScadaService.start({ config: config.scada, dataDir: config.dataDir, bus, audit, logger });
+      } catch (err) {
+        files.stop();
+        await admin.close();
+        db.close();
+        throw err;
+      }
+    }
 
     const legacyChat = config.legacyChat.enabled
       ? new LegacyUdpChat({ host: config.legacyChat.host, port: config.legacyChat.port, rooms: chat, logger, idleTimeoutMs: config.legacyChat.idleTimeoutMs, maxMembers: config.legacyChat.maxMembers })
@@ -140,6 +157,7 @@ export class GridlinkServer {
         ...authCommands(auth, (session) => files.onLogin(session)),
         ...fileCommands(files),
         ...chatCommands(chat, config.chat.allowAnonymous),
+        ...scadaCommands(scada, bus),
       },
       createLegacyHandler(files),
     );
@@ -157,24 +175,27 @@ export class GridlinkServer {
         logger,
       },
     });
-    server = new GridlinkServer({ config, logger, files, native, admin, db, users, audit, bus, chat, legacyChat, initialAdminPassword });
+    server = new GridlinkServer({ config, logger, files, native, admin, db, users, audit, bus, chat, scada, legacyChat, initialAdminPassword });
     try {
       server.#nativeAddress = await native.listen();
       server.#legacyChatAddress = (await legacyChat?.listen()) ?? null;
     } catch (err) {
       await native.close(0);
       await legacyChat?.close().catch(() => undefined);
+      await scada?.stop();
       await admin.close();
       files.stop();
       db.close();
       throw err;
     }
+    const simulatorAddress = scada?.simulatorAddress ?? null;
     logger.info(
       {
         event: 'server.started',
         native: `${server.#nativeAddress.address}:${server.#nativeAddress.port}`,
         legacyChat: server.#legacyChatAddress === null ? false : `${server.#legacyChatAddress.address}:${server.#legacyChatAddress.port}`,
         tls: tls !== undefined,
+        simulator: simulatorAddress === null ? false : `${simulatorAddress.address}:${simulatorAddress.port}`,
         dataDir: config.dataDir,
         anonymous: config.anonymous.enabled ? { dir: anonymousDir, writable: config.anonymous.writable } : false,
       },
@@ -212,6 +233,7 @@ export class GridlinkServer {
       this.logger.info({ event: 'server.stopping', graceMs, ...this.status() });
       await this.#native.close(graceMs);
       await this.#legacyChat?.close();
+      await this.scada?.stop();
       await this.bus.close();
       this.files.stop();
       await this.#admin.close();

@@ -24,7 +24,18 @@ export interface ServerProcess {
 export async function startServerProcess(dir: string, config: Record<string, unknown>): Promise<ServerProcess> {
   const configPath = join(dir, 'config.json');
   // Info level: the harness reads the `server.started` line to learn the port.
-  await writeFile(configPath, JSON.stringify({ ...config, log: { level: 'info' }, native: { port: 0, ...((config['native'] as object | undefined) ?? {}) } }));
+  const scada = (config['scada'] as Record<string, unknown> | undefined) ?? {};
+  await writeFile(
+    configPath,
+    JSON.stringify({
+      ...config,
+      log: { level: 'info' },
+      native: { port: 0, ...((config['native'] as object | undefined) ?? {}) },
+      // Every listener on a port the OS picks: test processes never collide.
+      http: { port: 0, ...((config['http'] as object | undefined) ?? {}) },
+      scada: { ...scada, simulator: { port: 0, ...((scada['simulator'] as object | undefined) ?? {}) } },
+    }),
+  );
   const child = spawn(process.execPath, [GRIDLINK_BIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   let stderr = '';

@@ -29,6 +29,8 @@ export async function startTestServer(overrides: ConfigInput = {}): Promise<Test
     ...overrides,
     native: { port: 0, ...(overrides.native ?? {}) },
     legacyChat: { port: 0, ...(overrides.legacyChat ?? {}) },
+    http: { port: 0, ...(overrides.http ?? {}) },
+    scada: { ...(overrides.scada ?? {}), simulator: { port: 0, ...(overrides.scada?.simulator ?? {}) } },
     anonymous: { enabled: true, writable: true, ...(overrides.anonymous ?? {}) },
   });
   const server = await GridlinkServer.start(config, createLogger(config.log.level));

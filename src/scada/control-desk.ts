@@ -1,0 +1,165 @@
+import type { AuditLog } from '../accounts/audit-log.js';
+import { hasRole } from '../accounts/roles.js';
+import type { PointConfig } from '../config/scada-schema.js';
+import { GridlinkError } from '../errors/index.js';
+import { encodeRegisters, toRaw } from './acquisition/register-codec.js';
+import type { PointEntry } from './point-table.js';
+import type { Actor, OperateResult, SelectLease } from './types.js';
+
+interface Lease extends SelectLease {
+  readonly connection: string;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** What the desk needs from the rest of the data plane. */
+export interface ControlTarget {
+  point(name: string): PointEntry | undefined;
+  /** Writes the command to the point's device. */
+  write(entry: PointEntry, target: 'coil' | 'holding', address: number, value: boolean | number[]): Promise<void>;
+  /** Resolves with true once the point reads `value` (good quality, read after `after`), false on timeout. */
+  feedback(entry: PointEntry, value: number, after: number, timeoutMs: number): Promise<boolean>;
+  failed(point: string, message: string): void;
+  succeeded(point: string): void;
+}
+
+/**
+ * Select-before-operate (SPEC §6), the course's lock-guarded ticket counter
+ * done right. `select` takes an exclusive, expiring lease on a control point
+ * for one connection; only that connection may `operate`, once; the command
+ * is written to the device and confirmed by the status feedback or reported
+ * failed. Check-and-take happens with no `await` in between, so on one event
+ * loop any number of racing operators get exactly one holder. Every step is
+ * audited.
+ */
+export class ControlDesk {
+  readonly #leases = new Map<string, Lease>();
+  /** Points with a command on its way to the device: no second one until it settles. */
+  readonly #inFlight = new Set<string>();
+  readonly #target: ControlTarget;
+  readonly #audit: AuditLog;
+  readonly #selectTimeoutMs: number;
+
+  constructor(target: ControlTarget, audit: AuditLog, selectTimeoutMs: number) {
+    this.#target = target;
+    this.#audit = audit;
+    this.#selectTimeoutMs = selectTimeoutMs;
+  }
+
+  lease(point: string): SelectLease | undefined {
+    const lease = this.#leases.get(point);
+    return lease === undefined ? undefined : { point: lease.point, holder: lease.holder, expiresAt: lease.expiresAt };
+  }
+
+  select(actor: Actor, name: string): SelectLease {
+    const entry = this.#controllable(actor, name, 'select');
+    const held = this.#leases.get(name);
+    if (held !== undefined && held.connection !== actor.connection) {
+      this.#audit.record({ event: 'control.select.refused', actor: actor.user, detail: { point: name, holder: held.holder } });
+      const seconds = Math.max(1, Math.ceil((held.expiresAt - Date.now()) / 1000));
+      throw new GridlinkError('GL_ERR_SCADA_SELECTED', `${name} is held by ${held.holder} for ${seconds} s more`);
+    }
+    if (this.#inFlight.has(name)) throw new GridlinkError('GL_ERR_SCADA_SELECTED', `${name} has a command in progress`);
+    if (held !== undefined) clearTimeout(held.timer);
+    const expiresAt = Date.now() + this.#selectTimeoutMs;
+    const timer = setTimeout(() => this.#expire(name, actor.connection), this.#selectTimeoutMs);
+    timer.unref();
+    this.#leases.set(name, { point: entry.config.name, holder: actor.user, connection: actor.connection, expiresAt, timer });
+    this.#audit.record({ event: 'control.select', actor: actor.user, detail: { point: name, expiresAt } });
+    return { point: name, holder: actor.user, expiresAt };
+  }
+
+  deselect(actor: Actor, name: string): void {
+    const held = this.#leases.get(name);
+    if (held === undefined || held.connection !== actor.connection) return;
+    this.#release(name, 'control.deselect');
+  }
+
+  releaseConnection(connection: string): void {
+    for (const [name, lease] of this.#leases) {
+      if (lease.connection === connection) this.#release(name, 'control.released');
+    }
+  }
+
+  async operate(actor: Actor, name: string, value: number): Promise<OperateResult> {
+    const entry = this.#controllable(actor, name, 'operate');
+    const held = this.#leases.get(name);
+    if (held === undefined || held.connection !== actor.connection) {
+      this.#audit.record({ event: 'control.operate.refused', actor: actor.user, detail: { point: name, reason: held === undefined ? 'not selected' : `held by ${held.holder}` } });
+      throw new GridlinkError('GL_ERR_SCADA_NOT_SELECTED', held === undefined ? `${name} is not selected (or the selection expired)` : `${name} is held by ${held.holder}`);
+    }
+    const control = entry.config.control!;
+    const command = commandFor(entry.config, value);
+    // The selection is spent by this command (one select, one operate).
+    clearTimeout(held.timer);
+    this.#leases.delete(name);
+    this.#inFlight.add(name);
+    const started = Date.now();
+    this.#audit.record({ event: 'control.operate', actor: actor.user, detail: { point: name, value } });
+    try {
+      try {
+        await this.#target.write(entry, control.target, control.address, command);
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        this.#audit.record({ event: 'control.failed', actor: actor.user, detail: { point: name, value, reason } });
+        this.#target.failed(name, `command ${value} to ${name} by ${actor.user} was not delivered: ${reason}`);
+        throw new GridlinkError('GL_ERR_SCADA_DEVICE_UNAVAILABLE', `${entry.device}: ${reason}`);
+      }
+      const confirmed = await this.#target.feedback(entry, value, Date.now(), control.timeoutMs);
+      const tookMs = Date.now() - started;
+      if (!confirmed) {
+        this.#audit.record({ event: 'control.failed', actor: actor.user, detail: { point: name, value, reason: 'no feedback', tookMs } });
+        this.#target.failed(name, `command ${value} to ${name} by ${actor.user} was not confirmed within ${control.timeoutMs} ms`);
+        throw new GridlinkError('GL_ERR_SCADA_COMMAND_FAILED', `${name} did not read ${value} within ${control.timeoutMs} ms`);
+      }
+      this.#audit.record({ event: 'control.confirmed', actor: actor.user, detail: { point: name, value, tookMs } });
+      this.#target.succeeded(name);
+      return { point: name, value, confirmed: true, tookMs };
+    } finally {
+      this.#inFlight.delete(name);
+    }
+  }
+
+  close(): void {
+    for (const lease of this.#leases.values()) clearTimeout(lease.timer);
+    this.#leases.clear();
+  }
+
+  #controllable(actor: Actor, name: string, what: string): PointEntry {
+    if (!hasRole(actor.role, 'operator')) {
+      this.#audit.record({ event: `control.${what}.refused`, actor: actor.user, detail: { point: name, reason: `role ${actor.role}` } });
+      throw new GridlinkError('GL_ERR_AUTH_FORBIDDEN', `${what} needs the operator role; ${actor.user} is a ${actor.role}`);
+    }
+    const entry = this.#target.point(name);
+    if (entry === undefined) throw new GridlinkError('GL_ERR_SCADA_NO_POINT', name);
+    if (entry.config.control === undefined) throw new GridlinkError('GL_ERR_SCADA_NOT_CONTROLLABLE', name);
+    return entry;
+  }
+
+  #expire(name: string, connection: string): void {
+    if (this.#leases.get(name)?.connection === connection) this.#release(name, 'control.expired');
+  }
+
+  #release(name: string, event: string): void {
+    const lease = this.#leases.get(name);
+    if (lease === undefined) return;
+    clearTimeout(lease.timer);
+    this.#leases.delete(name);
+    this.#audit.record({ event, actor: lease.holder, detail: { point: name } });
+  }
+}
+
+/** The device write for an engineering value; throws GL_ERR_SCADA_BAD_VALUE when it does not fit. */
+function commandFor(point: PointConfig, value: number): boolean | number[] {
+  if (!Number.isFinite(value)) throw new GridlinkError('GL_ERR_SCADA_BAD_VALUE', `${value}`);
+  const control = point.control!;
+  if (point.class === 'status' || point.class === 'control') {
+    if (value !== 0 && value !== 1) throw new GridlinkError('GL_ERR_SCADA_BAD_VALUE', `${point.name} takes 0 or 1${point.states === undefined ? '' : ` (${point.states[0]} or ${point.states[1]})`}`);
+    return control.target === 'coil' ? value === 1 : [value];
+  }
+  if (control.target === 'coil') return value !== 0;
+  try {
+    return encodeRegisters(toRaw(value, point), point.type);
+  } catch (err) {
+    throw new GridlinkError('GL_ERR_SCADA_BAD_VALUE', `${point.name}: ${(err as Error).message}`);
+  }
+}

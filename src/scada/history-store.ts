@@ -1,0 +1,205 @@
+import { chmodSync, closeSync, openSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import type { Alarm, AlarmKind, PointEvent, Quality } from './types.js';
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE point_names (
+     id   INTEGER PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE
+   ) STRICT;
+   CREATE TABLE events (
+     seq         INTEGER PRIMARY KEY,
+     point_id    INTEGER NOT NULL REFERENCES point_names (id),
+     kind        TEXT NOT NULL,
+     value       REAL,
+     quality     TEXT NOT NULL,
+     source_time INTEGER NOT NULL,
+     server_time INTEGER NOT NULL
+   ) STRICT;
+   CREATE INDEX events_point_time ON events (point_id, source_time);
+   CREATE INDEX events_time ON events (server_time);
+   CREATE TABLE alarms (
+     id         INTEGER PRIMARY KEY,
+     source     TEXT NOT NULL,
+     kind       TEXT NOT NULL,
+     severity   TEXT NOT NULL,
+     message    TEXT NOT NULL,
+     raised_at  INTEGER NOT NULL,
+     cleared_at INTEGER,
+     acked_at   INTEGER,
+     acked_by   TEXT
+   ) STRICT;
+   CREATE INDEX alarms_open ON alarms (id) WHERE cleared_at IS NULL OR acked_at IS NULL;
+   CREATE INDEX alarms_raised ON alarms (raised_at);`,
+];
+
+export interface HistorySample {
+  readonly value: number | null;
+  readonly quality: Quality;
+  readonly sourceTime: number;
+  readonly serverTime: number;
+}
+
+interface EventRow {
+  seq: number;
+  name: string;
+  kind: 'change' | 'quality';
+  value: number | null;
+  quality: Quality;
+  source_time: number;
+  server_time: number;
+}
+
+interface AlarmRow {
+  id: number;
+  source: string;
+  kind: AlarmKind;
+  severity: 'low' | 'high';
+  message: string;
+  raised_at: number;
+  cleared_at: number | null;
+  acked_at: number | null;
+  acked_by: string | null;
+}
+
+/** Rows waiting for the next batch; beyond this the writer flushes at once. */
+const MAX_PENDING = 5_000;
+
+/**
+ * History (SPEC §6): every event (value change beyond deadband, status or
+ * quality change) and every alarm, in SQLite (`<data>/history.db`, WAL).
+ * Events are report-by-exception, so the events of a point are its value
+ * history. Inserts are batched (one transaction per `flushMs` or
+ * {@link MAX_PENDING} rows) so 20,000 points/s cost a few transactions a
+ * second; a crash loses at most the last batch, never a committed one.
+ */
+export class HistoryStore {
+  readonly #db: Database.Database;
+  readonly #pointIds = new Map<string, number>();
+  readonly #insertEvent;
+  readonly #insertName;
+  readonly #pending: PointEvent[] = [];
+  readonly #flushMs: number;
+  #timer: NodeJS.Timeout | null = null;
+  #nextSeq: number;
+  #closed = false;
+
+  constructor(path: string, options: { flushMs?: number } = {}) {
+    closeSync(openSync(path, 'a', 0o600));
+    chmodSync(path, 0o600);
+    this.#db = new Database(path);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = NORMAL');
+    const version = this.#db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v += 1) {
+      this.#db.transaction(() => {
+        this.#db.exec(MIGRATIONS[v]!);
+        this.#db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+    this.#flushMs = options.flushMs ?? 250;
+    for (const row of this.#db.prepare('SELECT id, name FROM point_names').all() as Array<{ id: number; name: string }>) this.#pointIds.set(row.name, row.id);
+    this.#insertEvent = this.#db.prepare('INSERT INTO events (seq, point_id, kind, value, quality, source_time, server_time) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.#insertName = this.#db.prepare('INSERT INTO point_names (name) VALUES (?)');
+    const last = this.#db.prepare('SELECT max(seq) AS seq FROM events').get() as { seq: number | null };
+    this.#nextSeq = (last.seq ?? 0) + 1;
+  }
+
+  /** The next event sequence number: increasing across restarts. */
+  takeSeq(): number {
+    const seq = this.#nextSeq;
+    this.#nextSeq += 1;
+    return seq;
+  }
+
+  record(event: PointEvent): void {
+    if (this.#closed) return;
+    this.#pending.push(event);
+    if (this.#pending.length >= MAX_PENDING) this.flush();
+    else this.#timer ??= setTimeout(() => this.flush(), this.#flushMs);
+  }
+
+  flush(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending.splice(0);
+    this.#db.transaction(() => {
+      for (const e of batch) this.#insertEvent.run(e.seq, this.#pointId(e.point), e.kind, e.value, e.quality, e.sourceTime, e.serverTime);
+    })();
+  }
+
+  /** The recorded values of one point with since <= sourceTime < until, oldest first. */
+  history(point: string, since: number, until: number, limit: number): HistorySample[] {
+    this.flush();
+    const id = this.#pointIds.get(point);
+    if (id === undefined) return [];
+    const rows = this.#db
+      .prepare('SELECT value, quality, source_time, server_time FROM events WHERE point_id = ? AND source_time >= ? AND source_time < ? ORDER BY source_time, seq LIMIT ?')
+      .all(id, since, until, limit) as Array<{ value: number | null; quality: Quality; source_time: number; server_time: number }>;
+    return rows.map((r) => ({ value: r.value, quality: r.quality, sourceTime: r.source_time, serverTime: r.server_time }));
+  }
+
+  /** Events with since <= serverTime < until, in sequence order. */
+  events(since: number, until: number, limit: number, match: (point: string) => boolean): PointEvent[] {
+    this.flush();
+    const rows = this.#db
+      .prepare('SELECT e.seq, p.name, e.kind, e.value, e.quality, e.source_time, e.server_time FROM events e JOIN point_names p ON p.id = e.point_id WHERE e.server_time >= ? AND e.server_time < ? ORDER BY e.seq')
+      .iterate(since, until) as IterableIterator<EventRow>;
+    const out: PointEvent[] = [];
+    for (const r of rows) {
+      if (!match(r.name)) continue;
+      out.push({ seq: r.seq, point: r.name, kind: r.kind, value: r.value, quality: r.quality, sourceTime: r.source_time, serverTime: r.server_time });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** Deletes events and settled alarms older than `before`. Returns the rows removed. */
+  prune(before: number): number {
+    this.flush();
+    const events = this.#db.prepare('DELETE FROM events WHERE server_time < ?').run(before).changes;
+    const alarms = this.#db.prepare('DELETE FROM alarms WHERE raised_at < ? AND cleared_at IS NOT NULL AND acked_at IS NOT NULL').run(before).changes;
+    return events + alarms;
+  }
+
+  insertAlarm(alarm: Omit<Alarm, 'id' | 'state'>): number {
+    const info = this.#db
+      .prepare('INSERT INTO alarms (source, kind, severity, message, raised_at, cleared_at, acked_at, acked_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(alarm.source, alarm.kind, alarm.severity, alarm.message, alarm.raisedAt, alarm.clearedAt, alarm.ackedAt, alarm.ackedBy);
+    return Number(info.lastInsertRowid);
+  }
+
+  updateAlarm(alarm: Alarm): void {
+    this.#db.prepare('UPDATE alarms SET cleared_at = ?, acked_at = ?, acked_by = ? WHERE id = ?').run(alarm.clearedAt, alarm.ackedAt, alarm.ackedBy, alarm.id);
+  }
+
+  /** Alarms still needing attention: not cleared, or not acknowledged. */
+  openAlarms(): Array<Omit<Alarm, 'state'>> {
+    return (this.#db.prepare('SELECT * FROM alarms WHERE cleared_at IS NULL OR acked_at IS NULL ORDER BY id').all() as AlarmRow[]).map(alarmOf);
+  }
+
+  recentAlarms(limit: number): Array<Omit<Alarm, 'state'>> {
+    return (this.#db.prepare('SELECT * FROM alarms ORDER BY id DESC LIMIT ?').all(limit) as AlarmRow[]).map(alarmOf);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  #pointId(name: string): number {
+    let id = this.#pointIds.get(name);
+    if (id === undefined) {
+      id = Number(this.#insertName.run(name).lastInsertRowid);
+      this.#pointIds.set(name, id);
+    }
+    return id;
+  }
+}
+
+function alarmOf(r: AlarmRow): Omit<Alarm, 'state'> {
+  return { id: r.id, source: r.source, kind: r.kind, severity: r.severity, message: r.message, raisedAt: r.raised_at, clearedAt: r.cleared_at, ackedAt: r.acked_at, ackedBy: r.acked_by };
+}

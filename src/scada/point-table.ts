@@ -1,0 +1,121 @@
+import type { DeviceConfig, PointConfig } from '../config/scada-schema.js';
+import type { Reading } from './acquisition/modbus-poller.js';
+import { toEngineering } from './acquisition/register-codec.js';
+import { pointMatcher } from './point-pattern.js';
+import type { PointSnapshot, Quality } from './types.js';
+
+/** A point in the real-time table: its configuration and its current value. */
+export interface PointEntry {
+  readonly config: PointConfig;
+  readonly device: string;
+  value: number | null;
+  quality: Quality;
+  sourceTime: number | null;
+  serverTime: number | null;
+  /** The value of the last event: telemetry deadband is measured from it, so slow drift is reported. */
+  reported: number | null;
+}
+
+/** A change the table saw: a new value beyond deadband, a status change, or a quality change. */
+export interface PointChange {
+  readonly entry: PointEntry;
+  readonly kind: 'change' | 'quality';
+}
+
+/**
+ * The real-time point table (SPEC §6): value, quality, source and server
+ * timestamps of every configured point. It decides what is an event; the
+ * service numbers, stores and publishes them.
+ */
+export class PointTable {
+  readonly #points = new Map<string, PointEntry>();
+  readonly #byDevice = new Map<string, PointEntry[]>();
+
+  constructor(devices: readonly DeviceConfig[]) {
+    for (const device of devices) {
+      const entries = device.points.map((config): PointEntry => ({ config, device: device.name, value: null, quality: 'invalid', sourceTime: null, serverTime: null, reported: null }));
+      for (const entry of entries) this.#points.set(entry.config.name, entry);
+      this.#byDevice.set(device.name, entries);
+    }
+  }
+
+  get size(): number {
+    return this.#points.size;
+  }
+
+  get(name: string): PointEntry | undefined {
+    return this.#points.get(name);
+  }
+
+  list(pattern?: string): PointEntry[] {
+    const match = pointMatcher(pattern);
+    const out: PointEntry[] = [];
+    for (const entry of this.#points.values()) if (match(entry.config.name)) out.push(entry);
+    return out;
+  }
+
+  /** Stores one poll's readings; returns the entries that changed enough to be events. */
+  applyReadings(readings: readonly Reading[], sourceTime: number, serverTime: number): PointChange[] {
+    const changes: PointChange[] = [];
+    for (const reading of readings) {
+      const entry = this.#points.get(reading.point);
+      if (entry === undefined) continue;
+      const change = this.#apply(entry, reading.raw, sourceTime, serverTime);
+      if (change !== null) changes.push(change);
+    }
+    return changes;
+  }
+
+  /** Marks every point of a device (device lost: invalid). Returns the entries whose quality changed. */
+  setDeviceQuality(device: string, quality: Quality, serverTime: number): PointChange[] {
+    const changes: PointChange[] = [];
+    for (const entry of this.#byDevice.get(device) ?? []) {
+      if (entry.quality === quality) continue;
+      entry.quality = quality;
+      entry.serverTime = serverTime;
+      changes.push({ entry, kind: 'quality' });
+    }
+    return changes;
+  }
+
+  #apply(entry: PointEntry, raw: number, sourceTime: number, serverTime: number): PointChange | null {
+    const config = entry.config;
+    if (!Number.isFinite(raw)) {
+      // A reply that decodes to nothing usable (short block, NaN float): the value is not trustworthy.
+      const changed = entry.quality !== 'questionable';
+      entry.quality = 'questionable';
+      entry.serverTime = serverTime;
+      return changed ? { entry, kind: 'quality' } : null;
+    }
+    const value = config.class === 'status' || config.class === 'control' ? (raw === 0 ? 0 : 1) : toEngineering(raw, config);
+    const qualityChanged = entry.quality !== 'good';
+    entry.value = value;
+    entry.quality = 'good';
+    entry.sourceTime = sourceTime;
+    entry.serverTime = serverTime;
+    const isBinary = config.class === 'status' || config.class === 'control';
+    const moved = entry.reported === null || (isBinary ? value !== entry.reported : Math.abs(value - entry.reported) > config.deadband);
+    if (moved) {
+      entry.reported = value;
+      return { entry, kind: 'change' };
+    }
+    return qualityChanged ? { entry, kind: 'quality' } : null;
+  }
+}
+
+/** The wire shape of a point (without its alarm, which the service adds). */
+export function snapshotOf(entry: PointEntry): PointSnapshot {
+  const config = entry.config;
+  return {
+    name: config.name,
+    class: config.class,
+    device: entry.device,
+    unit: config.unit,
+    value: entry.value,
+    quality: entry.quality,
+    sourceTime: entry.sourceTime,
+    serverTime: entry.serverTime,
+    controllable: config.control !== undefined,
+    ...(config.states === undefined ? {} : { states: config.states }),
+  };
+}

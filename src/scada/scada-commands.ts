@@ -1,0 +1,121 @@
+import type { Bus, Subscription } from '../bus/bus.js';
+import { checkPattern } from '../bus/topics.js';
+import { encodeHeader } from '../codec/index.js';
+import { GridlinkError } from '../errors/index.js';
+import type { CommandTable } from '../server/router.js';
+import type { Session } from '../session/session.js';
+import type { ScadaService } from './scada-service.js';
+import type { Actor, Alarm, PointEvent } from './types.js';
+
+/** Events a watcher may have waiting before the oldest are dropped (the newest value matters most). */
+const WATCH_QUEUE = 10_000;
+const DEFAULT_LIMIT = 10_000;
+
+/**
+ * The data plane on the native protocol (docs/protocol.md §3.6): points,
+ * devices, history, events, alarms, select/operate, and `watch`, which pushes
+ * `point.event` frames (and `alarm.event` frames) in event order until
+ * `unwatch` or the connection ends. Every command needs a login; a
+ * connection's selections end with it.
+ */
+export function scadaCommands(scada: ScadaService | null, bus: Bus): CommandTable {
+  const watches = new WeakMap<Session, Subscription[]>();
+  // An event reaches every watcher: encode its frame once.
+  const encoded = new WeakMap<object, Buffer>();
+  const frameOf = (message: PointEvent | Alarm, cmd: 'point.event' | 'alarm.event'): Buffer => {
+    let frame = encoded.get(message);
+    if (frame === undefined) {
+      frame = encodeHeader(cmd === 'point.event' ? { v: 1, cmd, ...message } : { v: 1, cmd, alarm: message });
+      encoded.set(message, frame);
+    }
+    return frame;
+  };
+  const released = new WeakSet<Session>();
+  const watched = new WeakSet<Session>();
+
+  const actorOf = (session: Session): { service: ScadaService; actor: Actor } => {
+    if (scada === null) throw new GridlinkError('GL_ERR_SCADA_DISABLED');
+    const identity = session.identity;
+    if (identity === null) throw new GridlinkError('GL_ERR_AUTH_REQUIRED');
+    const connection = `native:${session.id}`;
+    if (!released.has(session)) {
+      released.add(session);
+      session.onClose(() => scada.releaseConnection(connection));
+    }
+    return { service: scada, actor: { user: identity.name, role: identity.role, connection } };
+  };
+  const unwatch = (session: Session): void => {
+    for (const subscription of watches.get(session) ?? []) subscription.unsubscribe();
+    watches.delete(session);
+  };
+  const now = (): number => Date.now();
+
+  return {
+    points: async (ctx) => {
+      const { service } = actorOf(ctx.session);
+      await ctx.reply({ points: service.points(patternOf(ctx.fields.pattern)) });
+    },
+    devices: async (ctx) => {
+      const { service } = actorOf(ctx.session);
+      await ctx.reply({ devices: service.devices() });
+    },
+    history: async (ctx) => {
+      const { service } = actorOf(ctx.session);
+      const { point, since, until, limit } = ctx.fields;
+      await ctx.reply({ point, samples: service.history(point, since, until ?? now() + 1, limit ?? DEFAULT_LIMIT) });
+    },
+    events: async (ctx) => {
+      const { service } = actorOf(ctx.session);
+      const { since, until, limit, pattern } = ctx.fields;
+      await ctx.reply({ events: service.events(since, until ?? now() + 1, limit ?? DEFAULT_LIMIT, patternOf(pattern)) });
+    },
+    alarms: async (ctx) => {
+      const { service } = actorOf(ctx.session);
+      await ctx.reply({ alarms: service.alarms({ includeCleared: ctx.fields.all === true }) });
+    },
+    'alarm.ack': async (ctx) => {
+      const { service, actor } = actorOf(ctx.session);
+      await ctx.reply({ alarm: service.acknowledge(actor, ctx.fields.alarm) });
+    },
+    select: async (ctx) => {
+      const { service, actor } = actorOf(ctx.session);
+      await ctx.reply({ lease: service.select(actor, ctx.fields.point) });
+    },
+    deselect: async (ctx) => {
+      const { service, actor } = actorOf(ctx.session);
+      service.deselect(actor, ctx.fields.point);
+      await ctx.reply({});
+    },
+    operate: async (ctx) => {
+      const { service, actor } = actorOf(ctx.session);
+      await ctx.reply({ result: await service.operate(actor, ctx.fields.point, ctx.fields.value) });
+    },
+    watch: async (ctx) => {
+      const { service } = actorOf(ctx.session);
+      const pattern = patternOf(ctx.fields.pattern);
+      const session = ctx.session;
+      unwatch(session);
+      const points = service.points(pattern);
+      // Subscribe before replying: no event between the snapshot and the first push is lost.
+      const subscriptions = [bus.subscribe(`events.${pattern ?? '>'}`, (m) => session.sendEncoded(frameOf(m.payload as PointEvent, 'point.event')), { maxQueued: WATCH_QUEUE, policy: 'drop-oldest' })];
+      if (ctx.fields.alarms === true) subscriptions.push(bus.subscribe('alarms.>', (m) => session.sendEncoded(frameOf(m.payload as Alarm, 'alarm.event')), { maxQueued: WATCH_QUEUE, policy: 'drop-oldest' }));
+      watches.set(session, subscriptions);
+      if (!watched.has(session)) {
+        watched.add(session);
+        session.onClose(() => unwatch(session));
+      }
+      await ctx.reply({ points });
+    },
+    unwatch: async (ctx) => {
+      unwatch(ctx.session);
+      await ctx.reply({});
+    },
+  };
+}
+
+/** A point pattern, checked; undefined for all points. */
+function patternOf(pattern: string | undefined): string | undefined {
+  if (pattern === undefined || pattern === '>' || pattern === '*') return pattern === '*' ? '*' : undefined;
+  checkPattern(pattern);
+  return pattern;
+}

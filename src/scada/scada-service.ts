@@ -1,0 +1,259 @@
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { AuditLog } from '../accounts/audit-log.js';
+import { hasRole } from '../accounts/roles.js';
+import type { Bus } from '../bus/bus.js';
+import type { DeviceConfig, ScadaConfig } from '../config/scada-schema.js';
+import { GridlinkError } from '../errors/index.js';
+import { ModbusPoller, type PollSink, type Reading } from './acquisition/modbus-poller.js';
+import { AlarmBook } from './alarm-book.js';
+import { ControlDesk } from './control-desk.js';
+import { HistoryStore, type HistorySample } from './history-store.js';
+import { pointMatcher } from './point-pattern.js';
+import { PointTable, snapshotOf, type PointChange, type PointEntry } from './point-table.js';
+import { SubstationSimulator } from './simulator/substation-simulator.js';
+import { simulatorDevices } from './simulator/simulator-devices.js';
+import { SCADA_TOPICS, type Actor, type Alarm, type DeviceStatus, type OperateResult, type PointEvent, type PointSnapshot, type ScadaApi, type SelectLease } from './types.js';
+
+interface FeedbackWaiter {
+  readonly value: number;
+  readonly after: number;
+  readonly tolerance: number;
+  readonly resolve: (confirmed: boolean) => void;
+}
+
+const HOUR_MS = 3_600_000;
+
+export interface ScadaServiceOptions {
+  readonly config: ScadaConfig;
+  readonly dataDir: string;
+  readonly bus: Bus;
+  readonly audit: AuditLog;
+  readonly logger: Logger;
+}
+
+/**
+ * The SCADA data plane (SPEC §6) in one place: the built-in simulator (when
+ * on), one poller per device, the real-time point table, events on the bus
+ * and in history, alarms, and select-before-operate control. Front ends (the
+ * native protocol, the web HMI) see it through {@link ScadaApi}.
+ */
+export class ScadaService implements ScadaApi, PollSink {
+  readonly simulator: SubstationSimulator | null;
+  readonly simulatorAddress: AddressInfo | null;
+  readonly #bus: Bus;
+  readonly #audit: AuditLog;
+  readonly #history: HistoryStore;
+  readonly #table: PointTable;
+  readonly #alarms: AlarmBook;
+  readonly #desk: ControlDesk;
+  readonly #pollers = new Map<string, ModbusPoller>();
+  readonly #waiters = new Map<string, Set<FeedbackWaiter>>();
+  readonly #retentionMs: number;
+  #retentionTimer: NodeJS.Timeout | null = null;
+  #events = 0;
+
+  private constructor(options: ScadaServiceOptions, simulator: SubstationSimulator | null, simulatorAddress: AddressInfo | null, devices: DeviceConfig[]) {
+    this.simulator = simulator;
+    this.simulatorAddress = simulatorAddress;
+    this.#bus = options.bus;
+    this.#audit = options.audit;
+    this.#retentionMs = options.config.history.retentionDays * 24 * HOUR_MS;
+    this.#history = new HistoryStore(join(options.dataDir, 'history.db'));
+    this.#table = new PointTable(devices);
+    this.#alarms = new AlarmBook(this.#history, (alarm) => this.#bus.publish(SCADA_TOPICS.alarm(alarm.source), alarm));
+    this.#desk = new ControlDesk(
+      {
+        point: (name) => this.#table.get(name),
+        write: (entry, target, address, value) => this.#pollerOf(entry).write(target, address, value),
+        feedback: (entry, value, after, timeoutMs) => this.#feedback(entry, value, after, timeoutMs),
+        failed: (point, message) => this.#alarms.commandFailed(point, message, Date.now()),
+        succeeded: (point) => this.#alarms.commandSucceeded(point, Date.now()),
+      },
+      options.audit,
+      options.config.selectTimeoutMs,
+    );
+    for (const device of devices) this.#pollers.set(device.name, new ModbusPoller(device, this, options.logger.child({ service: 'scada' })));
+  }
+
+  static async start(options: ScadaServiceOptions): Promise<ScadaService> {
+    const { config, logger } = options;
+    let simulator: SubstationSimulator | null = null;
+    let address: AddressInfo | null = null;
+    if (config.simulator.enabled) {
+      const sim = config.simulator;
+      simulator = new SubstationSimulator({ host: sim.host, port: sim.port, units: sim.units, feeders: sim.feeders, noise: sim.noise, breakerTravelMs: sim.breakerTravelMs, updateMs: sim.updateMs, logger });
+      address = await simulator.start();
+    }
+    const devices = config.devices ?? (address === null ? [] : simulatorDevices(config.simulator, config.simulator.host, address.port));
+    let service: ScadaService;
+    try {
+      service = new ScadaService(options, simulator, address, devices);
+    } catch (err) {
+      await simulator?.stop();
+      throw err;
+    }
+    service.#prune();
+    service.#retentionTimer = setInterval(() => service.#prune(), HOUR_MS);
+    service.#retentionTimer.unref();
+    for (const poller of service.#pollers.values()) poller.start();
+    logger.info({ event: 'scada.started', devices: devices.length, points: service.#table.size, simulator: address === null ? false : `${address.address}:${address.port}` }, 'SCADA data plane running');
+    return service;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#retentionTimer !== null) clearInterval(this.#retentionTimer);
+    this.#desk.close();
+    await Promise.all([...this.#pollers.values()].map((p) => p.stop()));
+    for (const waiters of this.#waiters.values()) for (const w of waiters) w.resolve(false);
+    this.#waiters.clear();
+    this.#history.close();
+    await this.simulator?.stop();
+  }
+
+  metrics(): { devices: number; devicesOnline: number; points: number; events: number; activeAlarms: number } {
+    let online = 0;
+    for (const poller of this.#pollers.values()) if (poller.online) online += 1;
+    return { devices: this.#pollers.size, devicesOnline: online, points: this.#table.size, events: this.#events, activeAlarms: this.#alarms.open().filter((a) => a.clearedAt === null).length };
+  }
+
+  // --- ScadaApi ---
+
+  points(pattern?: string): PointSnapshot[] {
+    return this.#table.list(pattern).map((entry) => this.#snapshot(entry));
+  }
+
+  point(name: string): PointSnapshot {
+    const entry = this.#table.get(name);
+    if (entry === undefined) throw new GridlinkError('GL_ERR_SCADA_NO_POINT', name);
+    return this.#snapshot(entry);
+  }
+
+  devices(): DeviceStatus[] {
+    return [...this.#pollers.values()].map((p) => p.status());
+  }
+
+  history(point: string, since: number, until: number, limit: number): HistorySample[] {
+    checkRange(since, until);
+    const rows = this.#history.history(point, since, until, limit);
+    if (rows.length === 0 && this.#table.get(point) === undefined) throw new GridlinkError('GL_ERR_SCADA_NO_POINT', point);
+    return rows;
+  }
+
+  events(since: number, until: number, limit: number, pattern?: string): PointEvent[] {
+    checkRange(since, until);
+    return this.#history.events(since, until, limit, pointMatcher(pattern));
+  }
+
+  alarms(options: { includeCleared?: boolean } = {}): Alarm[] {
+    return options.includeCleared === true ? this.#alarms.recent(1_000) : this.#alarms.open();
+  }
+
+  acknowledge(actor: Actor, alarmId: number): Alarm {
+    if (!hasRole(actor.role, 'operator')) throw new GridlinkError('GL_ERR_AUTH_FORBIDDEN', `acknowledging needs the operator role; ${actor.user} is a ${actor.role}`);
+    const alarm = this.#alarms.acknowledge(alarmId, actor.user, Date.now());
+    this.#audit.record({ event: 'alarm.ack', actor: actor.user, detail: { alarm: alarmId, source: alarm.source, kind: alarm.kind } });
+    return alarm;
+  }
+
+  select(actor: Actor, point: string): SelectLease {
+    return this.#desk.select(actor, point);
+  }
+
+  deselect(actor: Actor, point: string): void {
+    this.#desk.deselect(actor, point);
+  }
+
+  operate(actor: Actor, point: string, value: number): Promise<OperateResult> {
+    return this.#desk.operate(actor, point, value);
+  }
+
+  releaseConnection(connection: string): void {
+    this.#desk.releaseConnection(connection);
+  }
+
+  // --- PollSink ---
+
+  readings(_device: string, readings: readonly Reading[], sourceTime: number): void {
+    const now = Date.now();
+    for (const change of this.#table.applyReadings(readings, sourceTime, now)) this.#emit(change, now);
+    if (this.#waiters.size === 0) return;
+    for (const reading of readings) {
+      const waiters = this.#waiters.get(reading.point);
+      if (waiters === undefined) continue;
+      const entry = this.#table.get(reading.point)!;
+      for (const waiter of waiters) {
+        if (entry.quality === 'good' && entry.value !== null && entry.sourceTime !== null && entry.sourceTime >= waiter.after && Math.abs(entry.value - waiter.value) <= waiter.tolerance) waiter.resolve(true);
+      }
+    }
+  }
+
+  lost(device: string, reason: string): void {
+    const now = Date.now();
+    for (const change of this.#table.setDeviceQuality(device, 'invalid', now)) this.#emit(change, now);
+    this.#alarms.deviceLost(device, reason, now);
+  }
+
+  restored(device: string): void {
+    this.#alarms.deviceRestored(device, Date.now());
+  }
+
+  // --- inside ---
+
+  #emit(change: PointChange, now: number): void {
+    const entry = change.entry;
+    if (change.kind === 'change' && entry.quality === 'good' && entry.value !== null) this.#alarms.checkLimits(entry.config, entry.value, now);
+    const event: PointEvent = { seq: this.#history.takeSeq(), point: entry.config.name, value: entry.value, quality: entry.quality, sourceTime: entry.sourceTime ?? now, serverTime: now, kind: change.kind };
+    this.#events += 1;
+    this.#history.record(event);
+    this.#bus.publish(SCADA_TOPICS.value(entry.config.name), this.#snapshot(entry));
+    this.#bus.publish(SCADA_TOPICS.event(entry.config.name), event);
+  }
+
+  #snapshot(entry: PointEntry): PointSnapshot {
+    const snapshot = snapshotOf(entry);
+    const alarm = this.#alarms.activeFor(entry.config.name);
+    return alarm === undefined ? snapshot : { ...snapshot, alarm: alarm.state };
+  }
+
+  #pollerOf(entry: PointEntry): ModbusPoller {
+    return this.#pollers.get(entry.device)!;
+  }
+
+  #feedback(entry: PointEntry, value: number, after: number, timeoutMs: number): Promise<boolean> {
+    const name = entry.config.name;
+    const binary = entry.config.class === 'status' || entry.config.class === 'control';
+    const tolerance = binary ? 0 : Math.abs(entry.config.scale) / 2 + 1e-9;
+    return new Promise((resolve) => {
+      let waiters = this.#waiters.get(name);
+      if (waiters === undefined) {
+        waiters = new Set();
+        this.#waiters.set(name, waiters);
+      }
+      const set = waiters;
+      const waiter: FeedbackWaiter = {
+        value,
+        after,
+        tolerance,
+        resolve: (confirmed) => {
+          clearTimeout(timer);
+          set.delete(waiter);
+          if (set.size === 0 && this.#waiters.get(name) === set) this.#waiters.delete(name);
+          resolve(confirmed);
+        },
+      };
+      const timer = setTimeout(() => waiter.resolve(false), timeoutMs);
+      set.add(waiter);
+    });
+  }
+
+  #prune(): void {
+    const removed = this.#history.prune(Date.now() - this.#retentionMs);
+    if (removed > 0) this.#audit.record({ event: 'history.pruned', detail: { rows: removed } });
+  }
+}
+
+function checkRange(since: number, until: number): void {
+  if (!Number.isFinite(since) || !Number.isFinite(until) || since >= until) throw new GridlinkError('GL_ERR_SCADA_BAD_RANGE', `since ${since}, until ${until}`);
+}
