@@ -15,6 +15,16 @@ interface Pending {
   readonly expiresAt: number;
 }
 
+/** What a login depends on about the connection it arrives on (a native session, a web request). */
+export interface LoginPeer {
+  readonly remoteAddress: string;
+  /** TLS-encrypted. */
+  readonly secure: boolean;
+  readonly fromLoopback: boolean;
+  /** Which front end, when not the native protocol (recorded in the audit log), e.g. `web`. */
+  readonly via?: string;
+}
+
 export interface Challenge {
   readonly nonce: string;
   readonly salt: string;
@@ -61,39 +71,54 @@ export class AuthService {
     this.#checkThrottle(session, pending.user);
     const record = this.#users.get(pending.user);
     const ok = record !== undefined && verifyProof(Buffer.from(proofBase64, 'base64'), pending.nonce, record.credential);
-    return this.#conclude(session, pending.user, ok ? record : undefined, 'challenge');
+    const identity = this.#conclude(session, pending.user, ok ? record : undefined, 'challenge');
+    session.identity = identity;
+    return identity;
   }
 
   /** Password login: refused outright over plain TCP from another host. */
   async password(session: Session, user: string, password: string): Promise<Identity> {
-    if (!session.secure && !session.fromLoopback) {
-      this.#audit.record({ event: 'auth.insecure_refused', actor: user, address: session.remoteAddress });
-      throw new GridlinkError('GL_ERR_AUTH_INSECURE');
-    }
-    this.#checkThrottle(session, user);
-    const record = this.#users.get(user);
-    const ok = record !== undefined && (await verifyPassword(password, record.credential));
-    return this.#conclude(session, user, ok ? record : undefined, 'password');
+    const identity = await this.verifyPassword(session, user, password);
+    session.identity = identity;
+    return identity;
   }
 
-  #conclude(session: Session, user: string, record: { name: string; role: Identity['role'] } | undefined, method: string): Identity {
+  /**
+   * The password check of {@link password} for a front end that keeps its own
+   * sessions (the web HMI): same rules, throttle and audit, no native session.
+   */
+  async verifyPassword(peer: LoginPeer, user: string, password: string): Promise<Identity> {
+    if (!peer.secure && !peer.fromLoopback) {
+      this.#audit.record({ event: 'auth.insecure_refused', actor: user, address: peer.remoteAddress, detail: peer.via === undefined ? undefined : via(peer) });
+      throw new GridlinkError('GL_ERR_AUTH_INSECURE');
+    }
+    this.#checkThrottle(peer, user);
+    const record = this.#users.get(user);
+    const ok = record !== undefined && (await verifyPassword(password, record.credential));
+    return this.#conclude(peer, user, ok ? record : undefined, 'password');
+  }
+
+  #conclude(session: LoginPeer, user: string, record: { name: string; role: Identity['role'] } | undefined, method: string): Identity {
     if (record === undefined) {
       this.#throttle.failed(session.remoteAddress, user);
-      this.#audit.record({ event: 'auth.failure', actor: user, address: session.remoteAddress, detail: { method } });
+      this.#audit.record({ event: 'auth.failure', actor: user, address: session.remoteAddress, detail: { method, ...via(session) } });
       throw new GridlinkError('GL_ERR_AUTH_FAILED');
     }
     this.#throttle.succeeded(session.remoteAddress, user);
     const identity: Identity = { name: record.name, role: record.role };
-    session.identity = identity;
-    this.#audit.record({ event: 'auth.login', actor: user, address: session.remoteAddress, detail: { method, role: record.role } });
+    this.#audit.record({ event: 'auth.login', actor: user, address: session.remoteAddress, detail: { method, role: record.role, ...via(session) } });
     return identity;
   }
 
-  #checkThrottle(session: Session, user: string): void {
+  #checkThrottle(session: LoginPeer, user: string): void {
     const wait = this.#throttle.waitMs(session.remoteAddress, user);
     if (wait > 0) {
-      this.#audit.record({ event: 'auth.throttled', actor: user, address: session.remoteAddress, detail: { waitMs: wait } });
+      this.#audit.record({ event: 'auth.throttled', actor: user, address: session.remoteAddress, detail: { waitMs: wait, ...via(session) } });
       throw new GridlinkError('GL_ERR_AUTH_THROTTLED', `try again in ${Math.ceil(wait / 1000)} s`);
     }
   }
+}
+
+function via(peer: LoginPeer): { via?: string } {
+  return peer.via === undefined ? {} : { via: peer.via };
 }

@@ -175,11 +175,5 @@ export function fileCommands(files: FileService): CommandTable {
 async function reserveQuota(files: FileService, ctx: RequestContext<'put.open'>, area: FileArea, path: string): Promise<Reservation | undefined> {
   const user = ctx.session.identity?.name;
   if (user === undefined) return undefined;
-  const quota = files.options.quotaFor(user);
-  if (quota === undefined) throw new GridlinkError('GL_ERR_AUTH_REQUIRED', 'this account no longer exists');
-  const existing = await area.stat(path).catch(() => null);
-  const replaced = existing?.isFile() === true ? existing.size : 0;
-  // This upload's own partial file (a resume) is covered by its reservation.
-  const parked = await files.staging.partialBytes(area.key, files.staging.partialPath(area.key, path, ctx.fields.length));
-  return files.quotas.reserve(user, area.root, quota, ctx.fields.length - replaced, parked);
+  return files.reserveUpload(user, area, path, ctx.fields.length);
 }

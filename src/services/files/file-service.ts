@@ -7,7 +7,7 @@ import { DigestCache } from '../../integrity/digest-cache.js';
 import type { Session } from '../../session/session.js';
 import { FileArea } from './file-area.js';
 import { PathLocks } from './path-locks.js';
-import { QuotaLedger } from './quota-ledger.js';
+import { QuotaLedger, type Reservation } from './quota-ledger.js';
 import { Staging } from './staging.js';
 import { TransferSlots } from './transfer-slots.js';
 import type { Upload, UploadDeps } from './upload.js';
@@ -137,6 +137,21 @@ export class FileService {
       this.#homes.set(user, home);
     }
     return home;
+  }
+
+  /**
+   * Claims an upload's growth against `user`'s quota before any byte is
+   * stored (SPEC §4): the new length minus the file it replaces, counting the
+   * user's other unfinished uploads; refused with GL_ERR_FILE_QUOTA.
+   */
+  async reserveUpload(user: string, area: FileArea, path: string, length: number): Promise<Reservation> {
+    const quota = this.options.quotaFor(user);
+    if (quota === undefined) throw new GridlinkError('GL_ERR_AUTH_REQUIRED', 'this account no longer exists');
+    const existing = await area.stat(path).catch(() => null);
+    const replaced = existing?.isFile() === true ? existing.size : 0;
+    // This upload's own partial file (a resume) is covered by its reservation.
+    const parked = await this.staging.partialBytes(area.key, this.staging.partialPath(area.key, path, length));
+    return this.quotas.reserve(user, area.root, quota, length - replaced, parked);
   }
 
   /** Records a file change in the audit log. */

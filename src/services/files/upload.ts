@@ -152,8 +152,12 @@ export class Upload {
     return this.#received;
   }
 
-  /** Verifies the checksums and renames the file into place. */
-  async commit(expected: DigestResult): Promise<DigestResult> {
+  /**
+   * Verifies the checksums and renames the file into place. `null`: the
+   * sender gave no checksum (an HTTP upload without one); the file is then
+   * committed with the digest computed here, which the caller reports back.
+   */
+  async commit(expected: DigestResult | null): Promise<DigestResult> {
     this.#checkUsable();
     if (this.#received !== this.target.length) {
       throw new GridlinkError('GL_ERR_FILE_OFFSET_INVALID', `received ${this.#received} of ${this.target.length} bytes`);
@@ -166,7 +170,7 @@ export class Upload {
       await this.#drop();
       throw new GridlinkError('GL_ERR_FILE_IO', `hashing ${printable(this.target.path)} failed; run the command again`, { cause: err });
     }
-    if (!digestsMatch(actual, expected)) {
+    if (expected !== null && !digestsMatch(actual, expected)) {
       await this.#drop();
       throw new GridlinkError('GL_ERR_FILE_CHECKSUM_MISMATCH', `${printable(this.target.path)}: server computed sha256 ${actual.sha256}`);
     }
