@@ -21,6 +21,7 @@ import { FileService } from '../services/files/file-service.js';
 import { fileCommands } from '../services/files/file-commands.js';
 import { createLegacyHandler } from '../services/files/legacy-commands.js';
 import { NativeListener } from '../transport/native-listener.js';
+import { WebServer } from '../web/http-server.js';
 import { scadaCommands } from '../scada/scada-commands.js';
 import { ScadaService } from '../scada/scada-service.js';
 import { coreCommands } from './core-commands.js';
@@ -60,6 +61,8 @@ export class GridlinkServer {
   #legacyChatAddress: AddressInfo | null = null;
   readonly #startedAt = Date.now();
   #nativeAddress: AddressInfo | null = null;
+  #web: WebServer | null = null;
+  #httpAddress: AddressInfo | null = null;
   #stopping: Promise<void> | null = null;
 
   private constructor(parts: {
@@ -179,7 +182,13 @@ export class GridlinkServer {
     try {
       server.#nativeAddress = await native.listen();
       server.#legacyChatAddress = (await legacyChat?.listen()) ?? null;
+      if (config.http.enabled) {
+        const s = server;
+        server.#web = new WebServer({ config: config.http, logger, users, audit, auth, files, chat, bus, status: () => s.status(), scada: () => s.scada });
+        server.#httpAddress = await server.#web.listen();
+      }
     } catch (err) {
+      await server.#web?.close().catch(() => undefined);
       await native.close(0);
       await legacyChat?.close().catch(() => undefined);
       await scada?.stop();
@@ -195,6 +204,7 @@ export class GridlinkServer {
         native: `${server.#nativeAddress.address}:${server.#nativeAddress.port}`,
         legacyChat: server.#legacyChatAddress === null ? false : `${server.#legacyChatAddress.address}:${server.#legacyChatAddress.port}`,
         tls: tls !== undefined,
+        http: server.#httpAddress === null ? false : `${config.http.tls === undefined ? 'http' : 'https'}://${server.#httpAddress.address}:${server.#httpAddress.port}`,
         simulator: simulatorAddress === null ? false : `${simulatorAddress.address}:${simulatorAddress.port}`,
         dataDir: config.dataDir,
         anonymous: config.anonymous.enabled ? { dir: anonymousDir, writable: config.anonymous.writable } : false,
@@ -208,6 +218,11 @@ export class GridlinkServer {
   get nativeAddress(): AddressInfo {
     if (this.#nativeAddress === null) throw new Error('server not started');
     return this.#nativeAddress;
+  }
+
+  /** Address of the web HMI's HTTP listener (null when it is off). */
+  get httpAddress(): AddressInfo | null {
+    return this.#httpAddress;
   }
 
   /** Address of the legacy UDP chat (null when it is off). */
@@ -231,6 +246,7 @@ export class GridlinkServer {
   stop(graceMs = this.config.shutdownGraceMs): Promise<void> {
     this.#stopping ??= (async () => {
       this.logger.info({ event: 'server.stopping', graceMs, ...this.status() });
+      await this.#web?.close();
       await this.#native.close(graceMs);
       await this.#legacyChat?.close();
       await this.scada?.stop();

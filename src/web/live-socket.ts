@@ -1,0 +1,206 @@
+import type { WebSocket } from 'ws';
+import type { Bus, BusMessage, Subscription } from '../bus/bus.js';
+import { checkPattern } from '../bus/topics.js';
+import { GridlinkError } from '../errors/index.js';
+import type { ScadaApi } from '../scada/types.js';
+import type { ChatEvent, ChatRooms, Membership } from '../services/chat/chat-rooms.js';
+import type { WebSession } from './sessions.js';
+
+/** What a live socket needs from the HTTP server. */
+export interface LiveHost {
+  readonly bus: Bus;
+  readonly chat: ChatRooms;
+  scada(): ScadaApi | null;
+  /** Marks the session used and checks its account; false when the session has ended. */
+  checkSession(session: WebSession): boolean;
+  onLiveClosed(socket: LiveSocket): void;
+}
+
+/** Point updates that may wait for one socket; then the oldest go (SPEC §5.1 telemetry policy). */
+const POINT_QUEUE = 256;
+/** Alarm events that may wait; a socket that cannot keep up with alarms is cut (it re-reads /api/alarms). */
+const ALARM_QUEUE = 1_000;
+/** Above this many bytes waiting in the socket, a sink waits for the write before taking more. */
+const HIGH_WATER_BYTES = 256 * 1024;
+const MAX_PATTERNS = 32;
+
+/** Close codes: the session ended (log in again); the peer was too slow or kicked (policy). */
+export const CLOSE_SESSION_ENDED = 4401;
+export const CLOSE_POLICY = 4008;
+
+/** JSON of a payload shared by every socket it reaches, made once. */
+const encoded = new WeakMap<object, string>();
+function encodeOnce(key: object, make: () => unknown): string {
+  let text = encoded.get(key);
+  if (text === undefined) {
+    text = JSON.stringify(make());
+    encoded.set(key, text);
+  }
+  return text;
+}
+
+type ClientOp =
+  | { op: 'subscribe'; points?: string }
+  | { op: 'unsubscribe'; points?: string }
+  | { op: 'alarms' }
+  | { op: 'join'; room: string; nick: string }
+  | { op: 'leave' }
+  | { op: 'say'; text: string }
+  | { op: 'whisper'; to: string; text: string }
+  | { op: 'ping' };
+
+/**
+ * One `/api/live` WebSocket (docs/http-api.md): point subscriptions on the
+ * bus (`points.<pattern>`, a bounded queue, drop-oldest), alarm events, and
+ * one chat membership (bounded queue, disconnect policy). Writes wait when
+ * the socket has more than {@link HIGH_WATER_BYTES} unsent, so a slow
+ * browser fills only its own bounded queues. Every message from the client
+ * counts as use of the session and re-checks its account.
+ */
+export class LiveSocket {
+  readonly session: WebSession;
+  readonly #ws: WebSocket;
+  readonly #ctx: LiveHost;
+  readonly #points = new Map<string, Subscription>();
+  #alarms: Subscription | null = null;
+  #membership: Membership | null = null;
+  #closed = false;
+
+  constructor(ws: WebSocket, session: WebSession, ctx: LiveHost) {
+    this.#ws = ws;
+    this.session = session;
+    this.#ctx = ctx;
+    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    ws.on('close', () => this.#cleanup());
+    ws.on('error', () => this.#cleanup());
+  }
+
+  /** Ends the socket (session over, server stopping). */
+  close(code: number, reason: string): void {
+    this.#cleanup();
+    this.#ws.close(code, reason);
+  }
+
+  #onMessage(data: unknown, isBinary: boolean): void {
+    if (this.#closed) return;
+    if (!this.#ctx.checkSession(this.session)) return; // ended: the socket is being closed
+    let op: ClientOp;
+    try {
+      if (isBinary) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', 'send JSON text messages');
+      const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data as Buffer[]).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== 'object' || parsed === null || typeof (parsed as { op?: unknown }).op !== 'string') throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', 'a message is a JSON object with a string "op"');
+      op = parsed as ClientOp;
+      this.#handle(op);
+    } catch (err) {
+      const error = err instanceof GridlinkError ? err : new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', 'not valid JSON');
+      void this.#send(JSON.stringify({ type: 'error', code: error.code, message: error.message }))?.catch(() => undefined);
+    }
+  }
+
+  #handle(op: ClientOp): void {
+    switch (op.op) {
+      case 'subscribe':
+        return this.#subscribe(stringField(op, 'points', true) ?? '');
+      case 'unsubscribe': {
+        const pattern = stringField(op, 'points', true) ?? '';
+        this.#points.get(pattern)?.unsubscribe();
+        this.#points.delete(pattern);
+        return;
+      }
+      case 'alarms':
+        this.#alarms ??= this.#ctx.bus.subscribe('alarms.>', (m) => this.#send(encodeOnce(m, () => ({ type: 'alarm', alarm: m.payload }))), {
+          maxQueued: ALARM_QUEUE,
+          policy: 'disconnect',
+          onOverflow: () => this.#tooSlow(),
+        });
+        return;
+      case 'join':
+        return this.#join(stringField(op, 'room')!, stringField(op, 'nick')!);
+      case 'leave':
+        this.#membership?.leave();
+        this.#membership = null;
+        return;
+      case 'say':
+        return this.#member().say(stringField(op, 'text')!);
+      case 'whisper':
+        return this.#member().whisper(stringField(op, 'to')!, stringField(op, 'text')!);
+      case 'ping':
+        void this.#send('{"type":"pong"}')?.catch(() => undefined);
+        return;
+      default:
+        throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', `unknown op ${JSON.stringify(String((op as { op: unknown }).op).slice(0, 40))}`);
+    }
+  }
+
+  /** Subscribes first, then sends the snapshot: an update in between arrives (maybe twice), never lost. */
+  #subscribe(pattern: string): void {
+    const scada = this.#ctx.scada();
+    if (scada === null) throw new GridlinkError('GL_ERR_SCADA_DISABLED');
+    if (this.#points.has(pattern)) return;
+    if (this.#points.size >= MAX_PATTERNS) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', `at most ${MAX_PATTERNS} subscriptions per connection`);
+    const topic = pattern === '' || pattern === '>' ? 'points.>' : `points.${pattern}`;
+    checkPattern(topic);
+    const snapshot = scada.points(pattern);
+    const subscription = this.#ctx.bus.subscribe(topic, (m: BusMessage) => this.#send(encodeOnce(m, () => ({ type: 'point', point: m.payload }))), {
+      maxQueued: POINT_QUEUE,
+      policy: 'drop-oldest',
+    });
+    this.#points.set(pattern, subscription);
+    for (const point of snapshot) void this.#send(JSON.stringify({ type: 'point', point }))?.catch(() => undefined);
+  }
+
+  #join(room: string, nick: string): void {
+    if (this.#membership?.active === true) throw new GridlinkError('GL_ERR_CHAT_NICK_TAKEN', `you are already in ${this.#membership.room}; leave first`);
+    this.#membership = this.#ctx.chat.join(room, nick, {
+      deliver: (event: ChatEvent) => this.#send(encodeOnce(event, () => ({ type: 'chat', event }))),
+      drop: (reason) => {
+        const error = new GridlinkError(reason === 'kicked' ? 'GL_ERR_CHAT_KICKED' : 'GL_ERR_CHAT_TOO_SLOW');
+        void this.#send(JSON.stringify({ type: 'error', code: error.code, message: error.message }))?.catch(() => undefined);
+        this.close(CLOSE_POLICY, reason);
+      },
+    });
+    void this.#send(JSON.stringify({ type: 'joined', room, nick, members: this.#ctx.chat.members(room) }))?.catch(() => undefined);
+  }
+
+  #member(): Membership {
+    if (this.#membership === null || !this.#membership.active) throw new GridlinkError('GL_ERR_CHAT_NOT_MEMBER', 'join a room first');
+    return this.#membership;
+  }
+
+  #tooSlow(): void {
+    this.close(CLOSE_POLICY, 'too slow');
+  }
+
+  /**
+   * Sends one text message. Below the high-water mark it returns nothing (the
+   * sink takes the next message at once); above it, a promise settled when
+   * this message has been written, so the bus holds the rest in the
+   * subscriber's bounded queue meanwhile.
+   */
+  #send(text: string): Promise<void> | undefined {
+    if (this.#closed || this.#ws.readyState !== this.#ws.OPEN) throw new Error('live socket closed');
+    if (this.#ws.bufferedAmount < HIGH_WATER_BYTES) {
+      this.#ws.send(text);
+      return undefined;
+    }
+    return new Promise((resolve, reject) => this.#ws.send(text, (err) => (err === undefined || err === null ? resolve() : reject(err))));
+  }
+
+  #cleanup(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const subscription of this.#points.values()) subscription.unsubscribe();
+    this.#points.clear();
+    this.#alarms?.unsubscribe();
+    this.#membership?.leave();
+    this.#ctx.onLiveClosed(this);
+  }
+}
+
+function stringField(op: object, name: string, optional = false): string | undefined {
+  const value = (op as Record<string, unknown>)[name];
+  if (value === undefined && optional) return undefined;
+  if (typeof value !== 'string') throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', `"${name}" must be a string`);
+  return value;
+}

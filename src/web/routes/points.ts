@@ -1,0 +1,80 @@
+import type { FastifyInstance } from 'fastify';
+import { GridlinkError } from '../../errors/index.js';
+import { actorOf, sessionOf, type RouteAccess } from '../access.js';
+import { scadaOf, type WebContext } from '../web-context.js';
+
+const MAX_LIMIT = 10_000;
+const DEFAULT_LIMIT = 1_000;
+
+type Query = Record<string, string | undefined>;
+
+/** An optional non-negative integer query parameter (milliseconds, counts). */
+function intParam(query: Query, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = query[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d{1,16}$/u.test(raw)) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', `${name} must be a non-negative integer`);
+  return Math.min(Number(raw), max);
+}
+
+function stringParam(query: Query, name: string): string | undefined {
+  const raw = query[name];
+  if (raw !== undefined && (typeof raw !== 'string' || raw.length > 256)) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', `${name} is not a valid string`);
+  return raw === '' ? undefined : raw;
+}
+
+const pointName = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 256 } } } as const;
+const operateBody = { type: 'object', required: ['value'], properties: { value: { type: 'number' } } } as const;
+
+/**
+ * Points, devices, history, events, alarms and control (SPEC §6,
+ * docs/http-api.md) over the data plane's ScadaApi. Reading needs a viewer;
+ * acknowledging, selecting and operating an operator. The actor of a command
+ * is the session (`web:<handle>`), so its leases end with it.
+ */
+export function pointRoutes(app: FastifyInstance, ctx: WebContext): void {
+  const viewer = { config: { access: 'viewer' } satisfies RouteAccess };
+  const operator = { config: { access: 'operator' } satisfies RouteAccess };
+
+  app.get<{ Querystring: Query }>('/api/points', viewer, (request, reply) => reply.send(scadaOf(ctx).points(stringParam(request.query, 'pattern'))));
+
+  app.get('/api/devices', viewer, (_request, reply) => reply.send(scadaOf(ctx).devices()));
+
+  app.get<{ Querystring: Query }>('/api/history', viewer, (request, reply) => {
+    const point = stringParam(request.query, 'point');
+    if (point === undefined) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', 'point is required');
+    const until = intParam(request.query, 'until', Date.now());
+    const since = intParam(request.query, 'since', until - 3_600_000);
+    return reply.send(scadaOf(ctx).history(point, since, until, intParam(request.query, 'limit', DEFAULT_LIMIT, MAX_LIMIT)));
+  });
+
+  app.get<{ Querystring: Query }>('/api/events', viewer, (request, reply) => {
+    const until = intParam(request.query, 'until', Date.now());
+    const since = intParam(request.query, 'since', until - 3_600_000);
+    return reply.send(scadaOf(ctx).events(since, until, intParam(request.query, 'limit', DEFAULT_LIMIT, MAX_LIMIT), stringParam(request.query, 'pattern')));
+  });
+
+  app.get<{ Querystring: Query }>('/api/alarms', viewer, (request, reply) => {
+    const all = request.query['all'];
+    return reply.send(scadaOf(ctx).alarms({ includeCleared: all === '1' || all === 'true' }));
+  });
+
+  app.post<{ Params: { id: string } }>('/api/alarms/:id/ack', operator, (request, reply) => {
+    if (!/^\d{1,15}$/u.test(request.params.id)) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', 'the alarm id is a number');
+    return reply.send(scadaOf(ctx).acknowledge(actorOf(sessionOf(request)), Number(request.params.id)));
+  });
+
+  app.post<{ Params: { name: string } }>('/api/points/:name/select', { ...operator, schema: { params: pointName } }, (request, reply) =>
+    reply.send(scadaOf(ctx).select(actorOf(sessionOf(request)), request.params.name)),
+  );
+
+  app.post<{ Params: { name: string } }>('/api/points/:name/deselect', { ...operator, schema: { params: pointName } }, (request, reply) => {
+    scadaOf(ctx).deselect(actorOf(sessionOf(request)), request.params.name);
+    return reply.code(204).send();
+  });
+
+  app.post<{ Params: { name: string }; Body: { value: number } }>(
+    '/api/points/:name/operate',
+    { ...operator, schema: { params: pointName, body: operateBody } },
+    async (request) => scadaOf(ctx).operate(actorOf(sessionOf(request)), request.params.name, request.body.value),
+  );
+}
