@@ -13,8 +13,8 @@ import { formatTime } from './format.js';
 const PROGRESS: Readonly<Record<Alarm['state'], number>> = { active: 0, activeAcked: 1, cleared: 1, clearedAcked: 2 };
 const STATE_TEXT: Readonly<Record<Alarm['state'], string>> = {
   active: 'ACTIVE',
-  activeAcked: 'active, acked',
-  cleared: 'cleared, not acked',
+  activeAcked: 'acked',
+  cleared: 'CLEARED',
   clearedAcked: 'cleared, acked',
 };
 /** Kept (for the counter and ordering) even after they leave the list; bounded. */
@@ -86,7 +86,7 @@ export class AlarmList {
     setText(this.#counter, String(count));
     this.#counter.dataset['count'] = String(count);
     if (shown.length === 0) {
-      this.#body.replaceChildren(h('tr', { class: 'empty' }, h('td', { colspan: 5 }, 'No alarms.')));
+      this.#body.replaceChildren(h('tr', { class: 'empty' }, h('td', { colspan: 4 }, 'No alarms.')));
       return;
     }
     this.#body.replaceChildren(
@@ -106,8 +106,7 @@ export class AlarmList {
           'tr',
           { 'data-testid': `alarm-${alarm.id}`, class: `alarm sev-${alarm.severity} st-${alarm.state}`, title: alarm.ackedBy === null ? null : `acknowledged by ${alarm.ackedBy}` },
           h('td', { class: 'time' }, formatTime(alarm.raisedAt)),
-          h('td', { class: 'source' }, alarm.source),
-          h('td', { class: 'message' }, alarm.message),
+          h('td', { class: 'message' }, h('b', { class: 'source' }, alarm.source), h('span', {}, alarm.message)),
           h('td', { class: 'state' }, STATE_TEXT[alarm.state]),
           h('td', {}, unacked(alarm) ? ack : null),
         );

@@ -96,6 +96,16 @@ export class ChatPanel {
     }
   }
 
+  /** The server's answer to our join: we are in, under this nickname, with these members. */
+  joined(nick: string, members: readonly string[]): void {
+    this.#joined = true;
+    this.#nick = nick;
+    this.#memberSet.clear();
+    for (const member of members) this.#memberSet.add(member);
+    this.#memberSet.add(nick);
+    this.#renderMembers();
+  }
+
   async #loadMembers(): Promise<void> {
     try {
       const members = await api<string[]>('GET', `/api/chat/${encodeURIComponent(this.#room)}/members`);

@@ -161,6 +161,7 @@ export class ControlPanel {
 
   #setStatus(outcome: Outcome, text: string): void {
     this.#status.dataset['outcome'] = outcome;
+    this.#status.title = `at ${new Date().toLocaleTimeString(undefined, { hour12: false })}`;
     setText(this.#status, text);
   }
 }

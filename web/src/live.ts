@@ -12,6 +12,8 @@ export type ServerMessage =
   | { readonly type: 'point'; readonly point: PointSnapshot }
   | { readonly type: 'alarm'; readonly alarm: Alarm }
   | { readonly type: 'chat'; readonly event: ChatEvent }
+  /** Reply to `join` (sent by the server, not yet in docs/http-api.md). */
+  | { readonly type: 'joined'; readonly room: string; readonly nick: string; readonly members: readonly string[] }
   | { readonly type: 'error'; readonly code: string; readonly message: string };
 
 export type ClientMessage =

@@ -125,6 +125,9 @@ function start(session: Session): void {
         case 'chat':
           chat.event(message.event);
           break;
+        case 'joined':
+          chat.joined(message.nick, message.members);
+          break;
         case 'error':
           if (!chat.handleError(message.code, message.message)) setText(notice, `${message.message} (${message.code})`);
           break;

@@ -30,8 +30,8 @@ const QUANTITY_ORDER = ['voltage', 'current', 'activePower', 'reactivePower', 'f
 const LABELS: Readonly<Record<string, readonly [symbol: string, name: string]>> = {
   voltage: ['U', 'Voltage'],
   current: ['I', 'Current'],
-  activePower: ['P', 'Active power'],
-  reactivePower: ['Q', 'Reactive power'],
+  activePower: ['P', 'Active'],
+  reactivePower: ['Q', 'Reactive'],
   frequency: ['f', 'Frequency'],
 };
 
@@ -64,9 +64,10 @@ export function valueFor(point: PointSnapshot, state: 'open' | 'closed'): number
   return index === -1 ? (state === 'closed' ? 1 : 0) : index;
 }
 
+/** Short enough for a feeder's column; the legend and the row's tooltip spell them out. */
 export const QUALITY_BADGE: Readonly<Record<PointSnapshot['quality'], string>> = {
   good: '',
-  invalid: 'INVALID',
-  questionable: 'QUESTIONABLE',
-  substituted: 'SUBSTITUTED',
+  invalid: 'INV',
+  questionable: 'QST',
+  substituted: 'SUB',
 };

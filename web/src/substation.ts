@@ -222,7 +222,7 @@ export class SubstationView {
     const row = h(
       'tr',
       { 'data-testid': `point-${point.name}`, 'data-quality': point.quality },
-      h('th', { scope: 'row', title: point.name }, symbol === '' ? null : h('span', { class: 'sym' }, symbol), name),
+      h('th', { scope: 'row', title: point.name }, symbol === '' ? null : h('span', { class: 'sym' }, symbol), h('span', { class: symbol === '' ? 'name' : 'name optional' }, name)),
       value,
       unit,
       h('td', { class: 'quality' }, badge),
@@ -237,7 +237,7 @@ export class SubstationView {
       const changed = setText(cell.value, formatValue(point.value, point.unit));
       setText(cell.unit, point.unit);
       this.#applyQuality(cell.row, cell.badge, point);
-      cell.row.title = `${point.name}: ${point.quality}, source ${formatTime(point.sourceTime)}`;
+      cell.row.title = `${point.name}: ${point.quality}${point.alarm === undefined ? '' : `, alarm ${point.alarm}`}, source time ${formatTime(point.sourceTime)}`;
       if (changed && animate) flash(cell.value);
     }
     for (const bay of this.#bays.values()) {
@@ -252,8 +252,7 @@ export class SubstationView {
     const alarm = point.alarm === 'active' || point.alarm === 'activeAcked' ? point.alarm : null;
     if (alarm === null) delete row.dataset['alarm'];
     else row.dataset['alarm'] = alarm;
-    const text = QUALITY_BADGE[point.quality] + (alarm === null ? '' : `${QUALITY_BADGE[point.quality] === '' ? '' : ' '}ALARM`);
-    setText(badge, text);
+    setText(badge, alarm === null ? QUALITY_BADGE[point.quality] : 'ALM');
     badge.className = `q-badge q-${point.quality}${alarm === null ? '' : ' q-alarm'}`;
   }
 
@@ -278,7 +277,9 @@ export class SubstationView {
         ? 'No control point'
         : this.#busy.has(bay.id)
           ? 'A command is in progress'
-          : null;
+          : state === 'unknown'
+            ? 'Breaker position unknown: no valid status from the device'
+            : null;
     bay.openButton.disabled = reason !== null || state === 'open';
     bay.closeButton.disabled = reason !== null || state === 'closed';
     bay.openButton.title = reason ?? (state === 'open' ? 'Already open' : `Open breaker ${bay.id}`);
