@@ -4,6 +4,7 @@ import { VERSION } from '../version.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerChat } from './commands/chat.js';
 import { registerFileCommands } from './commands/files.js';
+import { registerScada } from './commands/scada.js';
 import { registerServe } from './commands/serve.js';
 import { registerShell } from './commands/shell.js';
 import { registerTransfers } from './commands/transfer.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerShell(program);
   registerAdmin(program);
   registerChat(program);
+  registerScada(program);
   return program;
 }
 

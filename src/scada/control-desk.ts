@@ -2,6 +2,7 @@ import type { AuditLog } from '../accounts/audit-log.js';
 import { hasRole } from '../accounts/roles.js';
 import type { PointConfig } from '../config/scada-schema.js';
 import { GridlinkError } from '../errors/index.js';
+import { reasonOf } from './acquisition/modbus-poller.js';
 import { encodeRegisters, toRaw } from './acquisition/register-codec.js';
 import type { PointEntry } from './point-table.js';
 import type { Actor, OperateResult, SelectLease } from './types.js';
@@ -99,7 +100,7 @@ export class ControlDesk {
       try {
         await this.#target.write(entry, control.target, control.address, command);
       } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
+        const reason = reasonOf(err);
         this.#audit.record({ event: 'control.failed', actor: actor.user, detail: { point: name, value, reason } });
         this.#target.failed(name, `command ${value} to ${name} by ${actor.user} was not delivered: ${reason}`);
         throw new GridlinkError('GL_ERR_SCADA_DEVICE_UNAVAILABLE', `${entry.device}: ${reason}`);

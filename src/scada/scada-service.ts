@@ -97,9 +97,17 @@ export class ScadaService implements ScadaApi, PollSink {
     service.#prune();
     service.#retentionTimer = setInterval(() => service.#prune(), HOUR_MS);
     service.#retentionTimer.unref();
-    for (const poller of service.#pollers.values()) poller.start();
     logger.info({ event: 'scada.started', devices: devices.length, points: service.#table.size, simulator: address === null ? false : `${address.address}:${address.port}` }, 'SCADA data plane running');
     return service;
+  }
+
+  /**
+   * Starts polling. Called once the whole server is up: a first poll racing
+   * the rest of start-up (which blocks the event loop for a moment) would
+   * time out and raise a false device-loss alarm.
+   */
+  startAcquisition(): void {
+    for (const poller of this.#pollers.values()) poller.start();
   }
 
   async stop(): Promise<void> {

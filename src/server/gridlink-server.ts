@@ -197,6 +197,7 @@ export class GridlinkServer {
       db.close();
       throw err;
     }
+    scada?.startAcquisition();
     const simulatorAddress = scada?.simulatorAddress ?? null;
     logger.info(
       {

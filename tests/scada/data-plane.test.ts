@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GridlinkClient } from '../../src/client/index.js';
 import { GridlinkError } from '../../src/errors/index.js';
 import type { ScadaService } from '../../src/scada/scada-service.js';
-import type { PointEvent, PointSnapshot } from '../../src/scada/types.js';
+import type { PointEvent, PointSnapshot, SelectLease } from '../../src/scada/types.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
-const POLL_MS = 100;
+const POLL_MS = 200;
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -139,6 +139,8 @@ describe('SCADA data plane over the native protocol, polling the built-in simula
       }
     }
     const holder = racers[winners[0]!]!;
+    const lease = (outcomes[winners[0]!] as PromiseFulfilledResult<SelectLease>).value;
+    expect(lease.expiresAt - Date.now()).toBeLessThanOrEqual(800);
     // Everyone else's operate is refused while it is held.
     const others = racers.filter((c) => c !== holder);
     const refused = await Promise.all(others.slice(0, 20).map((c) => codeOf(c.operate('sub1.f1.breaker', 0))));
@@ -146,7 +148,6 @@ describe('SCADA data plane over the native protocol, polling the built-in simula
     expect(scada.simulator!.breaker(1, 0)).toBe(true);
 
     // The lease (800 ms in this test) expires on time: before it nobody else gets it, after it someone does.
-    const taken = Date.now();
     expect(await codeOf(others[0]!.select('sub1.f1.breaker'))).toBe('GL_ERR_SCADA_SELECTED');
     const next = await until(async () => {
       try {
@@ -155,7 +156,8 @@ describe('SCADA data plane over the native protocol, polling the built-in simula
         return undefined;
       }
     }, 3_000, 'lease expiry');
-    expect(Date.now() - taken).toBeGreaterThanOrEqual(600);
+    expect(Date.now()).toBeGreaterThanOrEqual(lease.expiresAt);
+    expect(Date.now() - lease.expiresAt).toBeLessThan(1_000);
     expect(next.holder).toBe('olga');
     expect(await codeOf(holder.operate('sub1.f1.breaker', 0))).toBe('GL_ERR_SCADA_NOT_SELECTED');
 

@@ -1,10 +1,8 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
-import { createInterface } from 'node:readline';
 import type { ModbusRTU } from 'modbus-serial/ModbusRTU.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PEERS_DIR } from '../helpers/python.js';
+import { ModbusPeer } from '../helpers/modbus-peer.js';
 
 // modbus-serial is CommonJS whose typings declare an ES default export; load it the CommonJS way.
 const ModbusClient = createRequire(import.meta.url)('modbus-serial') as typeof ModbusRTU;
@@ -17,90 +15,6 @@ const ModbusClient = createRequire(import.meta.url)('modbus-serial') as typeof M
  */
 
 const HOST = '127.0.0.1';
-const PYMODBUS_PYTHON = '/usr/bin/python3';
-
-type Mode = 'normal' | 'exception' | 'garbage' | 'silent';
-
-class ModbusPeer {
-  readonly child: ChildProcessWithoutNullStreams;
-  port = 0;
-  stderr = '';
-  readonly #lines: string[] = [];
-  #waiter: ((line: string | null) => void) | null = null;
-  #ended = false;
-
-  constructor(args: string[]) {
-    this.child = spawn(PYMODBUS_PYTHON, [`${PEERS_DIR}modbus_server.py`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stderr.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
-    this.child.stdin.on('error', () => undefined);
-    const lines = createInterface({ input: this.child.stdout });
-    lines.on('line', (line) => {
-      const waiter = this.#waiter;
-      this.#waiter = null;
-      if (waiter !== null) waiter(line);
-      else this.#lines.push(line);
-    });
-    lines.on('close', () => {
-      this.#ended = true;
-      this.#waiter?.(null);
-      this.#waiter = null;
-    });
-  }
-
-  static async start(mode: Mode = 'normal', extra: string[] = []): Promise<ModbusPeer> {
-    const peer = new ModbusPeer(['--port', '0', '--mode', mode, ...extra]);
-    peers.push(peer);
-    const ready = (await peer.line(10_000)) as { ready?: boolean; port?: number; mode?: string };
-    expect(ready).toMatchObject({ ready: true, mode });
-    peer.port = ready.port!;
-    return peer;
-  }
-
-  /** The next JSON line on stdout. */
-  line(timeoutMs = 5_000): Promise<unknown> {
-    const queued = this.#lines.shift();
-    if (queued !== undefined) return Promise.resolve(JSON.parse(queued));
-    if (this.#ended) return Promise.reject(new Error(`modbus_server.py ended: ${this.stderr}`));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiter = null;
-        reject(new Error(`no line from modbus_server.py within ${timeoutMs} ms: ${this.stderr}`));
-      }, timeoutMs);
-      this.#waiter = (line) => {
-        clearTimeout(timer);
-        if (line === null) reject(new Error(`modbus_server.py ended: ${this.stderr}`));
-        else resolve(JSON.parse(line));
-      };
-    });
-  }
-
-  /** One control-channel command and its reply. */
-  command(text: string): Promise<unknown> {
-    this.child.stdin.write(`${text}\n`);
-    return this.line();
-  }
-
-  exited(timeoutMs: number): Promise<number | null | 'timeout'> {
-    if (this.child.exitCode !== null) return Promise.resolve(this.child.exitCode);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve('timeout'), timeoutMs);
-      this.child.once('exit', (code) => {
-        clearTimeout(timer);
-        resolve(code);
-      });
-    });
-  }
-
-  /** Ends stdin (the peer's shutdown signal); kills it if it does not go. */
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.stdin.end();
-    if ((await this.exited(3_000)) === 'timeout') {
-      this.child.kill('SIGKILL');
-      await this.exited(3_000);
-    }
-  }
-}
 
 const peers: ModbusPeer[] = [];
 const clients: ModbusRTU[] = [];
@@ -139,7 +53,7 @@ function openRaw(port: number): Promise<Socket> {
 
 describe('tests/peers/modbus_server.py (independent Modbus TCP device)', () => {
   it('normal: serves registers set on stdin, coils written over Modbus, discrete inputs mirroring them', async () => {
-    const peer = await ModbusPeer.start('normal');
+    const peer = await ModbusPeer.start(peers, 'normal');
     expect(peer.port).toBeGreaterThan(0);
     expect(await peer.command('set 0 1234')).toEqual({ ok: true });
     expect(await peer.command('set 1 -2')).toEqual({ ok: true });
@@ -171,7 +85,7 @@ describe('tests/peers/modbus_server.py (independent Modbus TCP device)', () => {
   });
 
   it('exception: every request gets exception 4 and changes nothing', async () => {
-    const peer = await ModbusPeer.start('exception');
+    const peer = await ModbusPeer.start(peers, 'exception');
     const c = await client(peer.port);
     expect((await failure(c.readHoldingRegisters(0, 2))).modbusCode).toBe(4);
     expect((await failure(c.readInputRegisters(0, 2))).modbusCode).toBe(4);
@@ -185,7 +99,7 @@ describe('tests/peers/modbus_server.py (independent Modbus TCP device)', () => {
   });
 
   it('garbage: every answer is malformed, and the peer keeps running', async () => {
-    const peer = await ModbusPeer.start('garbage');
+    const peer = await ModbusPeer.start(peers, 'garbage');
     expect(await peer.command('set 0 42')).toEqual({ ok: true });
     // A malformed answer can leave a client's stream out of step, so each request gets a fresh connection.
     for (let i = 0; i < 8; i += 1) {
@@ -212,7 +126,7 @@ describe('tests/peers/modbus_server.py (independent Modbus TCP device)', () => {
   });
 
   it('silent: accepts connections and reads requests but never answers', async () => {
-    const peer = await ModbusPeer.start('silent');
+    const peer = await ModbusPeer.start(peers, 'silent');
     const c = await client(peer.port, 400);
     expect((await failure(c.readHoldingRegisters(0, 1))).message).toMatch(/timed out/iu);
     expect((await failure(c.writeCoil(0, true))).message).toMatch(/timed out/iu);
@@ -230,11 +144,11 @@ describe('tests/peers/modbus_server.py (independent Modbus TCP device)', () => {
   });
 
   it('exits 0 when stdin ends or on quit, and 1 with a message when the port is taken', async () => {
-    const a = await ModbusPeer.start('normal');
+    const a = await ModbusPeer.start(peers, 'normal');
     a.child.stdin.end();
     expect(await a.exited(5_000)).toBe(0);
 
-    const b = await ModbusPeer.start('normal');
+    const b = await ModbusPeer.start(peers, 'normal');
     expect(await b.command('quit')).toEqual({ ok: true });
     expect(await b.exited(5_000)).toBe(0);
 

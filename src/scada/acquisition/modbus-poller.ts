@@ -181,7 +181,7 @@ export class ModbusPoller {
   }
 
   #fail(err: unknown): void {
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = reasonOf(err);
     this.#failures += 1;
     this.#lastError = reason;
     this.#disconnect();
@@ -219,4 +219,11 @@ export class ModbusPoller {
       this.#timer = setTimeout(resolve, ms);
     });
   }
+}
+
+/** A readable reason from whatever the library rejected with (it sometimes rejects with plain objects). */
+export function reasonOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string') return err.message;
+  return typeof err === 'string' ? err : JSON.stringify(err) ?? 'unknown error';
 }

@@ -30,7 +30,7 @@ export function simulatorDevices(simulator: ScadaConfig['simulator'], host: stri
         point({ name: name('frequency'), class: 'telemetry', address: base + FEEDER_REGISTER.frequency, scale: 0.01, unit: 'Hz', deadband: 0.02, limits: { lowLow: 49, low: 49.5, high: 50.5, highHigh: 51, hysteresis: 0.02 } }),
       );
     }
-    devices.push({ name: `sub${unit}`, host, port, unitId: unit, pollMs: simulator.pollMs, timeoutMs: Math.min(500, simulator.pollMs), backoffMaxMs: 10_000, points });
+    devices.push({ name: `sub${unit}`, host, port, unitId: unit, pollMs: simulator.pollMs, timeoutMs: Math.min(2_000, Math.round(simulator.pollMs * 0.9)), backoffMaxMs: 10_000, points });
   }
   return devices;
 }
