@@ -53,6 +53,7 @@ export class ScadaService implements ScadaApi, PollSink {
   readonly #retentionMs: number;
   #retentionTimer: NodeJS.Timeout | null = null;
   #events = 0;
+  #readings = 0;
 
   private constructor(options: ScadaServiceOptions, simulator: SubstationSimulator | null, simulatorAddress: AddressInfo | null, devices: DeviceConfig[]) {
     this.simulator = simulator;
@@ -120,10 +121,10 @@ export class ScadaService implements ScadaApi, PollSink {
     await this.simulator?.stop();
   }
 
-  metrics(): { devices: number; devicesOnline: number; points: number; events: number; activeAlarms: number } {
+  metrics(): { devices: number; devicesOnline: number; points: number; readings: number; events: number; activeAlarms: number } {
     let online = 0;
     for (const poller of this.#pollers.values()) if (poller.online) online += 1;
-    return { devices: this.#pollers.size, devicesOnline: online, points: this.#table.size, events: this.#events, activeAlarms: this.#alarms.open().filter((a) => a.clearedAt === null).length };
+    return { devices: this.#pollers.size, devicesOnline: online, points: this.#table.size, readings: this.#readings, events: this.#events, activeAlarms: this.#alarms.open().filter((a) => a.clearedAt === null).length };
   }
 
   // --- ScadaApi ---
@@ -185,6 +186,7 @@ export class ScadaService implements ScadaApi, PollSink {
 
   readings(_device: string, readings: readonly Reading[], sourceTime: number): void {
     const now = Date.now();
+    this.#readings += readings.length;
     for (const change of this.#table.applyReadings(readings, sourceTime, now)) this.#emit(change, now);
     if (this.#waiters.size === 0) return;
     for (const reading of readings) {

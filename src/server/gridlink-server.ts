@@ -36,6 +36,8 @@ export interface ServerStatus {
   readonly queuedTransfers: number;
   readonly chatRooms: Record<string, number>;
   readonly bus: ReturnType<Bus['metrics']>;
+  /** The data plane: devices (online), points, readings and events so far, active alarms; null when off. */
+  readonly scada: ReturnType<ScadaService['metrics']> | null;
 }
 
 /**
@@ -240,6 +242,7 @@ export class GridlinkServer {
       queuedTransfers: this.files.queuedTransfers,
       chatRooms: this.chat.rooms(),
       bus: this.bus.metrics(),
+      scada: this.scada?.metrics() ?? null,
     };
   }
 
