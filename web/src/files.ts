@@ -118,12 +118,12 @@ export class FileBrowser {
         h('td', { class: 'actions' }, ...actions),
       );
     });
+    if (rows.length === 0) rows.push(h('tr', { class: 'empty' }, h('td', { colspan: 4 }, 'This folder is empty. Upload a file to start.')));
     if (this.#dir !== '/') {
-      const up = h('button', { type: 'button', class: 'link dir' }, '../');
+      const up = h('button', { type: 'button', class: 'link dir', 'data-testid': 'dir-up' }, '../');
       up.addEventListener('click', () => void this.load(this.#dir.slice(0, this.#dir.lastIndexOf('/')) || '/'));
       rows.unshift(h('tr', { class: 'entry up' }, h('td', { colspan: 4 }, up)));
     }
-    if (rows.length === 0) rows.push(h('tr', { class: 'empty' }, h('td', { colspan: 4 }, 'This folder is empty. Upload a file to start.')));
     this.#list.replaceChildren(...rows);
   }
 

@@ -29,7 +29,12 @@ export interface LiveHandlers {
   state(state: LinkState, detail: string): void;
   /** Every (re)open; the place to send subscriptions again. */
   opened(): void;
+  /** The server closed the socket because the session ended: log in again, no reconnect. */
+  sessionEnded(): void;
 }
+
+/** Close code of the server when the session ends (logout elsewhere, expiry, account removed). */
+const CLOSE_SESSION_ENDED = 4401;
 
 const MIN_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 10_000;
@@ -90,6 +95,11 @@ export class LiveConnection {
       if (this.#socket !== socket) return;
       this.#socket = null;
       if (this.#closed) return;
+      if (event.code === CLOSE_SESSION_ENDED) {
+        this.#closed = true;
+        this.#handlers.sessionEnded();
+        return;
+      }
       const wait = this.#backoff;
       this.#backoff = Math.min(this.#backoff * 2, MAX_BACKOFF_MS);
       const reason = event.reason === '' ? `code ${event.code}` : event.reason;

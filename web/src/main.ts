@@ -100,6 +100,14 @@ function start(session: Session): void {
     refresh: byId<HTMLButtonElement>('file-refresh'),
   });
 
+  let ending = false;
+  const sessionEnded = (): void => {
+    if (ending) return;
+    ending = true;
+    live.close();
+    sessionStorage.setItem(LOGIN_MESSAGE_KEY, 'Your session has ended; please log in again.');
+    location.reload();
+  };
   const linkState = byId('link-state');
   const live = new LiveConnection({
     opened: () => {
@@ -112,7 +120,14 @@ function start(session: Session): void {
     state: (state, detail) => {
       linkState.dataset['state'] = state;
       setText(linkState, detail);
+      // A refused upgrade looks like any other drop: ask whether the session is still there.
+      if (state === 'offline') {
+        api<Session>('GET', '/api/session').catch((err: unknown) => {
+          if (err instanceof ApiError && err.status === 401) sessionEnded();
+        });
+      }
     },
+    sessionEnded: () => sessionEnded(),
     message: (message: ServerMessage) => {
       switch (message.type) {
         case 'point':
@@ -136,11 +151,7 @@ function start(session: Session): void {
   });
   chat.attach(live, session.user);
 
-  whenUnauthorized(() => {
-    live.close();
-    sessionStorage.setItem(LOGIN_MESSAGE_KEY, 'Your session has ended; please log in again.');
-    location.reload();
-  });
+  whenUnauthorized(() => sessionEnded());
   byId('logout').addEventListener('click', () => {
     live.close();
     api('POST', '/api/logout')

@@ -135,6 +135,22 @@ describe('web HMI in Chromium', () => {
     await expect.poll(() => page.getByTestId(`transfer-download-${name}`).getAttribute('data-state')).toBe('done');
   }, 60_000);
 
+  it('creates a folder, opens it and goes back, and deletes it after confirmation', async () => {
+    const { page } = operator;
+    await page.getByTestId('mkdir-name').fill('reports');
+    await page.getByTestId('mkdir-submit').click();
+    await page.getByTestId('open-dir-reports').click();
+    await expect.poll(() => page.getByTestId('file-path').getAttribute('data-path')).toBe('/reports');
+    expect(await textOf(page, 'file-list')).toMatch(/empty/);
+    await page.getByTestId('file-path').getByText('home').click();
+    await expect.poll(() => page.getByTestId('file-path').getAttribute('data-path')).toBe('/');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByTestId('delete-reports').click();
+    await expect.poll(() => page.getByTestId('file-reports').count()).toBe(0);
+    await expect(access(join(server().dataDir, 'home', 'alice', 'reports'))).rejects.toThrow();
+    await page.getByTestId('file-feeder-log.bin').waitFor();
+  }, 30_000);
+
   it('a chat message typed in one browser reaches another browser and a native client, and back', async () => {
     await logIn(viewer.page, 'victor', PASSWORDS.victor);
     const native = await GridlinkClient.connect({ host: '127.0.0.1', port: server().port });
@@ -244,6 +260,22 @@ describe('web HMI in Chromium', () => {
     }
     expect(scada().point('sub1.f1.breaker').value).toBe(1);
   }, 45_000);
+
+  it('logging out in one tab ends the session in the other tab too (its WebSocket is closed by the server)', async () => {
+    const second = await viewer.context.newPage();
+    try {
+      await second.goto('/');
+      await second.getByTestId('role').waitFor({ state: 'visible' });
+      await expect.poll(() => second.getByTestId('link-state').getAttribute('data-state')).toBe('live');
+      await viewer.page.getByTestId('logout').click();
+      await viewer.page.getByTestId('login-form').waitFor({ state: 'visible' });
+      await second.getByTestId('login-form').waitFor({ state: 'visible' });
+      expect(await textOf(second, 'login-error')).toMatch(/session has ended/);
+    } finally {
+      await second.close();
+    }
+    await logIn(viewer.page, 'victor', PASSWORDS.victor);
+  }, 30_000);
 
   it('a limit alarm shows up live on the point and in the list; a viewer cannot acknowledge it, the operator does', async () => {
     const simulator = scada().simulator;
