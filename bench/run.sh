@@ -12,12 +12,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # mosquitto is the MQTT broker bench/chat-fanout.ts compares with (it runs
 # its own instance on a free loopback port); mosquitto-clients
 # (mosquitto_sub/mosquitto_pub) is there to poke at such a broker by hand.
+# nginx is the static-file server bench/http-static.ts compares with (run as
+# its own foreground process with a generated config), wrk the load generator.
 declare -A PEER_PROBES=(
   [vsftpd]=/usr/sbin/vsftpd
   [python3-pyftpdlib]=/usr/lib/python3/dist-packages/pyftpdlib
   [curl]=/usr/bin/curl
   [mosquitto]=/usr/sbin/mosquitto
   [mosquitto-clients]=/usr/bin/mosquitto_sub
+  [nginx]=/usr/sbin/nginx
+  [wrk]=/usr/bin/wrk
 )
 
 install_missing_peers() {
@@ -61,6 +65,7 @@ BENCHES=(
   bench/file-transfer.ts
   bench/auth-transfers.ts
   bench/chat-fanout.ts
+  bench/http-static.ts
 )
 
 install_missing_peers

@@ -39,8 +39,10 @@ interface Entry {
   readonly body: Buffer | null;
   readonly etag: string;
   readonly lastModified: string;
-  /** Headers of a 200, as a flat [name, value, …] list (what writeHead takes fastest). */
+  /** Headers of a partial answer (206), as a flat [name, value, …] list (what writeHead takes fastest). */
   readonly headers: string[];
+  /** Headers of a whole answer (200), Content-Length included. */
+  readonly whole: string[];
   checkedAt: number;
 }
 
@@ -207,7 +209,8 @@ export class StaticFiles {
         'bytes',
         ...securityHeaders(real.endsWith('.html') || real.endsWith('.htm')),
       ];
-      return { realPath: real, stats: { ino: info.ino, size: info.size, mtimeMs: info.mtimeMs }, body, etag, lastModified, headers, checkedAt: performance.now() };
+      const whole = [...headers, 'content-length', String(info.size)];
+      return { realPath: real, stats: { ino: info.ino, size: info.size, mtimeMs: info.mtimeMs }, body, etag, lastModified, headers, whole, checkedAt: performance.now() };
     } finally {
       await handle.close();
     }
@@ -232,9 +235,7 @@ export class StaticFiles {
     const start = range === null ? 0 : range.start;
     const end = range === null ? size - 1 : range.end;
     const status = range === null ? 200 : 206;
-    const headers = [...entry.headers, 'content-length', String(end - start + 1)];
-    if (range !== null) headers.push('content-range', `bytes ${start}-${end}/${size}`);
-    res.writeHead(status, headers);
+    res.writeHead(status, range === null ? entry.whole : [...entry.headers, 'content-length', String(end - start + 1), 'content-range', `bytes ${start}-${end}/${size}`]);
     if (head || size === 0) {
       res.end();
       return status;

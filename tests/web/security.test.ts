@@ -104,7 +104,7 @@ describe('the security table: every state-changing endpoint refuses, and nothing
       const before = await snapshot(server, scada, home);
       const headers = as(operator, server.httpPort);
       delete (headers as Record<string, string | undefined>)['x-csrf-token'];
-      for (const extra of [{}, { 'x-csrf-token': '' }, { 'x-csrf-token': viewer.csrf }, { 'x-csrf-token': `${operator.csrf}x` }]) {
+      for (const extra of [{} as Record<string, string>, { 'x-csrf-token': '' }, { 'x-csrf-token': viewer.csrf }, { 'x-csrf-token': `${operator.csrf}x` }]) {
         const res = await request(e, { ...headers, ...extra });
         expect(res.status).toBe(403);
         expect(res.json()).toMatchObject({ error: { code: 'GL_ERR_HTTP_CSRF' } });
