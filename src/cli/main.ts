@@ -31,6 +31,11 @@ export function buildProgram(): Command {
  * says what went wrong and what to do, and status 1 (2 for usage errors).
  */
 export async function main(argv: string[]): Promise<void> {
+  // `gridlink points | head`: a reader that goes away is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
