@@ -61,7 +61,8 @@ describe('acquisition from an independent Modbus device (pymodbus)', () => {
               { name: 'rtu7.bus.voltage', class: 'telemetry', address: 0, scale: 0.01, unit: 'kV', deadband: 0.01, limits: { high: 11, highHigh: 11.5 } },
               { name: 'rtu7.feeder.current', class: 'telemetry', address: 1, scale: 0.1, unit: 'A' },
               { name: 'rtu7.feeder.power', class: 'telemetry', address: 2, type: 'int16', unit: 'kW' },
-              { name: 'rtu7.feeder.breaker', class: 'status', address: 3, states: ['open', 'closed'] },
+              // Its command goes to coil 0, but this device never moves register 3: no feedback.
+              { name: 'rtu7.feeder.breaker', class: 'status', address: 3, states: ['open', 'closed'], control: { target: 'coil', address: 0, timeoutMs: 1_000 } },
             ],
           },
         ],
@@ -121,6 +122,32 @@ describe('acquisition from an independent Modbus device (pymodbus)', () => {
     const cleared = scada.alarms({ includeCleared: true }).find((a) => a.id === alarm.id)!;
     expect(cleared.clearedAt).not.toBeNull();
     expect(scada.devices()[0]).toMatchObject({ online: true, lastError: null });
+  });
+
+  it('a command the device takes but the feedback never confirms is reported failed, with an alarm and an audit entry', async () => {
+    const actor = { user: 'olga', role: 'operator' as const, connection: 'test:1' };
+    scada.select(actor, 'rtu7.feeder.breaker');
+    const started = Date.now();
+    await expect(scada.operate(actor, 'rtu7.feeder.breaker', 0)).rejects.toMatchObject({ code: 'GL_ERR_SCADA_COMMAND_FAILED' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    // The write reached the device: its coil 0 is off now.
+    expect(((await peer.command('coils')) as { coils: boolean[] }).coils[0]).toBe(false);
+    const alarm = scada.alarms().find((a) => a.source === 'rtu7.feeder.breaker' && a.kind === 'commandFailed');
+    expect(alarm).toMatchObject({ severity: 'high', state: 'active' });
+    expect(alarm!.message).toMatch(/not confirmed within 1000 ms/u);
+    expect(server.server.audit.recent(20).map((r) => r.event)).toEqual(expect.arrayContaining(['control.select', 'control.operate', 'control.failed']));
+    expect(scada.point('rtu7.feeder.breaker').value).toBe(1);
+  });
+
+  it('a command to a device that refuses it is reported as device unavailable', async () => {
+    const actor = { user: 'olga', role: 'operator' as const, connection: 'test:2' };
+    await peer.command('mode exception');
+    await until(() => (allQuality('invalid') ? true : undefined), 4 * POLL_MS, 'device refusing');
+    scada.select(actor, 'rtu7.feeder.breaker');
+    await expect(scada.operate(actor, 'rtu7.feeder.breaker', 0)).rejects.toMatchObject({ code: 'GL_ERR_SCADA_DEVICE_UNAVAILABLE' });
+    expect(server.server.audit.recent(20).some((r) => r.event === 'control.failed' && typeof r.detail?.['reason'] === 'string')).toBe(true);
+    await peer.command('mode normal');
+    await recovered(5_000);
   });
 
   for (const mode of ['exception', 'garbage', 'silent'] as const) {

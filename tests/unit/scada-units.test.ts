@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
@@ -5,6 +8,7 @@ import type { PointConfig } from '../../src/config/scada-schema.js';
 import { GridlinkError } from '../../src/errors/index.js';
 import { decodeRegisters, encodeRegisters, registerCount, toEngineering, toRaw } from '../../src/scada/acquisition/register-codec.js';
 import { planReads } from '../../src/scada/acquisition/read-plan.js';
+import { HistoryStore } from '../../src/scada/history-store.js';
 import { pointMatcher } from '../../src/scada/point-pattern.js';
 import { PointTable } from '../../src/scada/point-table.js';
 
@@ -169,6 +173,34 @@ describe('scada configuration', () => {
       expect(caught, JSON.stringify(input)).toBeInstanceOf(GridlinkError);
       expect((caught as GridlinkError).code).toBe('GL_ERR_CONFIG_INVALID');
       expect((caught as GridlinkError).message, JSON.stringify(input)).toMatch(message);
+    }
+  });
+});
+
+describe('history store', () => {
+  it('records in batches, answers by point and range, prunes by age, and continues sequence numbers after reopening', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gl-history-'));
+    try {
+      const store = new HistoryStore(join(dir, 'h.db'), { flushMs: 10_000 });
+      const event = (point: string, at: number, value: number) => ({ seq: store.takeSeq(), point, value, quality: 'good' as const, sourceTime: at, serverTime: at, kind: 'change' as const });
+      store.record(event('a', 1_000, 1));
+      store.record(event('b', 2_000, 2));
+      store.record(event('a', 3_000, 3));
+      // Queries see rows still waiting for their batch.
+      expect(store.history('a', 0, 10_000, 100).map((s) => s.value)).toEqual([1, 3]);
+      expect(store.history('a', 1_001, 3_000, 100)).toEqual([]);
+      expect(store.history('a', 0, 10_000, 1).map((s) => s.value)).toEqual([1]);
+      expect(store.history('nobody', 0, 10_000, 100)).toEqual([]);
+      expect(store.events(0, 10_000, 100, (p) => p === 'b').map((e) => e.value)).toEqual([2]);
+      expect(store.prune(2_500)).toBe(2);
+      expect(store.history('a', 0, 10_000, 100).map((s) => s.value)).toEqual([3]);
+      store.close();
+      const reopened = new HistoryStore(join(dir, 'h.db'));
+      expect(reopened.takeSeq()).toBe(4);
+      expect(reopened.history('a', 0, 10_000, 100).map((s) => s.value)).toEqual([3]);
+      reopened.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
