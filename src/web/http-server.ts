@@ -132,6 +132,8 @@ export class WebServer {
       const error = toGridlinkError(err);
       const status = statusOf(error.code);
       if (status >= 500 && error.code !== 'GL_ERR_SCADA_DISABLED') this.#deps.logger.error({ event: 'web.error', url: request.url, err }, 'request failed');
+      // A refused upload's body is not read: close rather than drain it.
+      if (!request.raw.complete) void reply.header('connection', 'close');
       if (error.code === 'GL_ERR_AUTH_THROTTLED') {
         const seconds = /(\d+) s/u.exec(error.message)?.[1];
         if (seconds !== undefined) void reply.header('retry-after', seconds);

@@ -93,8 +93,8 @@ export class LiveSocket {
       op = parsed as ClientOp;
       this.#handle(op);
     } catch (err) {
-      const error = err instanceof GridlinkError ? err : new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', 'not valid JSON');
-      void this.#send(JSON.stringify({ type: 'error', code: error.code, message: error.message }))?.catch(() => undefined);
+      const error = err instanceof GridlinkError ? err : err instanceof SyntaxError ? new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', 'not valid JSON') : new GridlinkError('GL_ERR_SERVER_INTERNAL');
+      this.#reply(JSON.stringify({ type: 'error', code: error.code, message: error.message }));
     }
   }
 
@@ -126,7 +126,7 @@ export class LiveSocket {
       case 'whisper':
         return this.#member().whisper(stringField(op, 'to')!, stringField(op, 'text')!);
       case 'ping':
-        void this.#send('{"type":"pong"}')?.catch(() => undefined);
+        this.#reply('{"type":"pong"}');
         return;
       default:
         throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', `unknown op ${JSON.stringify(String((op as { op: unknown }).op).slice(0, 40))}`);
@@ -147,7 +147,7 @@ export class LiveSocket {
       policy: 'drop-oldest',
     });
     this.#points.set(pattern, subscription);
-    for (const point of snapshot) void this.#send(JSON.stringify({ type: 'point', point }))?.catch(() => undefined);
+    for (const point of snapshot) this.#reply(JSON.stringify({ type: 'point', point }));
   }
 
   #join(room: string, nick: string): void {
@@ -156,11 +156,11 @@ export class LiveSocket {
       deliver: (event: ChatEvent) => this.#send(encodeOnce(event, () => ({ type: 'chat', event }))),
       drop: (reason) => {
         const error = new GridlinkError(reason === 'kicked' ? 'GL_ERR_CHAT_KICKED' : 'GL_ERR_CHAT_TOO_SLOW');
-        void this.#send(JSON.stringify({ type: 'error', code: error.code, message: error.message }))?.catch(() => undefined);
+        this.#reply(JSON.stringify({ type: 'error', code: error.code, message: error.message }));
         this.close(CLOSE_POLICY, reason);
       },
     });
-    void this.#send(JSON.stringify({ type: 'joined', room, nick, members: this.#ctx.chat.members(room) }))?.catch(() => undefined);
+    this.#reply(JSON.stringify({ type: 'joined', room, nick, members: this.#ctx.chat.members(room) }));
   }
 
   #member(): Membership {
@@ -185,6 +185,15 @@ export class LiveSocket {
       return undefined;
     }
     return new Promise((resolve, reject) => this.#ws.send(text, (err) => (err === undefined || err === null ? resolve() : reject(err))));
+  }
+
+  /** A reply to the page (an error, a snapshot): dropped silently when the socket is gone. */
+  #reply(text: string): void {
+    try {
+      void this.#send(text)?.catch(() => undefined);
+    } catch {
+      // closed meanwhile: nobody to tell
+    }
   }
 
   #cleanup(): void {

@@ -196,6 +196,28 @@ describe('the security table: every state-changing endpoint refuses, and nothing
     }
   });
 
+  it('an upload without a session is refused (401) at once, before its body is read, and the connection is closed', async () => {
+    const { request: httpRequest } = await import('node:http');
+    const answer = await new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port: server.httpPort,
+        method: 'PUT',
+        path: '/api/files/content?path=huge.bin',
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(1024 ** 3) },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, connection: res.headers.connection });
+        req.destroy();
+      });
+      req.on('error', reject);
+      req.write(Buffer.alloc(64 * 1024)); // a little of the gigabyte, then wait for the answer
+    });
+    expect(answer).toEqual({ status: 401, connection: 'close' });
+    await expect(stat(join(server.dataDir, 'home', 'olga', 'huge.bin'))).rejects.toThrow();
+  });
+
   it('GET endpoints need a session too (401 without)', async () => {
     for (const path of ['/api/points', '/api/devices', '/api/history?point=sub1.f1.current', '/api/events', '/api/alarms', '/api/files', '/api/files/content?path=keep.txt', '/api/chat/lobby/members', '/api/session', '/api/live']) {
       expect((await send(server.httpPort, 'GET', path, { 'x-forwarded-for': '127.0.0.1', 'x-remote-user': 'olga' })).status).toBe(401);
