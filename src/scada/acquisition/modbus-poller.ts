@@ -162,7 +162,9 @@ export class ModbusPoller {
     const client = new ModbusClient();
     this.#client = client;
     client.setID(this.device.unitId);
-    client.setTimeout(this.device.timeoutMs);
+    // The library's own timeout is only a backstop: #bounded enforces timeoutMs in a way that
+    // lets an answer that already arrived win over a timer delayed by a busy event loop.
+    client.setTimeout(this.device.timeoutMs + 1_000);
     await this.#bounded(client.connectTCP(this.device.host, { port: this.device.port, timeout: this.device.timeoutMs }));
     // A socket error after connecting must never become an unhandled 'error' event.
     (client as unknown as { _port?: { on?: (event: string, listener: (err: unknown) => void) => void } })._port?.on?.('error', () => undefined);
@@ -198,13 +200,24 @@ export class ModbusPoller {
     return wait;
   }
 
-  /** The library's own timeout covers requests; this covers everything else (connects, a peer that half-answers). */
+  /**
+   * The request timeout. When the event loop was busy, the timer and the
+   * answer can be due in the same turn, and timers run before I/O: so the
+   * timeout waits for setImmediate (after this turn's I/O) before it fails
+   * the request, and an answer that had arrived in time still wins.
+   */
   #bounded<T>(work: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
+    let immediate: NodeJS.Immediate | undefined;
     const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.device.timeoutMs} ms`)), this.device.timeoutMs + 50);
+      timer = setTimeout(() => {
+        immediate = setImmediate(() => reject(new Error(`no answer within ${this.device.timeoutMs} ms`)));
+      }, this.device.timeoutMs);
     });
-    return Promise.race([work, limit]).finally(() => clearTimeout(timer));
+    return Promise.race([work, limit]).finally(() => {
+      clearTimeout(timer);
+      if (immediate !== undefined) clearImmediate(immediate);
+    });
   }
 
   #exclusive<T>(work: () => Promise<T>): Promise<T> {
