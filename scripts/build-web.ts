@@ -1,7 +1,7 @@
 /**
- * Builds the web HMI (SPEC §7) into dist/web/: the TypeScript modules of
+ * Builds the web HMI (SPEC §7) into dist/hmi/: the TypeScript modules of
  * web/src/ bundled by esbuild into one ES module, the stylesheet minified,
- * both under content-hashed names in dist/web/assets/ (so they can be cached
+ * both under content-hashed names in dist/hmi/assets/ (so they can be cached
  * for good), and index.html / 404.html copied with the hashed names filled
  * in. Nothing is fetched from a CDN; the page is all here.
  *
@@ -16,7 +16,7 @@ import { build } from 'esbuild';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const WEB_SOURCE_DIR = join(ROOT, 'web');
 /** Where the HTTP listener serves static files from (docs/http-api.md, "Static files"). */
-export const WEB_OUT_DIR = join(ROOT, 'dist', 'web');
+export const WEB_OUT_DIR = join(ROOT, 'dist', 'hmi');
 
 /** The placeholders index.html links to, and the entry that produces each. */
 const ENTRIES = [
@@ -42,7 +42,7 @@ async function writeAtomic(path: string, data: string): Promise<void> {
 
 export async function buildWeb(outDir = WEB_OUT_DIR): Promise<WebBuild> {
   const assetsDir = join(outDir, 'assets');
-  // Only assets/ is ours to clear: dist/web/ itself may hold other build output.
+  // The assets of earlier builds go (their names are content hashes); index.html and 404.html are replaced atomically below.
   await rm(assetsDir, { recursive: true, force: true });
   await mkdir(assetsDir, { recursive: true });
   const result = await build({

@@ -75,7 +75,7 @@ export const configSchema = z.strictObject({
       enabled: z.boolean().default(true),
       host: z.string().min(1).default('127.0.0.1'),
       port: port.default(8000),
-      /** The built page; defaults to `dist/web/` of the installed package. */
+      /** The built page; defaults to `dist/hmi/` of the installed package. */
       staticDir: z.string().min(1).optional(),
       /** A web session unused this long ends (SPEC §7, docs/http-api.md). */
       sessionIdleMinutes: z.number().positive().default(30),

@@ -17,11 +17,11 @@ import { metricsRoute } from './routes/metrics.js';
 import { pointRoutes } from './routes/points.js';
 import { sessionRoutes } from './routes/session.js';
 import { SessionStore } from './sessions.js';
-import { StaticFiles, isServerBuildOutput } from './static-files.js';
+import { StaticFiles } from './static-files.js';
 import type { WebContext, WebDeps } from './web-context.js';
 
-/** `dist/web/` of this package: where the front end's build puts the page. */
-const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../dist/web/', import.meta.url));
+/** `dist/hmi/` of this package: where the front end's build (scripts/build-web.ts) puts the page; nothing else is there. */
+const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../dist/hmi/', import.meta.url));
 
 /** Largest message a browser may send on /api/live. */
 const MAX_LIVE_MESSAGE_BYTES = 64 * 1024;
@@ -62,7 +62,7 @@ export class WebServer {
       },
     });
     this.#static =
-      deps.config.staticDir === undefined ? new StaticFiles({ root: DEFAULT_STATIC_DIR, hidden: isServerBuildOutput }) : new StaticFiles({ root: deps.config.staticDir });
+      new StaticFiles({ root: deps.config.staticDir ?? DEFAULT_STATIC_DIR });
   }
 
   /** Logged-in web sessions now. */

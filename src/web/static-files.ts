@@ -17,22 +17,14 @@ export interface StaticFilesOptions {
   readonly maxCachedFileBytes?: number;
   /** Memory for cached file bodies at most. */
   readonly maxCacheBytes?: number;
-  /** Names (relative to the root, `/`-separated) that are never served, e.g. other build output. */
-  readonly hidden?: (relative: string) => boolean;
 }
 
-/**
- * In the package's own `dist/web/`, the compiled server modules of
- * `src/web/` (tsc's output) sit beside the built page: they are not part
- * of the page and are not served.
- */
-export function isServerBuildOutput(relative: string): boolean {
-  if (relative.startsWith('assets/')) return false;
-  return relative.startsWith('routes/') || /\.(js|js\.map|d\.ts|d\.ts\.map)$/u.test(relative);
-}
+/** Built assets named by their content hash (`assets/app-3KQ7ZB2M.js`): they never change, so browsers may keep them. */
+const FINGERPRINTED = /[/\\]assets[/\\][^/\\]+-[A-Za-z0-9]{8,}\.[a-z0-9]+$/u;
 
 /** What is known of one file of the page. */
 interface Entry {
+  readonly cacheControl: string;
   readonly realPath: string;
   readonly stats: Pick<Stats, 'ino' | 'size' | 'mtimeMs'>;
   /** The bytes, when the file is small enough to keep. */
@@ -63,8 +55,8 @@ const FORBIDDEN_CHARS = /[\u0000-\u001f\u007f\\]/u;
 /**
  * The built page (SPEC §7), served fast and safely: `/` and directories give
  * their `index.html`; types by extension; strong ETags, Last-Modified and
- * `Cache-Control: no-cache` (always revalidate: the page's file names are not
- * fingerprinted); conditional GETs answered 304; single byte ranges; an HTML
+ * `Cache-Control: no-cache` (always revalidate), except built assets named by
+ * their content hash, which are `immutable`; conditional GETs answered 304; single byte ranges; an HTML
  * 404 page. Names are decoded once and refused (400) when they hold `..`,
  * control characters or backslashes; every file is opened and its descriptor's
  * real path checked to be inside the root, so links cannot lead outside.
@@ -78,7 +70,6 @@ export class StaticFiles {
   readonly #revalidateMs: number;
   readonly #maxCachedFileBytes: number;
   readonly #maxCacheBytes: number;
-  readonly #hidden: (relative: string) => boolean;
   readonly #entries = new Map<string, Entry>();
   readonly #loading = new Map<string, Promise<Outcome>>();
   #cachedBytes = 0;
@@ -89,7 +80,6 @@ export class StaticFiles {
     this.#revalidateMs = options.revalidateMs ?? 1_000;
     this.#maxCachedFileBytes = options.maxCachedFileBytes ?? 2 * 1024 * 1024;
     this.#maxCacheBytes = options.maxCacheBytes ?? 64 * 1024 * 1024;
-    this.#hidden = options.hidden ?? (() => false);
   }
 
   /** True when a URL belongs to the page rather than to the API. */
@@ -155,7 +145,6 @@ export class StaticFiles {
       return { status: 404 };
     }
     if (real !== root && !real.startsWith(root + sep)) return { status: 404 };
-    if (real !== root && this.#hidden(real.slice(root.length + 1).split(sep).join('/'))) return { status: 404 };
     const info = await stat(real);
     if (info.isDirectory()) {
       if (!urlPath.endsWith('/')) return { redirect: `/${names.map(encodeURIComponent).join('/')}/` };
@@ -196,6 +185,7 @@ export class StaticFiles {
       const etag =
         body === null ? `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}-${info.ino.toString(16)}"` : `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
       const lastModified = new Date(Math.floor(info.mtimeMs / 1000) * 1000).toUTCString();
+      const cacheControl = FINGERPRINTED.test(real) ? 'public, max-age=31536000, immutable' : 'no-cache';
       const headers = [
         'content-type',
         contentTypeOf(real),
@@ -204,13 +194,13 @@ export class StaticFiles {
         'last-modified',
         lastModified,
         'cache-control',
-        'no-cache',
+        cacheControl,
         'accept-ranges',
         'bytes',
         ...securityHeaders(real.endsWith('.html') || real.endsWith('.htm')),
       ];
       const whole = [...headers, 'content-length', String(info.size)];
-      return { realPath: real, stats: { ino: info.ino, size: info.size, mtimeMs: info.mtimeMs }, body, etag, lastModified, headers, whole, checkedAt: performance.now() };
+      return { realPath: real, stats: { ino: info.ino, size: info.size, mtimeMs: info.mtimeMs }, body, etag, lastModified, cacheControl, headers, whole, checkedAt: performance.now() };
     } finally {
       await handle.close();
     }
@@ -220,7 +210,7 @@ export class StaticFiles {
     const head = req.method === 'HEAD';
     const inm = req.headers['if-none-match'];
     if (inm !== undefined ? noneMatchHit(inm, entry.etag) : notModifiedSince(req.headers['if-modified-since'], entry.stats.mtimeMs)) {
-      res.writeHead(304, ['etag', entry.etag, 'last-modified', entry.lastModified, 'cache-control', 'no-cache']);
+      res.writeHead(304, ['etag', entry.etag, 'last-modified', entry.lastModified, 'cache-control', entry.cacheControl]);
       res.end();
       return 304;
     }

@@ -147,13 +147,14 @@ describe('web login, sessions and CSRF (docs/http-api.md)', () => {
 
 describe('web sessions: idle expiry and a bounded store', () => {
   it('a session unused for http.sessionIdleMinutes ends; use keeps it alive', async () => {
-    const server = await startWebServer({ http: { sessionIdleMinutes: 0.01 } }); // 600 ms
+    // 3 s, used every second: wide margins, so a busy machine cannot make the used session look idle.
+    const server = await startWebServer({ http: { sessionIdleMinutes: 0.05 } });
     try {
       await server.server.users.add('ivy', 'ivy-password', 'viewer');
       const a = await login(server.httpPort, 'ivy', 'ivy-password');
       const b = await login(server.httpPort, 'ivy', 'ivy-password');
       for (let i = 0; i < 4; i += 1) {
-        await new Promise((r) => setTimeout(r, 250));
+        await new Promise((r) => setTimeout(r, 1_000));
         expect((await send(server.httpPort, 'GET', '/api/session', { cookie: a.cookie })).status).toBe(200);
       }
       expect((await send(server.httpPort, 'GET', '/api/session', { cookie: b.cookie })).status).toBe(401);
