@@ -27,6 +27,7 @@ export interface TransferOptions {
  */
 export class GridlinkClient {
   readonly #conn: FrameConnection;
+  #watch: { onEvent: (event: PointEvent) => void; onAlarm?: (alarm: Alarm) => void; snapshot: PointSnapshot[] | null } | null = null;
 
   private constructor(conn: FrameConnection) {
     this.#conn = conn;
@@ -252,23 +253,35 @@ export class GridlinkClient {
   // --- SCADA data plane (SPEC §6; docs/protocol.md §3.6) ---
 
   async points(pattern?: string): Promise<PointSnapshot[]> {
-    return ((await this.#conn.request('points', pattern === undefined ? {} : { pattern })) as unknown as Replies['points']).points;
+    return this.#pages('points', pattern === undefined ? {} : { pattern }, (r: Replies['points']) => r.points);
   }
 
   async devices(): Promise<DeviceStatus[]> {
-    return ((await this.#conn.request('devices')) as unknown as Replies['devices']).devices;
+    return this.#pages('devices', {}, (r: Replies['devices']) => r.devices);
   }
 
   async history(point: string, since: number, until?: number, limit?: number): Promise<Replies['history']['samples']> {
-    return ((await this.#conn.request('history', { point, since, ...(until === undefined ? {} : { until }), ...(limit === undefined ? {} : { limit }) })) as unknown as Replies['history']).samples;
+    return this.#pages('history', { point, since, ...(until === undefined ? {} : { until }), ...(limit === undefined ? {} : { limit }) }, (r: Replies['history']) => r.samples);
   }
 
   async events(since: number, options: { until?: number; limit?: number; pattern?: string } = {}): Promise<PointEvent[]> {
-    return ((await this.#conn.request('events', { since, ...options })) as unknown as Replies['events']).events;
+    return this.#pages('events', { since, ...options }, (r: Replies['events']) => r.events);
   }
 
   async alarms(all = false): Promise<Alarm[]> {
-    return ((await this.#conn.request('alarms', all ? { all } : {})) as unknown as Replies['alarms']).alarms;
+    return this.#pages('alarms', all ? { all } : {}, (r: Replies['alarms']) => r.alarms);
+  }
+
+  /** Asks for a paged listing (docs/protocol.md §3.6) until its last page. */
+  async #pages<R extends { next: number | null }, T>(cmd: 'points' | 'devices' | 'history' | 'events' | 'alarms', fields: Record<string, unknown>, items: (reply: R) => T[]): Promise<T[]> {
+    const out: T[] = [];
+    for (let offset: number | null = 0; offset !== null; ) {
+      const reply = (await this.#conn.request(cmd, offset === 0 ? fields : { ...fields, offset })) as unknown as R;
+      out.push(...items(reply));
+      if (reply.next !== null && reply.next <= offset) throw new GridlinkError('GL_ERR_CLIENT_PROTOCOL', `${cmd}: the server's next page (${reply.next}) does not advance`);
+      offset = reply.next;
+    }
+    return out;
   }
 
   async acknowledge(alarm: number): Promise<Alarm> {
@@ -295,16 +308,31 @@ export class GridlinkClient {
    * at the listeners, in order.
    */
   async watch(pattern: string | undefined, listeners: { onEvent: (event: PointEvent) => void; onAlarm?: (alarm: Alarm) => void }): Promise<PointSnapshot[]> {
-    this.#conn.onPush((header) => {
-      if (header.cmd === 'point.event') listeners.onEvent(header as unknown as PointEvent);
-      else if (header.cmd === 'alarm.event') listeners.onAlarm?.((header as unknown as { alarm: Alarm }).alarm);
-    });
+    const snapshot: PointSnapshot[] = [];
+    if (this.#watch === null) {
+      // One push listener per connection; a later watch replaces the earlier one (as on the server).
+      this.#conn.onPush((header) => {
+        const watch = this.#watch;
+        if (watch === null) return;
+        if (header.cmd === 'point.event') watch.onEvent(header as unknown as PointEvent);
+        else if (header.cmd === 'alarm.event') watch.onAlarm?.((header as unknown as { alarm: Alarm }).alarm);
+        else if (header.cmd === 'point.snapshot') watch.snapshot?.push(...(header as unknown as { points: PointSnapshot[] }).points);
+      });
+    }
+    const watch: { onEvent: (event: PointEvent) => void; onAlarm?: (alarm: Alarm) => void; snapshot: PointSnapshot[] | null } = { ...listeners, snapshot };
+    this.#watch = watch;
     const fields = { ...(pattern === undefined ? {} : { pattern }), ...(listeners.onAlarm === undefined ? {} : { alarms: true }) };
-    return ((await this.#conn.request('watch', fields)) as unknown as Replies['watch']).points;
+    const reply = (await this.#conn.request('watch', fields)) as unknown as Replies['watch'];
+    // The snapshot's frames come before the reply: they are all here.
+    const points = watch.snapshot ?? [];
+    watch.snapshot = null;
+    if (points.length !== reply.points) throw new GridlinkError('GL_ERR_CLIENT_PROTOCOL', `watch: ${points.length} of ${reply.points} snapshot points arrived`);
+    return points;
   }
 
   async unwatch(): Promise<void> {
     await this.#conn.request('unwatch');
+    this.#watch = null;
   }
 
   /** Calls `listener` once when the connection fails (kicked, too slow, closed); returns a stop function. */

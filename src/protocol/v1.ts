@@ -21,6 +21,8 @@ const handle = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 /** Milliseconds since the epoch. */
 const time = z.number().int().min(0).max(8_640_000_000_000_000);
 const limit = z.number().int().min(1).max(100_000);
+/** Where a paged listing continues (the `next` of the previous page). */
+const offset = z.number().int().min(0).max(100_000_000);
 
 /** Field schemas per command; `body` says whether the frame carries data. */
 export const commands = {
@@ -46,11 +48,11 @@ export const commands = {
   'chat.say': { body: false, fields: z.object({ room: z.string().min(1).max(64), text: z.string().max(4096) }) },
   'chat.msg': { body: false, fields: z.object({ room: z.string().min(1).max(64), to: z.string().min(1).max(128), text: z.string().max(4096) }) },
   'chat.who': { body: false, fields: z.object({ room: z.string().min(1).max(64) }) },
-  points: { body: false, fields: z.object({ pattern: z.string().min(1).max(256).optional() }) },
-  devices: { body: false, fields: z.object({}) },
-  history: { body: false, fields: z.object({ point: z.string().min(1).max(600), since: time, until: time.optional(), limit: limit.optional() }) },
-  events: { body: false, fields: z.object({ since: time, until: time.optional(), limit: limit.optional(), pattern: z.string().min(1).max(256).optional() }) },
-  alarms: { body: false, fields: z.object({ all: z.boolean().optional() }) },
+  points: { body: false, fields: z.object({ pattern: z.string().min(1).max(256).optional(), offset: offset.optional() }) },
+  devices: { body: false, fields: z.object({ offset: offset.optional() }) },
+  history: { body: false, fields: z.object({ point: z.string().min(1).max(600), since: time, until: time.optional(), limit: limit.optional(), offset: offset.optional() }) },
+  events: { body: false, fields: z.object({ since: time, until: time.optional(), limit: limit.optional(), pattern: z.string().min(1).max(256).optional(), offset: offset.optional() }) },
+  alarms: { body: false, fields: z.object({ all: z.boolean().optional(), offset: offset.optional() }) },
   'alarm.ack': { body: false, fields: z.object({ alarm: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER) }) },
   select: { body: false, fields: z.object({ point: z.string().min(1).max(600) }) },
   deselect: { body: false, fields: z.object({ point: z.string().min(1).max(600) }) },
@@ -107,17 +109,22 @@ export interface Replies {
   'put.data': { received: number };
   'put.commit': { path: string; length: number; sha256: string; md5?: string };
   'put.abort': Record<string, never>;
-  points: { points: PointSnapshot[] };
-  devices: { devices: DeviceStatus[] };
-  history: { point: string; samples: HistorySample[] };
-  events: { events: PointEvent[] };
-  alarms: { alarms: Alarm[] };
+  /** Listings come a page at a time (a header is at most 64 KiB): ask again with `offset: next` until `next` is null. */
+  points: { points: PointSnapshot[]; next: number | null };
+  devices: { devices: DeviceStatus[]; next: number | null };
+  history: { point: string; samples: HistorySample[]; next: number | null };
+  events: { events: PointEvent[]; next: number | null };
+  alarms: { alarms: Alarm[]; next: number | null };
   'alarm.ack': { alarm: Alarm };
   select: { lease: SelectLease };
   deselect: Record<string, never>;
   operate: { result: OperateResult };
-  /** Then `point.event` frames (a PointEvent each) and, when asked, `alarm.event` frames ({alarm}). */
-  watch: { points: PointSnapshot[] };
+  /**
+   * Preceded by `point.snapshot` frames ({points}: the current state, a page
+   * each) and followed by `point.event` frames (a PointEvent each) and, when
+   * asked, `alarm.event` frames ({alarm}).
+   */
+  watch: { points: number };
   unwatch: Record<string, never>;
   /** Followed by a body of `size` bytes, then a `get.end` frame. */
   get: { size: number; offset: number; length: number; mtimeMs: number };

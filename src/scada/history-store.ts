@@ -129,26 +129,31 @@ export class HistoryStore {
     })();
   }
 
-  /** The recorded values of one point with since <= sourceTime < until, oldest first. */
-  history(point: string, since: number, until: number, limit: number): HistorySample[] {
+  /** The recorded values of one point with since <= sourceTime < until, oldest first, skipping `offset`. */
+  history(point: string, since: number, until: number, limit: number, offset = 0): HistorySample[] {
     this.flush();
     const id = this.#pointIds.get(point);
     if (id === undefined) return [];
     const rows = this.#db
-      .prepare('SELECT value, quality, source_time, server_time FROM events WHERE point_id = ? AND source_time >= ? AND source_time < ? ORDER BY source_time, seq LIMIT ?')
-      .all(id, since, until, limit) as Array<{ value: number | null; quality: Quality; source_time: number; server_time: number }>;
+      .prepare('SELECT value, quality, source_time, server_time FROM events WHERE point_id = ? AND source_time >= ? AND source_time < ? ORDER BY source_time, seq LIMIT ? OFFSET ?')
+      .all(id, since, until, limit, offset) as Array<{ value: number | null; quality: Quality; source_time: number; server_time: number }>;
     return rows.map((r) => ({ value: r.value, quality: r.quality, sourceTime: r.source_time, serverTime: r.server_time }));
   }
 
-  /** Events with since <= serverTime < until, in sequence order. */
-  events(since: number, until: number, limit: number, match: (point: string) => boolean): PointEvent[] {
+  /** Events with since <= serverTime < until, in sequence order; the first `offset` matching ones skipped. */
+  events(since: number, until: number, limit: number, match: (point: string) => boolean, offset = 0): PointEvent[] {
     this.flush();
     const rows = this.#db
       .prepare('SELECT e.seq, p.name, e.kind, e.value, e.quality, e.source_time, e.server_time FROM events e JOIN point_names p ON p.id = e.point_id WHERE e.server_time >= ? AND e.server_time < ? ORDER BY e.seq')
       .iterate(since, until) as IterableIterator<EventRow>;
     const out: PointEvent[] = [];
+    let skip = offset;
     for (const r of rows) {
       if (!match(r.name)) continue;
+      if (skip > 0) {
+        skip -= 1;
+        continue;
+      }
       out.push({ seq: r.seq, point: r.name, kind: r.kind, value: r.value, quality: r.quality, sourceTime: r.source_time, serverTime: r.server_time });
       if (out.length >= limit) break;
     }

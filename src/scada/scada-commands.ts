@@ -4,8 +4,9 @@ import { encodeHeader } from '../codec/index.js';
 import { GridlinkError } from '../errors/index.js';
 import type { CommandTable } from '../server/router.js';
 import type { Session } from '../session/session.js';
+import { pageOf, type Page } from '../server/reply-pages.js';
 import type { ScadaService } from './scada-service.js';
-import type { Actor, Alarm, PointEvent } from './types.js';
+import type { Actor, Alarm, PointEvent, PointSnapshot } from './types.js';
 
 /** Events a watcher may have waiting before the oldest are dropped (the newest value matters most). */
 const WATCH_QUEUE = 10_000;
@@ -53,25 +54,30 @@ export function scadaCommands(scada: ScadaService | null, bus: Bus): CommandTabl
   return {
     points: async (ctx) => {
       const { service } = actorOf(ctx.session);
-      await ctx.reply({ points: service.points(patternOf(ctx.fields.pattern)) });
+      const page = pageOf(service.points(patternOf(ctx.fields.pattern)), ctx.fields.offset);
+      await ctx.reply({ points: page.items, next: page.next });
     },
     devices: async (ctx) => {
       const { service } = actorOf(ctx.session);
-      await ctx.reply({ devices: service.devices() });
+      const page = pageOf(service.devices(), ctx.fields.offset);
+      await ctx.reply({ devices: page.items, next: page.next });
     },
     history: async (ctx) => {
       const { service } = actorOf(ctx.session);
-      const { point, since, until, limit } = ctx.fields;
-      await ctx.reply({ point, samples: service.history(point, since, until ?? now() + 1, limit ?? DEFAULT_LIMIT) });
+      const { point, since, until, limit = DEFAULT_LIMIT, offset = 0 } = ctx.fields;
+      const { items, next } = rowsPage(offset, limit, (want) => service.history(point, since, until ?? now() + 1, want, offset));
+      await ctx.reply({ point, samples: items, next });
     },
     events: async (ctx) => {
       const { service } = actorOf(ctx.session);
-      const { since, until, limit, pattern } = ctx.fields;
-      await ctx.reply({ events: service.events(since, until ?? now() + 1, limit ?? DEFAULT_LIMIT, patternOf(pattern)) });
+      const { since, until, limit = DEFAULT_LIMIT, pattern, offset = 0 } = ctx.fields;
+      const { items, next } = rowsPage(offset, limit, (want) => service.events(since, until ?? now() + 1, want, patternOf(pattern), offset));
+      await ctx.reply({ events: items, next });
     },
     alarms: async (ctx) => {
       const { service } = actorOf(ctx.session);
-      await ctx.reply({ alarms: service.alarms({ includeCleared: ctx.fields.all === true }) });
+      const page = pageOf(service.alarms({ includeCleared: ctx.fields.all === true }), ctx.fields.offset);
+      await ctx.reply({ alarms: page.items, next: page.next });
     },
     'alarm.ack': async (ctx) => {
       const { service, actor } = actorOf(ctx.session);
@@ -95,16 +101,22 @@ export function scadaCommands(scada: ScadaService | null, bus: Bus): CommandTabl
       const pattern = patternOf(ctx.fields.pattern);
       const session = ctx.session;
       unwatch(session);
-      const points = service.points(pattern);
-      // Subscribe before replying: no event between the snapshot and the first push is lost.
+      // Subscribe first, then take the snapshot: no change falls between the two. The snapshot
+      // frames are queued before any event can be delivered (delivery is asynchronous).
       const subscriptions = [bus.subscribe(`events.${pattern ?? '>'}`, (m) => session.sendEncoded(frameOf(m.payload as PointEvent, 'point.event')), { maxQueued: WATCH_QUEUE, policy: 'drop-oldest' })];
       if (ctx.fields.alarms === true) subscriptions.push(bus.subscribe('alarms.>', (m) => session.sendEncoded(frameOf(m.payload as Alarm, 'alarm.event')), { maxQueued: WATCH_QUEUE, policy: 'drop-oldest' }));
+      const points = service.points(pattern);
+      for (let offset: number | null = 0; offset !== null; ) {
+        const page: Page<PointSnapshot> = pageOf(points, offset);
+        void session.send({ v: 1, cmd: 'point.snapshot', points: page.items }).catch(() => undefined);
+        offset = page.next;
+      }
       watches.set(session, subscriptions);
       if (!watched.has(session)) {
         watched.add(session);
         session.onClose(() => unwatch(session));
       }
-      await ctx.reply({ points });
+      await ctx.reply({ points: points.length });
     },
     unwatch: async (ctx) => {
       unwatch(ctx.session);
@@ -118,4 +130,22 @@ function patternOf(pattern: string | undefined): string | undefined {
   if (pattern === undefined || pattern === '>' || pattern === '*') return pattern === '*' ? '*' : undefined;
   checkPattern(pattern);
   return pattern;
+}
+
+/** Rows a page reads from history at most; the page is then cut to what fits a reply. */
+const ROWS_PER_PAGE = 2_000;
+
+/**
+ * One page of a history or events query: reads up to ROWS_PER_PAGE rows
+ * from `offset` (never past `limit` in all), keeps what fits a reply, and
+ * says where the next page starts (null when the query is done).
+ */
+function rowsPage<T>(offset: number, limit: number, read: (want: number) => T[]): Page<T> {
+  const want = Math.min(ROWS_PER_PAGE, limit - offset);
+  if (want <= 0) return { items: [], next: null };
+  const rows = read(want);
+  const page = pageOf(rows);
+  const consumed = offset + page.items.length;
+  const more = page.next !== null || (rows.length === want && consumed < limit);
+  return { items: page.items, next: more ? consumed : null };
 }

@@ -143,16 +143,16 @@ export class ScadaService implements ScadaApi, PollSink {
     return [...this.#pollers.values()].map((p) => p.status());
   }
 
-  history(point: string, since: number, until: number, limit: number): HistorySample[] {
+  history(point: string, since: number, until: number, limit: number, offset = 0): HistorySample[] {
     checkRange(since, until);
-    const rows = this.#history.history(point, since, until, limit);
-    if (rows.length === 0 && this.#table.get(point) === undefined) throw new GridlinkError('GL_ERR_SCADA_NO_POINT', point);
+    const rows = this.#history.history(point, since, until, limit, offset);
+    if (rows.length === 0 && offset === 0 && this.#table.get(point) === undefined) throw new GridlinkError('GL_ERR_SCADA_NO_POINT', point);
     return rows;
   }
 
-  events(since: number, until: number, limit: number, pattern?: string): PointEvent[] {
+  events(since: number, until: number, limit: number, pattern?: string, offset = 0): PointEvent[] {
     checkRange(since, until);
-    return this.#history.events(since, until, limit, pointMatcher(pattern));
+    return this.#history.events(since, until, limit, pointMatcher(pattern), offset);
   }
 
   alarms(options: { includeCleared?: boolean } = {}): Alarm[] {

@@ -105,8 +105,8 @@ export interface Actor {
 export interface ScadaApi {
   points(pattern?: string): PointSnapshot[];
   devices(): DeviceStatus[];
-  history(point: string, since: number, until: number, limit: number): Array<{ value: number | null; quality: Quality; sourceTime: number; serverTime: number }>;
-  events(since: number, until: number, limit: number, pattern?: string): PointEvent[];
+  history(point: string, since: number, until: number, limit: number, offset?: number): Array<{ value: number | null; quality: Quality; sourceTime: number; serverTime: number }>;
+  events(since: number, until: number, limit: number, pattern?: string, offset?: number): PointEvent[];
   alarms(options?: { includeCleared?: boolean }): Alarm[];
   acknowledge(actor: Actor, alarmId: number): Alarm;
   select(actor: Actor, point: string): SelectLease;

@@ -224,6 +224,35 @@ describe('SCADA data plane over the native protocol, polling the built-in simula
   });
 });
 
+describe('listings larger than one frame', () => {
+  it('points, watch snapshots and events come a page at a time and arrive whole', async () => {
+    // 12 units × 6 feeders × 6 points = 432 snapshots: about 95 KB of JSON, more than a 64 KiB header.
+    const server = await startTestServer({ scada: { simulator: { noise: false, pollMs: 200, units: 12, feeders: 6 } } });
+    const client = await GridlinkClient.connect({ host: '127.0.0.1', port: server.port });
+    try {
+      await client.login('admin', server.server.initialAdminPassword!);
+      await until(() => (server.server.scada!.points().every((p) => p.quality === 'good') ? true : undefined), 10_000, 'all points good');
+      const points = await client.points();
+      expect(points).toHaveLength(432);
+      expect(new Set(points.map((p) => p.name)).size).toBe(432);
+      expect(JSON.stringify(points).length).toBeGreaterThan(70_000);
+      const events: PointEvent[] = [];
+      const snapshot = await client.watch(undefined, { onEvent: (e) => events.push(e) });
+      expect(snapshot.map((p) => p.name).sort()).toEqual(points.map((p) => p.name).sort());
+      const history = await client.events(0);
+      expect(history.length).toBeGreaterThanOrEqual(432);
+      for (let i = 1; i < history.length; i += 1) expect(history[i]!.seq).toBeGreaterThan(history[i - 1]!.seq);
+      const limited = await client.events(0, { limit: 300 });
+      expect(limited).toEqual(history.slice(0, 300));
+      server.server.scada!.simulator!.setBreaker(12, 5, false);
+      await until(() => (events.some((e) => e.point === 'sub12.f6.breaker' && e.value === 0) ? true : undefined), 3_000, 'event after a big snapshot');
+    } finally {
+      client.destroy();
+      await server.stop();
+    }
+  });
+});
+
 describe('points published on the bus', () => {
   it('are a PointSnapshot per change on points.<name>', async () => {
     const server = await startTestServer({ scada: { simulator: { noise: false, pollMs: 50, feeders: 1 } } });
