@@ -66,6 +66,7 @@ BENCHES=(
   bench/auth-transfers.ts
   bench/chat-fanout.ts
   bench/http-static.ts
+  bench/scada-poll.ts
 )
 
 install_missing_peers
