@@ -103,12 +103,16 @@ export class ScadaService implements ScadaApi, PollSink {
   }
 
   /**
-   * Starts polling. Called once the whole server is up: a first poll racing
-   * the rest of start-up (which blocks the event loop for a moment) would
-   * time out and raise a false device-loss alarm.
+   * Starts polling, the devices spread over their poll period. Called once
+   * the whole server is up: a first poll racing the rest of start-up (which
+   * blocks the event loop for a moment) would time out and raise a false
+   * device-loss alarm.
    */
   startAcquisition(): void {
-    for (const poller of this.#pollers.values()) poller.start();
+    // Spread the devices over the poll period: 200 devices polled in one burst
+    // would keep the event loop busy in chunks and delay each other's replies.
+    const pollers = [...this.#pollers.values()];
+    pollers.forEach((poller, i) => poller.start(Math.floor((i * poller.device.pollMs) / pollers.length)));
   }
 
   async stop(): Promise<void> {

@@ -61,8 +61,9 @@ export class ModbusPoller {
     this.#backoffMs = device.pollMs;
   }
 
-  start(): void {
-    this.#loop ??= this.#run();
+  /** Starts polling after `delayMs` (the service staggers its devices across a period). */
+  start(delayMs = 0): void {
+    this.#loop ??= this.#run(delayMs);
   }
 
   async stop(): Promise<void> {
@@ -101,9 +102,17 @@ export class ModbusPoller {
     });
   }
 
-  async #run(): Promise<void> {
+  /**
+   * Polls on a fixed grid: poll n is due at `first + n × pollMs`, so a late
+   * timer delays one poll, not every later one (the rate stays exactly one
+   * poll per period). A poller a whole period behind starts a new grid
+   * rather than firing the missed polls back to back. After a failure the grid
+   * restarts when the device answers again.
+   */
+  async #run(delayMs: number): Promise<void> {
+    if (delayMs > 0) await this.#sleep(delayMs);
+    let due = Date.now();
     while (!this.#stopped) {
-      const started = Date.now();
       let ok: boolean;
       try {
         await this.#exclusive(() => this.#pollOnce());
@@ -113,8 +122,15 @@ export class ModbusPoller {
         this.#fail(err);
       }
       if (this.#stopped) break;
-      const wait = ok ? Math.max(0, started + this.device.pollMs - Date.now()) : this.#nextBackoff();
-      await this.#sleep(wait);
+      const now = Date.now();
+      if (ok) {
+        due += this.device.pollMs;
+        if (now - due >= this.device.pollMs) due = now;
+        await this.#sleep(Math.max(0, due - now));
+      } else {
+        await this.#sleep(this.#nextBackoff());
+        due = Date.now();
+      }
     }
   }
 
