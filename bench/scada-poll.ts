@@ -808,7 +808,7 @@ function render(g: GridlinkRun, r: ReferenceRun | null, referenceError: string |
     ['other processes CPU % (noise)', fixed(g.cpu.otherPercent, 1), r === null ? '–' : fixed(r.cpu.otherPercent, 1), '', ''],
   ];
   const notes: string[] = [];
-  if (!checks.pointsPerSecondStrict) notes.push(`points/s is ${count(g.pointsPerSecond)}, under the offered ${count(TARGET_POINTS_PER_SECOND)} by ${fixed(100 - (100 * g.pointsPerSecond) / TARGET_POINTS_PER_SECOND, 2)} %: each poll starts ${POLL_MS} ms after the previous one started, and timers fire late.`);
+  if (!checks.pointsPerSecondStrict) notes.push(`points/s is ${count(g.pointsPerSecond)}, under the offered ${count(TARGET_POINTS_PER_SECOND)} by ${fixed(100 - (100 * g.pointsPerSecond) / TARGET_POINTS_PER_SECOND, 2)} % (polls are on a fixed grid; the shortfall is the measurement window's edges and polls that started late).`);
   if (g.deviceLossAlarms.length > 0) notes.push(`${g.pollFailures} polls failed; device-loss alarms: ${g.deviceLossAlarms.slice(0, 5).join('; ')}${g.deviceLossAlarms.length > 5 ? ` (and ${g.deviceLossAlarms.length - 5} more)` : ''}.`);
   if (g.probesLost > 0) notes.push(`${g.probesLost} probes never reached the subscriber within ${PROBE_TIMEOUT_MS} ms (counted as a p99 miss).`);
   if (g.cpu.otherPercent > OTHER_CPU_WARNING * 100) notes.push(`gridlink window disturbed: other processes used ${fixed(g.cpu.otherPercent, 0)} % of a core meanwhile.`);

@@ -52,6 +52,8 @@ export interface BusMetrics {
 export interface Bus {
   /** Hands a message to every matching subscription; never waits for a subscriber. */
   publish(topic: string, payload: unknown): void;
+  /** True when a publish on `topic` would reach someone (lets a publisher skip building a costly payload). */
+  hasSubscribers(topic: string): boolean;
   subscribe(pattern: string, sink: Sink, options: SubscribeOptions): Subscription;
   metrics(): BusMetrics;
   close(): Promise<void>;

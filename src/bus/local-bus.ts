@@ -92,16 +92,40 @@ const node = (): TrieNode => ({ children: new Map(), exact: new Set(), rest: new
  * own bounded queue and pump, so a slow one never delays the others nor
  * grows memory past its bound.
  */
+/** Topics whose subscriber lists are remembered at most. */
+const MEMO_TOPICS = 100_000;
+
 export class LocalBus implements Bus {
   readonly #root = node();
   readonly #counters = { published: 0, delivered: 0, dropped: 0, disconnected: 0 };
   #subscriptions = 0;
+  readonly #memo = new Map<string, readonly Subscriber[]>();
 
   publish(topic: string, payload: unknown): void {
-    const tokens = checkTopic(topic);
+    const subscribers = this.#subscribersOf(topic);
     const message: BusMessage = { topic, payload, publishedAt: Date.now() };
     this.#counters.published += 1;
-    for (const subscriber of this.#match(tokens)) subscriber.offer(message);
+    for (const subscriber of subscribers) subscriber.offer(message);
+  }
+
+  hasSubscribers(topic: string): boolean {
+    return this.#subscribersOf(topic).length > 0;
+  }
+
+  /**
+   * The subscriptions a topic reaches, remembered until the next subscribe
+   * or unsubscribe: telemetry publishes the same topics over and over (20,000
+   * points a second), and walking the trie each time costs more than the
+   * delivery. The memo is bounded; a full one starts over.
+   */
+  #subscribersOf(topic: string): readonly Subscriber[] {
+    let subscribers = this.#memo.get(topic);
+    if (subscribers === undefined) {
+      subscribers = [...this.#match(checkTopic(topic))];
+      if (this.#memo.size >= MEMO_TOPICS) this.#memo.clear();
+      this.#memo.set(topic, subscribers);
+    }
+    return subscribers;
   }
 
   subscribe(pattern: string, sink: Sink, options: SubscribeOptions): Subscription {
@@ -119,6 +143,7 @@ export class LocalBus implements Bus {
     }
     (last === '>' ? at.rest : at.exact).add(subscriber);
     this.#subscriptions += 1;
+    this.#memo.clear();
     return subscriber;
   }
 
@@ -148,6 +173,7 @@ export class LocalBus implements Bus {
     }
     const end = path.at(-1)!;
     if ((rest ? end.rest : end.exact).delete(subscriber)) this.#subscriptions -= 1;
+    this.#memo.clear();
     // Prune empty branches so churn does not leave dead nodes behind.
     for (let i = path.length - 1; i > 0; i -= 1) {
       const n = path[i]!;

@@ -221,7 +221,8 @@ export class ScadaService implements ScadaApi, PollSink {
     const event: PointEvent = { seq: this.#history.takeSeq(), point: entry.config.name, value: entry.value, quality: entry.quality, sourceTime: entry.sourceTime ?? now, serverTime: now, kind: change.kind };
     this.#events += 1;
     this.#history.record(event);
-    this.#bus.publish(SCADA_TOPICS.value(entry.config.name), this.#snapshot(entry));
+    const topic = SCADA_TOPICS.value(entry.config.name);
+    if (this.#bus.hasSubscribers(topic)) this.#bus.publish(topic, this.#snapshot(entry));
     this.#bus.publish(SCADA_TOPICS.event(entry.config.name), event);
   }
 

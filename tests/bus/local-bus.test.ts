@@ -52,6 +52,39 @@ describe('LocalBus: topics and wildcards', () => {
   });
 });
 
+describe('LocalBus: remembered matches', () => {
+  it('a subscription made or ended after a topic was published is honoured on the next publish', async () => {
+    const bus = new LocalBus();
+    const a: unknown[] = [];
+    const b: unknown[] = [];
+    expect(bus.hasSubscribers('points.s1.f1')).toBe(false);
+    bus.publish('points.s1.f1', 0);
+    const subA = bus.subscribe('points.>', (m) => void a.push(m.payload), { maxQueued: 10, policy: 'drop-oldest' });
+    expect(bus.hasSubscribers('points.s1.f1')).toBe(true);
+    bus.publish('points.s1.f1', 1);
+    const subB = bus.subscribe('points.*.f1', (m) => void b.push(m.payload), { maxQueued: 10, policy: 'drop-oldest' });
+    bus.publish('points.s1.f1', 2);
+    await tick(); // delivered before the unsubscribe, which drops what is still queued
+    subA.unsubscribe();
+    bus.publish('points.s1.f1', 3);
+    await tick();
+    subB.unsubscribe();
+    bus.publish('points.s1.f1', 4);
+    await tick();
+    expect(a).toEqual([1, 2]);
+    expect(b).toEqual([2, 3]);
+    expect(bus.hasSubscribers('points.s1.f1')).toBe(false);
+  });
+
+  it('a bad topic is refused every time, not only the first', () => {
+    const bus = new LocalBus();
+    for (let i = 0; i < 3; i += 1) {
+      expect(() => bus.publish('a..b', 1)).toThrow(GridlinkError);
+      expect(() => bus.hasSubscribers('a..b')).toThrow(GridlinkError);
+    }
+  });
+});
+
 describe('LocalBus: fan-out', () => {
   it('1,000 subscribers each get every message exactly once, in order', async () => {
     const bus = new LocalBus();
