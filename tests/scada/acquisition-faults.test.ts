@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ScadaService } from '../../src/scada/scada-service.js';
 import { ModbusPeer } from '../helpers/modbus-peer.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Acquisition from a Modbus device gridlink did not write: tests/peers/
@@ -14,15 +15,6 @@ import { startTestServer, type TestServer } from '../helpers/test-server.js';
 const POLL_MS = 400;
 const peers: ModbusPeer[] = [];
 
-async function until<T>(check: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('acquisition from an independent Modbus device (pymodbus)', () => {
   let peer: ModbusPeer;

@@ -4,6 +4,7 @@ import { GridlinkError } from '../../src/errors/index.js';
 import type { ScadaService } from '../../src/scada/scada-service.js';
 import type { PointEvent, PointSnapshot, SelectLease } from '../../src/scada/types.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { until } from '../helpers/until.js';
 
 const POLL_MS = 200;
 
@@ -17,16 +18,6 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   throw new Error('expected a GridlinkError');
 }
 
-/** Polls `check` until it returns a value (not undefined) or the time runs out. */
-async function until<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs = 5_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('SCADA data plane over the native protocol, polling the built-in simulator', () => {
   let server: TestServer;

@@ -5,6 +5,7 @@ import { GridlinkError } from '../../src/errors/index.js';
 import type { ChatEvent } from '../../src/protocol/v1.js';
 import { openSocket } from '../helpers/raw-peer.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { until } from '../helpers/until.js';
 
 async function codeOf(promise: Promise<unknown>): Promise<string | null> {
   return promise.then(
@@ -13,13 +14,6 @@ async function codeOf(promise: Promise<unknown>): Promise<string | null> {
   );
 }
 
-async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('native chat (SPEC §5.1)', () => {
   let server: TestServer;

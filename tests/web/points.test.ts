@@ -2,16 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScadaService } from '../../src/scada/scada-service.js';
 import type { Alarm, DeviceStatus, PointEvent, PointSnapshot, SelectLease } from '../../src/scada/types.js';
 import { as, login, send, startWebServer, type Login, type WebTestServer } from './web-client.js';
+import { until } from '../helpers/until.js';
 
-async function until<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs = 5_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('points, history, events, alarms and control over HTTP (SPEC §6, docs/http-api.md)', () => {
   let server: WebTestServer;

@@ -11,6 +11,7 @@ import { sha256File, writeRandomFile } from '../../helpers/files.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { startTestServer, type TestServer } from '../../helpers/test-server.js';
 import { launchChromium, logIn, openPage, textOf, type UserPage } from './browser.js';
+import { until } from '../../helpers/until.js';
 
 /**
  * The operator's page (SPEC §7) in a real Chromium against a real gridlink
@@ -23,13 +24,6 @@ const SCREENSHOT = join(REPO, 'test-results', 'hmi.png');
 const PASSWORDS = { alice: 'alice-password-1', victor: 'victor-password-1', carol: 'carol-password-1' } as const;
 const CAROL = { user: 'carol', role: 'operator', connection: 'e2e-test' } as const;
 
-async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('web HMI in Chromium', () => {
   let test: TestServer | undefined;
