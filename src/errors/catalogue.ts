@@ -337,6 +337,11 @@ export const CATALOGUE = {
   },
 
   // --- server (SPEC §1) ---
+  GL_ERR_SERVER_LISTEN: {
+    message: 'a listener cannot start',
+    hint: 'stop the program that holds the address, or move the listener in the configuration (docs/configuration.md)',
+    fatal: false,
+  },
   GL_ERR_SERVER_BUSY: {
     message: 'the server has reached its connection limit',
     hint: 'try again shortly',

@@ -144,7 +144,9 @@ export class GridlinkServer {
     let scada: ScadaService | null = null;
     if (config.scada.enabled) {
       try {
-        scada = await ScadaService.start({ config: config.scada, dataDir: config.dataDir, bus, audit, logger });
+        scada = await ScadaService.start({ config: config.scada, dataDir: config.dataDir, bus, audit, logger }).catch((err: unknown) => {
+          throw listenFailure('the substation simulator', 'scada.simulator.port', config.scada.simulator, err);
+        });
       } catch (err) {
         files.stop();
         await admin.close();
@@ -182,12 +184,19 @@ export class GridlinkServer {
     });
     server = new GridlinkServer({ config, logger, files, native, admin, db, users, audit, bus, chat, scada, legacyChat, initialAdminPassword });
     try {
-      server.#nativeAddress = await native.listen();
-      server.#legacyChatAddress = (await legacyChat?.listen()) ?? null;
+      server.#nativeAddress = await native.listen().catch((err: unknown) => {
+        throw listenFailure('the native protocol', 'native.port (or --port)', config.native, err);
+      });
+      server.#legacyChatAddress =
+        (await legacyChat?.listen().catch((err: unknown) => {
+          throw listenFailure('the legacy UDP chat', 'legacyChat.port', config.legacyChat, err);
+        })) ?? null;
       if (config.http.enabled) {
         const s = server;
         server.#web = new WebServer({ config: config.http, logger, users, audit, auth, files, chat, bus, status: () => s.status(), scada: () => s.scada });
-        server.#httpAddress = await server.#web.listen();
+        server.#httpAddress = await server.#web.listen().catch((err: unknown) => {
+          throw listenFailure('the web HMI', 'http.port', config.http, err);
+        });
       }
     } catch (err) {
       await server.#web?.close().catch(() => undefined);
@@ -262,6 +271,18 @@ export class GridlinkServer {
     })();
     return this.#stopping;
   }
+}
+
+/**
+ * A listener that cannot bind becomes GL_ERR_SERVER_LISTEN naming the service,
+ * its address and the key that moves it; other errors pass unchanged.
+ */
+function listenFailure(service: string, key: string, address: { host: string; port: number }, err: unknown): unknown {
+  let code: unknown;
+  for (let e: unknown = err; e instanceof Error && code === undefined; e = e.cause) code = (e as NodeJS.ErrnoException).code;
+  const why = { EADDRINUSE: 'the address is in use', EACCES: 'permission denied', EADDRNOTAVAIL: 'no such local address' }[String(code)];
+  if (why === undefined) return err;
+  return new GridlinkError('GL_ERR_SERVER_LISTEN', `${service} on ${address.host}:${address.port}: ${why}; set another ${key}`, { cause: err });
 }
 
 /** Uploads are renamed from staging into an area, which needs one filesystem. */

@@ -33,7 +33,13 @@ export async function startTestServer(overrides: ConfigInput = {}): Promise<Test
     scada: { ...(overrides.scada ?? {}), simulator: { port: 0, ...(overrides.scada?.simulator ?? {}) } },
     anonymous: { enabled: true, writable: true, ...(overrides.anonymous ?? {}) },
   });
-  const server = await GridlinkServer.start(config, createLogger(config.log.level));
+  let server: GridlinkServer;
+  try {
+    server = await GridlinkServer.start(config, createLogger(config.log.level));
+  } catch (err) {
+    await temp.cleanup();
+    throw err;
+  }
   return {
     server,
     port: server.nativeAddress.port,
