@@ -14,6 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # (mosquitto_sub/mosquitto_pub) is there to poke at such a broker by hand.
 # nginx is the static-file server bench/http-static.ts compares with (run as
 # its own foreground process with a generated config), wrk the load generator.
+# python3-pymodbus is the reference poller of bench/scada-poll.ts.
 declare -A PEER_PROBES=(
   [vsftpd]=/usr/sbin/vsftpd
   [python3-pyftpdlib]=/usr/lib/python3/dist-packages/pyftpdlib
@@ -22,6 +23,7 @@ declare -A PEER_PROBES=(
   [mosquitto-clients]=/usr/bin/mosquitto_sub
   [nginx]=/usr/sbin/nginx
   [wrk]=/usr/bin/wrk
+  [python3-pymodbus]=/usr/lib/python3/dist-packages/pymodbus
 )
 
 install_missing_peers() {
