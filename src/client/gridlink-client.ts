@@ -302,6 +302,11 @@ export class GridlinkClient {
     return ((await this.#conn.request('operate', { point, value })) as unknown as Replies['operate']).result;
   }
 
+  /** Shows `value` in place of the device's (quality substituted), or releases it with null. */
+  async substitute(point: string, value: number | null): Promise<PointSnapshot> {
+    return ((await this.#conn.request('substitute', { point, value })) as unknown as Replies['substitute']).point;
+  }
+
   /**
    * Watches points (SPEC §6): resolves with their current snapshot; then every
    * event of a matching point (and, with `alarms`, every alarm change) arrives

@@ -248,6 +248,11 @@ export const CATALOGUE = {
     hint: 'list the alarms with "gridlink alarms"',
     fatal: false,
   },
+  GL_ERR_SCADA_SUBSTITUTED: {
+    message: 'the point shows a substituted value, not the device\'s',
+    hint: 'release the substitution first ("gridlink substitute POINT --release"), then select it',
+    fatal: false,
+  },
   GL_ERR_SCADA_BAD_RANGE: {
     message: 'the time range is not valid',
     hint: 'give --since before --until, as ISO times (2026-11-22T10:00) or relative durations (15m, 2h, 1d)',

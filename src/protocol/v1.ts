@@ -57,6 +57,7 @@ export const commands = {
   select: { body: false, fields: z.object({ point: z.string().min(1).max(600) }) },
   deselect: { body: false, fields: z.object({ point: z.string().min(1).max(600) }) },
   operate: { body: false, fields: z.object({ point: z.string().min(1).max(600), value: z.number().finite() }) },
+  substitute: { body: false, fields: z.object({ point: z.string().min(1).max(600), value: z.number().finite().nullable() }) },
   watch: { body: false, fields: z.object({ pattern: z.string().min(1).max(256).optional(), alarms: z.boolean().optional() }) },
   unwatch: { body: false, fields: z.object({}) },
   get: {
@@ -119,6 +120,7 @@ export interface Replies {
   select: { lease: SelectLease };
   deselect: Record<string, never>;
   operate: { result: OperateResult };
+  substitute: { point: PointSnapshot };
   /**
    * Preceded by `point.snapshot` frames ({points}: the current state, a page
    * each) and followed by `point.event` frames (a PointEvent each) and, when

@@ -133,6 +133,8 @@ export class ControlDesk {
     const entry = this.#target.point(name);
     if (entry === undefined) throw new GridlinkError('GL_ERR_SCADA_NO_POINT', name);
     if (entry.config.control === undefined) throw new GridlinkError('GL_ERR_SCADA_NOT_CONTROLLABLE', name);
+    // A substituted point shows a value the device did not send: its feedback cannot confirm a command.
+    if (entry.substitute !== null) throw new GridlinkError('GL_ERR_SCADA_SUBSTITUTED', `${name} shows ${entry.substitute.value}, entered by ${entry.substitute.by}`);
     return entry;
   }
 

@@ -14,6 +14,14 @@ export interface PointEntry {
   serverTime: number | null;
   /** The value of the last event: telemetry deadband is measured from it, so slow drift is reported. */
   reported: number | null;
+  /** A value an operator entered in place of the device's (quality `substituted`), until released. */
+  substitute: { readonly value: number; readonly by: string; readonly at: number } | null;
+}
+
+/** What a point shows: the operator's substitute while there is one, else what the device said. */
+export function shownOf(entry: PointEntry): { value: number | null; quality: Quality; sourceTime: number | null } {
+  if (entry.substitute !== null) return { value: entry.substitute.value, quality: 'substituted', sourceTime: entry.substitute.at };
+  return { value: entry.value, quality: entry.quality, sourceTime: entry.sourceTime };
 }
 
 /** A change the table saw: a new value beyond deadband, a status change, or a quality change. */
@@ -33,7 +41,7 @@ export class PointTable {
 
   constructor(devices: readonly DeviceConfig[]) {
     for (const device of devices) {
-      const entries = device.points.map((config): PointEntry => ({ config, device: device.name, value: null, quality: 'invalid', sourceTime: null, serverTime: null, reported: null }));
+      const entries = device.points.map((config): PointEntry => ({ config, device: device.name, value: null, quality: 'invalid', sourceTime: null, serverTime: null, reported: null, substitute: null }));
       for (const entry of entries) this.#points.set(entry.config.name, entry);
       this.#byDevice.set(device.name, entries);
     }
@@ -54,16 +62,34 @@ export class PointTable {
     return out;
   }
 
-  /** Stores one poll's readings; returns the entries that changed enough to be events. */
+  /**
+   * Stores one poll's readings; returns the entries that changed enough to
+   * be events. A substituted point keeps following its device underneath but
+   * makes no events until the substitute is released.
+   */
   applyReadings(readings: readonly Reading[], sourceTime: number, serverTime: number): PointChange[] {
     const changes: PointChange[] = [];
     for (const reading of readings) {
       const entry = this.#points.get(reading.point);
       if (entry === undefined) continue;
       const change = this.#apply(entry, reading.raw, sourceTime, serverTime);
-      if (change !== null) changes.push(change);
+      if (change !== null && entry.substitute === null) changes.push(change);
     }
     return changes;
+  }
+
+  /** Shows `value` (quality substituted) in place of the device's, or releases it (null). Returns the change to publish. */
+  substitute(entry: PointEntry, value: number | null, by: string, serverTime: number): PointChange | null {
+    if (value === null) {
+      if (entry.substitute === null) return null;
+      entry.substitute = null;
+      // The device's value is reported afresh: deadband is measured from it again.
+      entry.reported = entry.value;
+    } else {
+      entry.substitute = { value, by, at: serverTime };
+    }
+    entry.serverTime = serverTime;
+    return { entry, kind: 'change' };
   }
 
   /** Marks every point of a device (device lost: invalid). Returns the entries whose quality changed. */
@@ -73,7 +99,7 @@ export class PointTable {
       if (entry.quality === quality) continue;
       entry.quality = quality;
       entry.serverTime = serverTime;
-      changes.push({ entry, kind: 'quality' });
+      if (entry.substitute === null) changes.push({ entry, kind: 'quality' });
     }
     return changes;
   }
@@ -106,16 +132,18 @@ export class PointTable {
 /** The wire shape of a point (without its alarm, which the service adds). */
 export function snapshotOf(entry: PointEntry): PointSnapshot {
   const config = entry.config;
+  const shown = shownOf(entry);
   return {
     name: config.name,
     class: config.class,
     device: entry.device,
     unit: config.unit,
-    value: entry.value,
-    quality: entry.quality,
-    sourceTime: entry.sourceTime,
+    value: shown.value,
+    quality: shown.quality,
+    sourceTime: shown.sourceTime,
     serverTime: entry.serverTime,
     controllable: config.control !== undefined,
+    ...(entry.substitute === null ? {} : { substitutedBy: entry.substitute.by }),
     ...(config.states === undefined ? {} : { states: config.states }),
   };
 }

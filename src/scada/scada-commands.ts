@@ -96,6 +96,10 @@ export function scadaCommands(scada: ScadaService | null, bus: Bus): CommandTabl
       const { service, actor } = actorOf(ctx.session);
       await ctx.reply({ result: await service.operate(actor, ctx.fields.point, ctx.fields.value) });
     },
+    substitute: async (ctx) => {
+      const { service, actor } = actorOf(ctx.session);
+      await ctx.reply({ point: service.substitute(actor, ctx.fields.point, ctx.fields.value) });
+    },
     watch: async (ctx) => {
       const { service } = actorOf(ctx.session);
       const pattern = patternOf(ctx.fields.pattern);

@@ -11,7 +11,7 @@ import { AlarmBook } from './alarm-book.js';
 import { ControlDesk } from './control-desk.js';
 import { HistoryStore, type HistorySample } from './history-store.js';
 import { pointMatcher } from './point-pattern.js';
-import { PointTable, snapshotOf, type PointChange, type PointEntry } from './point-table.js';
+import { PointTable, shownOf, snapshotOf, type PointChange, type PointEntry } from './point-table.js';
 import { SubstationSimulator } from './simulator/substation-simulator.js';
 import { simulatorDevices } from './simulator/simulator-devices.js';
 import { SCADA_TOPICS, type Actor, type Alarm, type DeviceStatus, type OperateResult, type PointEvent, type PointSnapshot, type ScadaApi, type SelectLease } from './types.js';
@@ -186,6 +186,21 @@ export class ScadaService implements ScadaApi, PollSink {
     this.#desk.releaseConnection(connection);
   }
 
+  substitute(actor: Actor, point: string, value: number | null): PointSnapshot {
+    if (!hasRole(actor.role, 'operator')) throw new GridlinkError('GL_ERR_AUTH_FORBIDDEN', `substituting needs the operator role; ${actor.user} is a ${actor.role}`);
+    const entry = this.#table.get(point);
+    if (entry === undefined) throw new GridlinkError('GL_ERR_SCADA_NO_POINT', point);
+    if (value !== null && !Number.isFinite(value)) throw new GridlinkError('GL_ERR_SCADA_BAD_VALUE', `${value}`);
+    const binary = entry.config.class === 'status' || entry.config.class === 'control';
+    if (value !== null && binary && value !== 0 && value !== 1) throw new GridlinkError('GL_ERR_SCADA_BAD_VALUE', `${point} takes 0 or 1`);
+    if (value !== null && this.#desk.lease(point) !== undefined) throw new GridlinkError('GL_ERR_SCADA_SELECTED', `${point} is selected by ${this.#desk.lease(point)!.holder}; substitute it when nobody holds it`);
+    const now = Date.now();
+    const change = this.#table.substitute(entry, value, actor.user, now);
+    this.#audit.record({ event: value === null ? 'point.unsubstitute' : 'point.substitute', actor: actor.user, detail: { point, value } });
+    if (change !== null) this.#emit(change, now);
+    return this.#snapshot(entry);
+  }
+
   // --- PollSink ---
 
   readings(_device: string, readings: readonly Reading[], sourceTime: number): void {
@@ -217,8 +232,9 @@ export class ScadaService implements ScadaApi, PollSink {
 
   #emit(change: PointChange, now: number): void {
     const entry = change.entry;
-    if (change.kind === 'change' && entry.quality === 'good' && entry.value !== null) this.#alarms.checkLimits(entry.config, entry.value, now);
-    const event: PointEvent = { seq: this.#history.takeSeq(), point: entry.config.name, value: entry.value, quality: entry.quality, sourceTime: entry.sourceTime ?? now, serverTime: now, kind: change.kind };
+    const shown = shownOf(entry);
+    if (change.kind === 'change' && shown.quality === 'good' && shown.value !== null) this.#alarms.checkLimits(entry.config, shown.value, now);
+    const event: PointEvent = { seq: this.#history.takeSeq(), point: entry.config.name, value: shown.value, quality: shown.quality, sourceTime: shown.sourceTime ?? now, serverTime: now, kind: change.kind };
     this.#events += 1;
     this.#history.record(event);
     const topic = SCADA_TOPICS.value(entry.config.name);

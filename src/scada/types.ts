@@ -32,6 +32,8 @@ export interface PointSnapshot {
   readonly states?: readonly [string, string];
   /** Active alarm on this point, if any. */
   readonly alarm?: AlarmState;
+  /** Who entered the substituted value (quality `substituted`). */
+  readonly substitutedBy?: string;
 }
 
 /** A time-ordered event (sequence of events): value change beyond deadband or status change. */
@@ -113,6 +115,8 @@ export interface ScadaApi {
   /** Releases the actor's lease on the point (no-op when not held). */
   deselect(actor: Actor, point: string): void;
   operate(actor: Actor, point: string, value: number): Promise<OperateResult>;
+  /** Shows `value` in place of the device's (quality substituted) until released with null; operator role. */
+  substitute(actor: Actor, point: string, value: number | null): PointSnapshot;
   /** Releases every lease of a connection that went away. */
   releaseConnection(connection: string): void;
 }

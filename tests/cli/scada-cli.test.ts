@@ -105,6 +105,20 @@ describe('gridlink points|watch|history|alarms|select|operate', () => {
     expect(server.server.scada!.simulator!.breaker(1, 1)).toBe(false);
   });
 
+  it('substitute shows a value in place of the device\'s, and --release gives it back', async () => {
+    const substituted = await cli(['substitute', 'sub1.f2.voltage', '9.9'], 'otto');
+    expect(substituted.code).toBe(0);
+    expect(substituted.stdout).toMatch(/^sub1\.f2\.voltage\s+9\.90 kV\s+\S+\s+SUBSTITUTED\(by otto\)$/mu);
+    const released = await cli(['substitute', 'sub1.f2.voltage', '--release'], 'otto');
+    expect(released.code).toBe(0);
+    expect(released.stdout).toMatch(/^sub1\.f2\.voltage\s+10\.\d\d kV\s+\S+$/mu);
+    for (const args of [['substitute', 'sub1.f2.voltage'], ['substitute', 'sub1.f2.voltage', '9', '--release']]) {
+      const bad = await cli(args, 'otto');
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/usage: gridlink substitute POINT VALUE/u);
+    }
+  });
+
   it('refuses with one clear line and a non-zero status: viewer, bad value, bad time, unknown point, bad alarm id', async () => {
     const viewer = await cli(['operate', 'sub1.f2.breaker', 'close'], 'vic');
     expect(viewer.code).toBe(1);

@@ -196,6 +196,35 @@ describe('SCADA data plane over the native protocol, polling the built-in simula
     expect(alarmsSeen.slice(0, 2)).toEqual(['high:active', 'high:activeAcked']);
   });
 
+  it('an operator substitutes a value: shown with quality substituted, device changes held back, control refused; released, the device value returns', async () => {
+    const viewer = await connect('vera', 'vera-password');
+    const operator = await connect('olga', 'olga-password');
+    expect(await codeOf(viewer.substitute('sub1.f3.current', 123))).toBe('GL_ERR_AUTH_FORBIDDEN');
+    expect(await codeOf(operator.substitute('sub1.f3.breaker', 2))).toBe('GL_ERR_SCADA_BAD_VALUE');
+    expect(await codeOf(operator.substitute('nope.x', 1))).toBe('GL_ERR_SCADA_NO_POINT');
+    const events: PointEvent[] = [];
+    await viewer.watch('sub1.f3.*', { onEvent: (e) => events.push(e) });
+    const shown = await operator.substitute('sub1.f3.current', 123.4);
+    expect(shown).toMatchObject({ name: 'sub1.f3.current', value: 123.4, quality: 'substituted', substitutedBy: 'olga' });
+    await until(() => events.some((e) => e.point === 'sub1.f3.current' && e.quality === 'substituted' && e.value === 123.4), 2_000, 'substituted event');
+    // The device moves; the point keeps showing the substitute and makes no event.
+    scada.simulator!.freeze(1, 2, { currentA: 250 });
+    await new Promise((r) => setTimeout(r, 3 * POLL_MS));
+    expect(scada.point('sub1.f3.current')).toMatchObject({ value: 123.4, quality: 'substituted' });
+    expect(events.filter((e) => e.point === 'sub1.f3.current').map((e) => e.quality)).toEqual(['substituted']);
+    // A substituted status cannot be controlled: its feedback would not be the device's.
+    await operator.substitute('sub1.f3.breaker', 0);
+    expect(await codeOf(operator.select('sub1.f3.breaker'))).toBe('GL_ERR_SCADA_SUBSTITUTED');
+    await operator.substitute('sub1.f3.breaker', null);
+    const released = await operator.substitute('sub1.f3.current', null);
+    expect(released).toMatchObject({ value: 250, quality: 'good' });
+    expect(released.substitutedBy).toBeUndefined();
+    await until(() => events.some((e) => e.point === 'sub1.f3.current' && e.quality === 'good' && e.value === 250), 2_000, 'released event');
+    scada.simulator!.unfreeze(1, 2);
+    expect(server.server.audit.recent(50).map((r) => r.event)).toEqual(expect.arrayContaining(['point.substitute', 'point.unsubstitute']));
+    await viewer.unwatch();
+  });
+
   it('answers history and event queries by point and time range; refuses bad ranges and unknown points', async () => {
     const client = await connect('vera', 'vera-password');
     const samples = await until(async () => {

@@ -67,6 +67,10 @@ describe('SCADA commands with hostile fields', () => {
     ['operate', { point: 'sub1.f1.breaker', value: true }, 'GL_ERR_PROTO_BAD_FIELD'],
     ['operate', { point: 'sub1.f1.breaker', value: 0 }, 'GL_ERR_SCADA_NOT_SELECTED'],
     ['deselect', { point: 7 }, 'GL_ERR_PROTO_BAD_FIELD'],
+    ['substitute', { point: 'sub1.f1.current' }, 'GL_ERR_PROTO_BAD_FIELD'],
+    ['substitute', { point: 'sub1.f1.current', value: '5' }, 'GL_ERR_PROTO_BAD_FIELD'],
+    ['substitute', { point: 'sub1.f1.breaker', value: 0.5 }, 'GL_ERR_SCADA_BAD_VALUE'],
+    ['substitute', { point: 'sub1.f1.nothing', value: 1 }, 'GL_ERR_SCADA_NO_POINT'],
     ['watch', { pattern: 'a..b' }, 'GL_ERR_BUS_BAD_TOPIC'],
     ['watch', { alarms: 1 }, 'GL_ERR_PROTO_BAD_FIELD'],
   ];

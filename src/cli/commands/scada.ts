@@ -39,7 +39,8 @@ function clock(ms: number | null): string {
 
 /** One line per point for `gridlink points`. */
 export function formatPoint(point: PointSnapshot): string {
-  const flags = [point.quality === 'good' ? '' : point.quality.toUpperCase(), point.alarm === undefined ? '' : `ALARM(${point.alarm})`, point.controllable ? 'ctl' : ''].filter((f) => f !== '').join(' ');
+  const quality = point.quality === 'good' ? '' : point.substitutedBy === undefined ? point.quality.toUpperCase() : `SUBSTITUTED(by ${point.substitutedBy})`;
+  const flags = [quality, point.alarm === undefined ? '' : `ALARM(${point.alarm})`, point.controllable ? 'ctl' : ''].filter((f) => f !== '').join(' ');
   return `${point.name.padEnd(28)} ${formatValue(point).padStart(12)}  ${clock(point.sourceTime)}  ${flags}`.trimEnd();
 }
 
@@ -174,6 +175,17 @@ export function registerScada(program: Command): void {
         }
         await operateAndReport(client, info, parseCommandValue(line, info));
       });
+    });
+
+  withServerOptions(program.command('substitute').description('show a value in place of the device\'s (quality substituted), or --release it').argument('<point>', 'point').argument('[value]', 'open|close for a breaker, or a number'))
+    .option('--release', 'show the device\'s value again')
+    .action(async (point: string, value: string | undefined, flags: ServerFlags & { release?: boolean }) => {
+      if ((value === undefined) === (flags.release !== true)) throw new GridlinkError('GL_ERR_CLIENT_USAGE', 'usage: gridlink substitute POINT VALUE | gridlink substitute POINT --release');
+      const shown = await withClient(flags, async (client) => {
+        const info = await pointInfo(client, point);
+        return client.substitute(point, value === undefined ? null : parseCommandValue(value, info));
+      });
+      process.stdout.write(`${formatPoint(shown)}\n`);
     });
 
   withServerOptions(program.command('operate').description('select and operate a control point in one step').argument('<point>', 'control point').argument('<value>', 'open|close for a breaker, or a number'))
