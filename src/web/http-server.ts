@@ -96,6 +96,9 @@ export class WebServer {
           handler(req, res);
         };
         const server: Server = tls === undefined ? createHttpServer(route) : createHttpsServer(tls, route);
+        // `Expect: 100-continue`: Node would answer 100 before anything is checked, inviting the
+        // body of a request about to be refused. The access check decides first (hook below).
+        server.on('checkContinue', route);
         // Bound what a slow or idle client can hold (slowloris).
         server.headersTimeout = 20_000;
         server.requestTimeout = 0; // uploads may be long; idle sockets end by the keep-alive timeout
@@ -122,6 +125,11 @@ export class WebServer {
     await app.register(fastifyWebsocket, { options: { maxPayload: MAX_LIVE_MESSAGE_BYTES } });
     app.decorateRequest('webSession', null);
     app.addHook('onRequest', accessCheck({ sessions: this.#sessions, users: this.#deps.users, secure, origins: config.origins }));
+    // Only a request the access check let through is told to send its body.
+    app.addHook('onRequest', (request, reply, done) => {
+      if (request.headers.expect?.toLowerCase() === '100-continue') reply.raw.writeContinue();
+      done();
+    });
     app.addHook('onSend', async (_request, reply) => {
       void reply.header('x-content-type-options', 'nosniff').header('x-frame-options', 'DENY').header('cache-control', reply.getHeader('cache-control') ?? 'no-store');
     });
