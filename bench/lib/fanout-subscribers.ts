@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GridlinkClient } from '../../dist/client/index.js';
 import { decodePayload, FANOUT_ROOM, isTagged, PUBLISHER_NICK, type FromSubscribers, type StartCommand, type SubscriberReport, type ToSubscribers } from './fanout-protocol.js';
 import { connectMqtt } from './mqtt-client.js';
+import { sendToParent, serveParent } from './forked-child.js';
 
 /** Subscribers connecting (and joining) at once. */
 const CONNECT_CONCURRENCY = 50;
@@ -138,13 +139,7 @@ let tally: Tally | null = null;
 let progressTimer: NodeJS.Timeout | null = null;
 
 function send(message: FromSubscribers): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (process.send === undefined) {
-      reject(new Error('not started by child_process.fork'));
-      return;
-    }
-    process.send(message, undefined, {}, (err) => (err === null ? resolve() : reject(err)));
-  });
+  return sendToParent(message);
 }
 
 async function start(command: StartCommand): Promise<void> {
@@ -196,12 +191,4 @@ async function handle(message: unknown): Promise<void> {
   }
 }
 
-process.on('message', (message) => {
-  handle(message).catch(async (err: unknown) => {
-    const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
-    await send({ type: 'failed', message: text }).catch(() => undefined);
-    process.exit(1);
-  });
-});
-// The bench process is gone (it ended or was killed): do not outlive it.
-process.on('disconnect', () => process.exit(0));
+serveParent(handle);

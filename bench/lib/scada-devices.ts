@@ -13,17 +13,12 @@
  */
 import { SubstationSimulator } from '../../dist/scada/simulator/substation-simulator.js';
 import { CURRENT_SCALE, isTagged, type FromDevices, type StartDevices, type ToDevices } from './scada-protocol.js';
+import { sendToParent, serveParent } from './forked-child.js';
 
 let simulator: SubstationSimulator | null = null;
 
 function send(message: FromDevices): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (process.send === undefined) {
-      reject(new Error('scada-devices.ts must be started with child_process.fork'));
-      return;
-    }
-    process.send(message, undefined, undefined, (err: Error | null) => (err === null ? resolve() : reject(err)));
-  });
+  return sendToParent(message);
 }
 
 async function start(command: StartDevices): Promise<void> {
@@ -69,12 +64,4 @@ async function handle(message: unknown): Promise<void> {
   }
 }
 
-process.on('message', (message) => {
-  handle(message).catch(async (err: unknown) => {
-    const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
-    await send({ type: 'failed', message: text }).catch(() => undefined);
-    process.exit(1);
-  });
-});
-// The bench process is gone (it ended or was killed): do not outlive it.
-process.on('disconnect', () => process.exit(0));
+serveParent(handle);
