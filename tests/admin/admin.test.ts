@@ -9,19 +9,12 @@ import { GridlinkError } from '../../src/errors/index.js';
 import { lengthPrefix, rawHeader } from '../helpers/raw-peer.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { RawAdminPeer, startAdminFixture, type AdminFixture } from './fixture.js';
+import { codeOf } from '../helpers/code-of.js';
 
 const PASSWORD = 'Tr0ub4dor&3-admin-test';
 const OTHER_PASSWORD = 'correct horse battery staple';
 
 /** The error code a promise rejects with. */
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    return err instanceof GridlinkError ? err.code : `not a GridlinkError: ${String(err)}`;
-  }
-  return 'resolved';
-}
 
 /** A socket file whose listener died without removing it (SIGKILL), as after a crash. */
 async function makeStaleSocket(path: string): Promise<void> {

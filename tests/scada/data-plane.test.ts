@@ -5,19 +5,9 @@ import type { ScadaService } from '../../src/scada/scada-service.js';
 import type { PointEvent, PointSnapshot, SelectLease } from '../../src/scada/types.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { until } from '../helpers/until.js';
+import { codeOf } from '../helpers/code-of.js';
 
 const POLL_MS = 200;
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof GridlinkError) return err.code;
-    throw err;
-  }
-  throw new Error('expected a GridlinkError');
-}
-
 
 describe('SCADA data plane over the native protocol, polling the built-in simulator', () => {
   let server: TestServer;

@@ -1,19 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FrameConnection, GridlinkClient } from '../../src/client/index.js';
 import { encodeHeader } from '../../src/codec/index.js';
-import { GridlinkError } from '../../src/errors/index.js';
 import type { ChatEvent } from '../../src/protocol/v1.js';
 import { openSocket } from '../helpers/raw-peer.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { until } from '../helpers/until.js';
-
-async function codeOf(promise: Promise<unknown>): Promise<string | null> {
-  return promise.then(
-    () => null,
-    (err: unknown) => (err instanceof GridlinkError ? err.code : String(err)),
-  );
-}
-
+import { codeOf } from '../helpers/code-of.js';
 
 describe('native chat (SPEC §5.1)', () => {
   let server: TestServer;
