@@ -193,7 +193,8 @@ export class ScadaService implements ScadaApi, PollSink {
     if (value !== null && !Number.isFinite(value)) throw new GridlinkError('GL_ERR_SCADA_BAD_VALUE', `${value}`);
     const binary = entry.config.class === 'status' || entry.config.class === 'control';
     if (value !== null && binary && value !== 0 && value !== 1) throw new GridlinkError('GL_ERR_SCADA_BAD_VALUE', `${point} takes 0 or 1`);
-    if (value !== null && this.#desk.lease(point) !== undefined) throw new GridlinkError('GL_ERR_SCADA_SELECTED', `${point} is selected by ${this.#desk.lease(point)!.holder}; substitute it when nobody holds it`);
+    const lease = this.#desk.lease(point);
+    if (value !== null && lease !== undefined) throw new GridlinkError('GL_ERR_SCADA_SELECTED', `${point} is selected by ${lease.holder}; substitute it when nobody holds it`);
     const now = Date.now();
     const change = this.#table.substitute(entry, value, actor.user, now);
     this.#audit.record({ event: value === null ? 'point.unsubstitute' : 'point.substitute', actor: actor.user, detail: { point, value } });

@@ -202,6 +202,12 @@ describe('SCADA data plane over the native protocol, polling the built-in simula
     await new Promise((r) => setTimeout(r, 3 * POLL_MS));
     expect(scada.point('sub1.f3.current')).toMatchObject({ value: 123.4, quality: 'substituted' });
     expect(events.filter((e) => e.point === 'sub1.f3.current').map((e) => e.quality)).toEqual(['substituted']);
+    // A selected point cannot be substituted under its holder.
+    await operator.select('sub1.f3.breaker');
+    expect(await codeOf(viewer.substitute('sub1.f3.breaker', 0))).toBe('GL_ERR_AUTH_FORBIDDEN');
+    const other = await connect('olga', 'olga-password');
+    expect(await codeOf(other.substitute('sub1.f3.breaker', 0))).toBe('GL_ERR_SCADA_SELECTED');
+    await operator.deselect('sub1.f3.breaker');
     // A substituted status cannot be controlled: its feedback would not be the device's.
     await operator.substitute('sub1.f3.breaker', 0);
     expect(await codeOf(operator.select('sub1.f3.breaker'))).toBe('GL_ERR_SCADA_SUBSTITUTED');
