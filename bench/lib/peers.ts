@@ -49,6 +49,11 @@ export async function startGridlink(options: GridlinkServerOptions): Promise<Gri
     native: { host: LOOPBACK, port },
     ...(options.anonymous === false ? {} : { anonymous: { enabled: true, writable: true } }),
     log: { level: 'warn' },
+    // Only the native listener unless a bench asks for more: the web page
+    // (:8000) and the simulator (:5020) are on by default and would collide
+    // when a bench runs two servers side by side.
+    http: { enabled: false },
+    scada: { enabled: false },
     ...options.config,
   };
   await writeFile(configPath, JSON.stringify(config, null, 2));
