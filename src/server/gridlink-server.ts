@@ -21,9 +21,9 @@ import { FileService } from '../services/files/file-service.js';
 import { fileCommands } from '../services/files/file-commands.js';
 import { createLegacyHandler } from '../services/files/legacy-commands.js';
 import { NativeListener } from '../transport/native-listener.js';
-import { WebServer } from '../web/http-server.js';
+import type { WebServer } from '../web/http-server.js';
 import { scadaCommands } from '../scada/scada-commands.js';
-import { ScadaService } from '../scada/scada-service.js';
+import type { ScadaService } from '../scada/scada-service.js';
 import { coreCommands } from './core-commands.js';
 import { createRouter } from './router.js';
 
@@ -144,6 +144,9 @@ export class GridlinkServer {
     let scada: ScadaService | null = null;
     if (config.scada.enabled) {
       try {
+        // Loaded only when enabled, like the web listener below: a file
+        // server does not carry Modbus or fastify in its memory.
+        const { ScadaService } = await import('../scada/scada-service.js');
         scada = await ScadaService.start({ config: config.scada, dataDir: config.dataDir, bus, audit, logger }).catch((err: unknown) => {
           throw listenFailure('the substation simulator', 'scada.simulator.port', config.scada.simulator, err);
         });
@@ -193,6 +196,7 @@ export class GridlinkServer {
         })) ?? null;
       if (config.http.enabled) {
         const s = server;
+        const { WebServer } = await import('../web/http-server.js');
         server.#web = new WebServer({ config: config.http, logger, users, audit, auth, files, chat, bus, status: () => s.status(), scada: () => s.scada });
         server.#httpAddress = await server.#web.listen().catch((err: unknown) => {
           throw listenFailure('the web HMI', 'http.port', config.http, err);

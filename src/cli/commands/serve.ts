@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/load.js';
-import { createLogger } from '../../log/logger.js';
-import { GridlinkServer } from '../../server/gridlink-server.js';
 import { parsePort } from '../options.js';
 
 /** `gridlink serve [--config FILE] [--data DIR] [--port N]` (SPEC §9). */
@@ -13,6 +10,13 @@ export function registerServe(program: Command): void {
     .option('--data <dir>', 'data directory (default ./gridlink-data)')
     .option('--port <n>', 'native protocol port (default 8889)', parsePort)
     .action(async (options: { config?: string; data?: string; port?: number }) => {
+      // The server's modules load only for `serve`: a client command (put,
+      // get, chat…) starts faster and smaller without them.
+      const [{ loadConfig }, { createLogger }, { GridlinkServer }] = await Promise.all([
+        import('../../config/load.js'),
+        import('../../log/logger.js'),
+        import('../../server/gridlink-server.js'),
+      ]);
       const config = await loadConfig(options.config, { dataDir: options.data, port: options.port });
       const logger = createLogger(config.log.level);
       const server = await GridlinkServer.start(config, logger);
