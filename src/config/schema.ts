@@ -42,7 +42,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   files: z
     .strictObject({
-      /** fsync every upload before it is renamed into place (survives power loss). */
+      /** fsync every upload before it is renamed into place, and its directory after (survives power loss). false: no fsync at all. */
       durable: z.boolean().default(true),
       maxUploadsPerSession: positiveInt.max(64).default(4),
       /** Transfers moving bytes at once; more wait their turn (bounds memory: ~300 KiB each). */

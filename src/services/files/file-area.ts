@@ -127,8 +127,12 @@ export class FileArea {
   /**
    * Moves a complete, verified staged file to `relative` in one rename, so
    * readers see either the old file or the new one, never a mix (SPEC §4).
+   * `durable`: fsync the directory so the rename itself survives a power cut
+   * (the caller has already synced the file). Without it nothing is synced:
+   * on ext4 a directory fsync right after the rename also forces the file's
+   * data out, which is the very cost `files.durable: false` opts out of.
    */
-  async commit(stagedPath: string, relative: string): Promise<void> {
+  async commit(stagedPath: string, relative: string, durable: boolean): Promise<void> {
     await this.checkWritable(relative);
     const parent = await this.realParent(relative);
     const target = join(parent, basename(relative));
@@ -144,7 +148,7 @@ export class FileArea {
       await rm(target, { force: true });
       throw new GridlinkError('GL_ERR_PATH_FORBIDDEN', `${printable(relative)}: a parent was replaced by a link`);
     }
-    await fsyncDirectory(parent);
+    if (durable) await fsyncDirectory(parent);
   }
 
   /** Real path of a directory inside the area ('' is the root). */

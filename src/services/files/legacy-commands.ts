@@ -58,7 +58,7 @@ async function handleLegacy(files: FileService, session: Session, frame: Frame):
       await pipeline(body, createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: CHUNK_BYTES }));
       if (files.options.durable) await syncFile(temp);
     });
-    await area.commit(temp, path);
+    await area.commit(temp, path, files.options.durable);
   } catch (err) {
     await rm(temp, { force: true });
     throw err;

@@ -176,7 +176,7 @@ export class Upload {
     }
     try {
       if (this.#deps.durable) await syncFile(this.#partialPath);
-      await this.target.area.commit(this.#partialPath, this.target.path);
+      await this.target.area.commit(this.#partialPath, this.target.path, this.#deps.durable);
       this.target.reservation?.commit();
       this.#deps.digestCache.set(await this.target.area.stat(this.target.path), actual);
     } catch (err) {
