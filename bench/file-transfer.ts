@@ -4,6 +4,14 @@
  * pyftpdlib driven by curl. Prints a markdown table (MB/s, 1 MB = 1e6 bytes,
  * median over runs) and writes bench/results/file-transfer.json.
  *
+ * A fifth target is a reference, not a peer: "Node.js pipe"
+ * (bench/lib/node-pipe.ts), a bare Node.js server and client that only pipe
+ * files through sockets (no protocol, no hashing, no fsync). It is the
+ * ceiling Node.js's own streams reach on this machine in the same run, so a
+ * reader can tell how much of gridlink's gap to the FTP servers is the
+ * runtime and how much is gridlink's protocol and SHA-256 checks. The targets
+ * still compare gridlink with the faster FTP peer only.
+ *
  *   npx tsx bench/file-transfer.ts [--quick]
  *
  * --quick: 64 MiB only, one run each (a smoke test of the whole pipeline).
@@ -16,8 +24,9 @@ import { parseArgs } from 'node:util';
 import { GridlinkClient } from '../dist/client/index.js';
 import { makeTempDir, runBenchmark } from './lib/cleanup.js';
 import { GiB, MiB, sha256File, writeRandomFile } from './lib/files.js';
+import { nodePipeGet, nodePipePut, startNodePipe } from './lib/node-pipe.js';
 import { LOOPBACK, REPO_ROOT, startGridlink, startPyftpdlib, startVsftpd, type FtpServer } from './lib/peers.js';
-import { peakRssBytes, runCommand, type ServerProcess } from './lib/processes.js';
+import { peakRssBytes, rssBytes, runCommand, type ServerProcess } from './lib/processes.js';
 import { fixed, markdownTable, median, toMB, writeJson, runInfo } from './lib/report.js';
 
 interface SizeSpec {
@@ -38,16 +47,22 @@ const RESULTS_PATH = join(REPO_ROOT, 'bench', 'results', 'file-transfer.json');
 type Direction = 'put' | 'get';
 const DIRECTIONS: readonly Direction[] = ['put', 'get'];
 
-type TargetId = 'gridlink-durable' | 'gridlink-nofsync' | 'vsftpd' | 'pyftpdlib';
+type TargetId = 'gridlink-durable' | 'gridlink-nofsync' | 'vsftpd' | 'pyftpdlib' | 'node-pipe';
+type GridlinkId = (typeof GRIDLINK_IDS)[number];
 const GRIDLINK_IDS = ['gridlink-durable', 'gridlink-nofsync'] as const;
 const PEER_IDS = ['vsftpd', 'pyftpdlib'] as const;
+/** Measured like the others but never a peer: the runtime's own ceiling (see the top of this file). */
+const REFERENCE_ID: TargetId = 'node-pipe';
+const TARGET_IDS: readonly TargetId[] = [...GRIDLINK_IDS, ...PEER_IDS, REFERENCE_ID];
 
 const TARGET_LABELS: Record<TargetId, string> = {
   'gridlink-durable': 'gridlink (durable)',
   'gridlink-nofsync': 'gridlink (no fsync)',
   vsftpd: 'vsftpd',
   pyftpdlib: 'pyftpdlib',
+  'node-pipe': 'Node.js pipe (reference)',
 };
+const LABEL_WIDTH = Math.max(...Object.values(TARGET_LABELS).map((label) => label.length));
 
 /** A server under test plus the client that drives it. */
 interface Target {
@@ -71,7 +86,7 @@ interface Sample {
 // ---------------------------------------------------------------------------
 // Targets
 
-async function startGridlinkTarget(id: 'gridlink-durable' | 'gridlink-nofsync', dir: string): Promise<Target> {
+async function startGridlinkTarget(id: GridlinkId, dir: string): Promise<Target> {
   // durable: the shipped default (fsync before rename); no fsync: like vsftpd.
   const server = await startGridlink({ dir, config: id === 'gridlink-nofsync' ? { files: { durable: false } } : {} });
   const withClient = async (action: (client: GridlinkClient) => Promise<unknown>): Promise<void> => {
@@ -105,12 +120,25 @@ function ftpTarget(id: 'vsftpd' | 'pyftpdlib', server: FtpServer): Target {
   };
 }
 
+/** Its client runs in the bench process, like gridlink's; neither side hashes or fsyncs. */
+async function startNodePipeTarget(dir: string): Promise<Target> {
+  const server = await startNodePipe(dir);
+  return {
+    id: REFERENCE_ID,
+    server: server.process,
+    put: (local, remote) => nodePipePut(server.port, local, remote),
+    get: (remote, local) => nodePipeGet(server.port, remote, local),
+    storedPath: (remote) => join(server.filesDir, remote),
+  };
+}
+
 async function startTargets(dir: string): Promise<Target[]> {
   const targets: Target[] = [];
   try {
     for (const id of GRIDLINK_IDS) targets.push(await startGridlinkTarget(id, await subdir(dir, id)));
     targets.push(ftpTarget('vsftpd', await startVsftpd(await subdir(dir, 'vsftpd'))));
     targets.push(ftpTarget('pyftpdlib', await startPyftpdlib(await subdir(dir, 'pyftpdlib'))));
+    targets.push(await startNodePipeTarget(await subdir(dir, REFERENCE_ID)));
   } catch (err) {
     await stopTargets(targets);
     throw err;
@@ -173,8 +201,10 @@ async function measure(target: Target, source: string, size: SizeSpec, run: numb
 
 interface SizeResult {
   readonly samples: Sample[];
-  /** VmHWM of each gridlink server, started fresh for this size. */
+  /** VmHWM of each gridlink server (and the reference), started fresh for this size. */
   readonly peakRss: Partial<Record<TargetId, number>>;
+  /** Their VmRSS once started, before any transfer: the peak minus this is what transfers cost. */
+  readonly idleRss: Partial<Record<TargetId, number>>;
 }
 
 /**
@@ -190,28 +220,29 @@ async function benchSize(size: SizeSpec, workDir: string): Promise<SizeResult> {
   const outDir = await subdir(dir, 'downloads');
   const targets = await startTargets(dir);
   try {
+    const measured = targets.filter((target) => isGridlink(target.id) || target.id === REFERENCE_ID);
+    const idleRss: Partial<Record<TargetId, number>> = {};
+    for (const target of measured) idleRss[target.id] = await rssBytes(target.server.pid);
     const samples: Sample[] = [];
     for (let run = 1; run <= size.runs; run++) {
       for (const target of targets) {
         const sample = await measure(target, source, size, run, outDir, run === 1 ? sha256 : null);
         samples.push(sample);
         log(
-          `${size.label} run ${run}/${size.runs} ${TARGET_LABELS[target.id].padEnd(19)} put ${fixed(mbps(sample.bytes, sample.putSeconds)).padStart(7)} MB/s, get ${fixed(mbps(sample.bytes, sample.getSeconds)).padStart(7)} MB/s`,
+          `${size.label} run ${run}/${size.runs} ${TARGET_LABELS[target.id].padEnd(LABEL_WIDTH)} put ${fixed(mbps(sample.bytes, sample.putSeconds)).padStart(7)} MB/s, get ${fixed(mbps(sample.bytes, sample.getSeconds)).padStart(7)} MB/s`,
         );
       }
     }
     const peakRss: Partial<Record<TargetId, number>> = {};
-    for (const target of targets) {
-      if (isGridlink(target.id)) peakRss[target.id] = await peakRssBytes(target.server.pid);
-    }
-    return { samples, peakRss };
+    for (const target of measured) peakRss[target.id] = await peakRssBytes(target.server.pid);
+    return { samples, peakRss, idleRss };
   } finally {
     await stopTargets(targets);
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-function isGridlink(id: TargetId): id is (typeof GRIDLINK_IDS)[number] {
+function isGridlink(id: TargetId): id is GridlinkId {
   return (GRIDLINK_IDS as readonly TargetId[]).includes(id);
 }
 
@@ -233,7 +264,11 @@ interface Row {
   readonly mbps: Record<TargetId, number>;
   readonly bestPeer: (typeof PEER_IDS)[number];
   /** gridlink MB/s divided by the faster peer's. */
-  readonly ratio: Record<(typeof GRIDLINK_IDS)[number], number>;
+  readonly ratio: Record<GridlinkId, number>;
+  /** gridlink MB/s divided by the Node.js pipe's: what gridlink keeps of the runtime's ceiling. */
+  readonly ratioToReference: Record<GridlinkId, number>;
+  /** The Node.js pipe's MB/s divided by the faster peer's: the runtime's own gap (or lead). */
+  readonly referenceToBestPeer: number;
 }
 
 function summarise(sizes: readonly SizeSpec[], samples: readonly Sample[]): Row[] {
@@ -242,15 +277,24 @@ function summarise(sizes: readonly SizeSpec[], samples: readonly Sample[]): Row[
     for (const direction of DIRECTIONS) {
       const medianOf = (id: TargetId): number =>
         median(samples.filter((s) => s.size === size.label && s.target === id).map((s) => mbps(s.bytes, direction === 'put' ? s.putSeconds : s.getSeconds)));
-      const rates = { 'gridlink-durable': medianOf('gridlink-durable'), 'gridlink-nofsync': medianOf('gridlink-nofsync'), vsftpd: medianOf('vsftpd'), pyftpdlib: medianOf('pyftpdlib') };
+      const rates = {
+        'gridlink-durable': medianOf('gridlink-durable'),
+        'gridlink-nofsync': medianOf('gridlink-nofsync'),
+        vsftpd: medianOf('vsftpd'),
+        pyftpdlib: medianOf('pyftpdlib'),
+        'node-pipe': medianOf('node-pipe'),
+      };
       const bestPeer = rates.vsftpd >= rates.pyftpdlib ? 'vsftpd' : 'pyftpdlib';
       const best = rates[bestPeer];
+      const reference = rates[REFERENCE_ID];
       rows.push({
         size: size.label,
         direction,
         mbps: rates,
         bestPeer,
         ratio: { 'gridlink-durable': rates['gridlink-durable'] / best, 'gridlink-nofsync': rates['gridlink-nofsync'] / best },
+        ratioToReference: { 'gridlink-durable': rates['gridlink-durable'] / reference, 'gridlink-nofsync': rates['gridlink-nofsync'] / reference },
+        referenceToBestPeer: reference / best,
       });
     }
   }
@@ -258,23 +302,26 @@ function summarise(sizes: readonly SizeSpec[], samples: readonly Sample[]): Row[
 }
 
 function renderTable(rows: readonly Row[]): string {
+  const short = (id: GridlinkId): string => TARGET_LABELS[id].replace(' (', '(');
   const headers = [
     'size',
     'dir',
-    ...[...GRIDLINK_IDS, ...PEER_IDS].map((id) => `${TARGET_LABELS[id]} MB/s`),
-    ...GRIDLINK_IDS.map((id) => `ratio ${TARGET_LABELS[id].replace(' (', '(')}/best peer`),
+    ...TARGET_IDS.map((id) => `${TARGET_LABELS[id]} MB/s`),
+    ...GRIDLINK_IDS.map((id) => `ratio ${short(id)}/best peer`),
+    ...GRIDLINK_IDS.map((id) => `ratio ${short(id)}/Node.js pipe`),
   ];
   const cells = rows.map((row) => [
     row.size,
     row.direction,
-    ...[...GRIDLINK_IDS, ...PEER_IDS].map((id) => fixed(row.mbps[id])),
+    ...TARGET_IDS.map((id) => fixed(row.mbps[id])),
     ...GRIDLINK_IDS.map((id) => fixed(row.ratio[id], 2)),
+    ...GRIDLINK_IDS.map((id) => fixed(row.ratioToReference[id], 2)),
   ]);
   return markdownTable(headers, cells);
 }
 
 interface TargetCheck {
-  readonly throughputMet: Record<(typeof GRIDLINK_IDS)[number], boolean>;
+  readonly throughputMet: Record<GridlinkId, boolean>;
   /** null when no 1 GiB run happened (--quick). */
   readonly rssMet: boolean | null;
 }
@@ -284,22 +331,36 @@ function checkTargets(rows: readonly Row[], peakRss: Partial<Record<TargetId, nu
     'gridlink-durable': rows.every((row) => row.ratio['gridlink-durable'] >= 1),
     'gridlink-nofsync': rows.every((row) => row.ratio['gridlink-nofsync'] >= 1),
   };
-  const rssValues = Object.values(peakRss);
+  // gridlink's servers only: the reference's peak is reported, never judged.
+  const rssValues = GRIDLINK_IDS.map((id) => peakRss[id] ?? Number.NaN);
   return { throughputMet, rssMet: rssMeasuredAtGiB ? rssValues.every((bytes) => bytes < RSS_TARGET_BYTES) : null };
 }
 
-function renderSummary(rows: readonly Row[], peakRss: Partial<Record<TargetId, number>>, rssSize: string, check: TargetCheck): string {
+function renderSummary(rows: readonly Row[], peakRss: Partial<Record<TargetId, number>>, idleRss: Partial<Record<TargetId, number>>, rssSize: string, check: TargetCheck): string {
   const metText = (met: boolean | null): string => (met === null ? 'not checked (needs the 1 GiB runs; drop --quick)' : met ? 'MET' : 'NOT MET');
-  const worst = (id: (typeof GRIDLINK_IDS)[number]): string => {
+  const worst = (id: GridlinkId): string => {
     const row = [...rows].sort((a, b) => a.ratio[id] - b.ratio[id])[0];
     return row === undefined ? '' : ` (lowest ratio ${fixed(row.ratio[id], 2)}: ${row.size} ${row.direction} vs ${row.bestPeer})`;
   };
-  const rss = GRIDLINK_IDS.map((id) => `${TARGET_LABELS[id]} ${fixed(toMB(peakRss[id] ?? Number.NaN))} MB`).join(', ');
+  // The reference's peak is what a bare Node.js process needs to move the same bytes.
+  const rss = [...GRIDLINK_IDS, REFERENCE_ID]
+    .map((id) => `${TARGET_LABELS[id]} ${fixed(toMB(peakRss[id] ?? Number.NaN))} MB (idle ${fixed(toMB(idleRss[id] ?? Number.NaN))} MB)`)
+    .join(', ');
   return [
     `gridlink server peak RSS (VmHWM of a server started fresh for the ${rssSize} runs): ${rss}`,
     `Target gridlink >= faster peer, both directions: ${GRIDLINK_IDS.map((id) => `${TARGET_LABELS[id]} ${metText(check.throughputMet[id])}${check.throughputMet[id] ? '' : worst(id)}`).join('; ')}`,
     `Target peak RSS < ${fixed(toMB(RSS_TARGET_BYTES), 0)} MB during 1 GiB transfers: ${metText(check.rssMet)}`,
+    ...renderRuntimeGap(rows),
   ].join('\n');
+}
+
+/** Per size, the Node.js pipe's MB/s over the faster FTP peer's, both directions: how far the runtime alone gets. */
+function renderRuntimeGap(rows: readonly Row[]): string[] {
+  const sizes = [...new Set(rows.map((row) => row.size))];
+  return sizes.map((size) => {
+    const ratioFor = (direction: Direction): string => fixed(rows.find((row) => row.size === size && row.direction === direction)?.referenceToBestPeer, 2);
+    return `Node.js pipe vs faster FTP peer, ${size}: put ${ratioFor('put')}, get ${ratioFor('get')} (the runtime's own ceiling on this machine)`;
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -312,10 +373,12 @@ async function main(): Promise<void> {
 
   const samples: Sample[] = [];
   let peakRss: Partial<Record<TargetId, number>> = {};
+  let idleRss: Partial<Record<TargetId, number>> = {};
   for (const size of sizes) {
     const result = await benchSize(size, workDir);
     samples.push(...result.samples);
     peakRss = result.peakRss; // the largest size runs last: its servers' peak is the one that counts
+    idleRss = result.idleRss;
   }
   const rssSize = sizes[sizes.length - 1]?.label ?? '';
 
@@ -326,11 +389,12 @@ async function main(): Promise<void> {
     [
       `### File transfer over loopback (${runs}; ${cpus().length} CPUs, Node ${process.version})`,
       '',
-      'MB/s with 1 MB = 1e6 bytes; median over runs (mean of the two for 2 runs). gridlink: its client library in the bench process; FTP peers: curl.',
+      'MB/s with 1 MB = 1e6 bytes; median over runs (mean of the two for 2 runs). gridlink: its client library in the bench process; FTP peers: curl;',
+      'Node.js pipe: a bare socket-to-file pipe (bench/lib/node-pipe.ts, client in the bench process), a reference for the runtime, not a peer.',
       '',
       renderTable(rows),
       '',
-      renderSummary(rows, peakRss, rssSize, check),
+      renderSummary(rows, peakRss, idleRss, rssSize, check),
       '',
     ].join('\n'),
   );
@@ -341,7 +405,9 @@ async function main(): Promise<void> {
     sizes,
     samples: samples.map((s) => ({ ...s, putMBps: mbps(s.bytes, s.putSeconds), getMBps: mbps(s.bytes, s.getSeconds) })),
     rows,
+    reference: { target: REFERENCE_ID, note: 'Node.js streams only (no protocol, hashing or fsync); not a peer: ratios and targets use vsftpd/pyftpdlib' },
     peakRssBytes: { ...peakRss, during: rssSize },
+    idleRssBytes: idleRss,
     targets: { throughputMet: check.throughputMet, peakRssBelow100MB: check.rssMet },
   });
   log(`results written to ${RESULTS_PATH}`);

@@ -19,6 +19,14 @@
  * `worker_processes auto` (Debian's default, two workers here). Runs of the
  * peers alternate, round after round, so drift of this shared machine hits
  * them alike; each figure is the median over the rounds.
+ *
+ * A reference runs in the same rounds: bare node:http (bench/lib/node-http.ts),
+ * Node.js's own `createServer` answering the same files from memory with the
+ * usual headers and nothing else, in one process with one event loop. It is
+ * the ceiling of the runtime on this machine in this run, so the gap to nginx
+ * splits into what Node.js itself costs (node:http / nginx) and what gridlink
+ * adds on top (gridlink / node:http). It is not a target: the target is still
+ * gridlink against nginx.
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
@@ -37,8 +45,18 @@ interface WrkResult {
   readonly errors: number;
 }
 
-type Peer = 'gridlink' | 'nginx (1 worker)' | 'nginx (auto)';
-const PEERS: readonly Peer[] = ['gridlink', 'nginx (1 worker)', 'nginx (auto)'];
+type Peer = 'gridlink' | 'node-http' | 'nginx (1 worker)' | 'nginx (auto)';
+const PEERS: readonly Peer[] = ['gridlink', 'node-http', 'nginx (1 worker)', 'nginx (auto)'];
+
+/** How a peer is named in progress lines and errors; the nginx peers are their own labels. */
+const PEER_LABELS: Record<Peer, string> = {
+  gridlink: 'gridlink',
+  'node-http': 'bare node:http (reference)',
+  'nginx (1 worker)': 'nginx (1 worker)',
+  'nginx (auto)': 'nginx (auto)',
+};
+
+const NODE_HTTP_SCRIPT = join(REPO_ROOT, 'bench', 'lib', 'node-http.ts');
 
 const FILES = [
   { label: 'small page (index.html)', path: '/' },
@@ -98,6 +116,20 @@ function toMBps(text: string): number {
   return (Number(match[1]) * scale) / 1e6;
 }
 
+/**
+ * The reference server (bench/lib/node-http.ts) on `port`, serving `root`.
+ * It is a TypeScript file: started with this process's own Node.js flags
+ * (tsx's loader, as child_process.fork would pass them), as a ServerProcess
+ * like nginx, so it is waited for, stopped and cleaned up the same way.
+ */
+async function startNodeHttp(root: string, port: number): Promise<ServerProcess> {
+  const args = [...process.execArgv, NODE_HTTP_SCRIPT, '--host', LOOPBACK, '--port', String(port), '--root', root];
+  // ipc: the child exits when this process is gone, however it ends (bench/lib/node-http.ts).
+  const server = new ServerProcess(PEER_LABELS['node-http'], process.execPath, args, { cwd: REPO_ROOT, ipc: true });
+  await server.waitForPort(LOOPBACK, port);
+  return server;
+}
+
 async function wrk(url: string, seconds: number): Promise<WrkResult> {
   const { stdout } = await runCommand('wrk', [`-t${WRK_THREADS}`, `-c${WRK_CONNECTIONS}`, `-d${seconds}s`, '--latency', url]);
   const rps = /Requests\/sec:\s+([\d.]+)/u.exec(stdout)?.[1];
@@ -135,7 +167,10 @@ async function main(): Promise<void> {
   });
   await gridlink.process.waitForPort(LOOPBACK, httpPort);
 
-  const nginxPorts: Record<Exclude<Peer, 'gridlink'>, number> = { 'nginx (1 worker)': await freePort(), 'nginx (auto)': await freePort() };
+  const nodeHttpPort = await freePort();
+  const nodeHttp = await startNodeHttp(root, nodeHttpPort);
+
+  const nginxPorts: Record<Exclude<Peer, 'gridlink' | 'node-http'>, number> = { 'nginx (1 worker)': await freePort(), 'nginx (auto)': await freePort() };
   const nginx: ServerProcess[] = [];
   for (const [name, workers] of [['nginx (1 worker)', '1'], ['nginx (auto)', 'auto']] as const) {
     const confDir = join(dir, `nginx-${workers}`);
@@ -146,12 +181,13 @@ async function main(): Promise<void> {
     await process_.waitForPort(LOOPBACK, nginxPorts[name]);
     nginx.push(process_);
   }
-  const urlOf = (peer: Peer, path: string): string => `http://${LOOPBACK}:${peer === 'gridlink' ? httpPort : nginxPorts[peer]}${path}`;
+  const portOf = (peer: Peer): number => (peer === 'gridlink' ? httpPort : peer === 'node-http' ? nodeHttpPort : nginxPorts[peer]);
+  const urlOf = (peer: Peer, path: string): string => `http://${LOOPBACK}:${portOf(peer)}${path}`;
 
-  // Same bytes from both: a quick check before measuring.
+  // Same bytes from all: a quick check before measuring.
   for (const peer of PEERS) {
     const body = await (await fetch(urlOf(peer, '/'))).text();
-    if (body !== page) throw new Error(`${peer} does not serve the page`);
+    if (body !== page) throw new Error(`${PEER_LABELS[peer]} does not serve the page`);
   }
 
   const results = new Map<string, WrkResult[]>();
@@ -160,10 +196,10 @@ async function main(): Promise<void> {
       for (const peer of PEERS) {
         await wrk(urlOf(peer, file.path), 1); // warm-up
         const result = await wrk(urlOf(peer, file.path), seconds);
-        if (result.errors > 0) throw new Error(`${peer} ${file.path}: ${result.errors} errors`);
+        if (result.errors > 0) throw new Error(`${PEER_LABELS[peer]} ${file.path}: ${result.errors} errors`);
         const key = `${file.label}|${peer}`;
         results.set(key, [...(results.get(key) ?? []), result]);
-        process.stderr.write(`bench: round ${round + 1} ${file.label} ${peer}: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99Ms.toFixed(2)} ms\n`);
+        process.stderr.write(`bench: round ${round + 1} ${file.label} ${PEER_LABELS[peer]}: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99Ms.toFixed(2)} ms\n`);
         await sleep(200);
       }
     }
@@ -175,16 +211,29 @@ async function main(): Promise<void> {
       return { requestsPerSecond: median(runs.map((r) => r.requestsPerSecond)), p99Ms: median(runs.map((r) => r.p99Ms)), transferMBps: median(runs.map((r) => r.transferMBps)), runs };
     };
     const g = of('gridlink');
+    const node = of('node-http');
     const one = of('nginx (1 worker)');
     const auto = of('nginx (auto)');
     // Ratios within each round (the peers ran back to back), then their median:
     // the load of this shared machine changes between rounds more than between peers.
-    const ratio = (peer: typeof one) => median(g.runs.map((run, i) => run.requestsPerSecond / (peer.runs[i]?.requestsPerSecond ?? Number.NaN)));
-    return { file: file.label, path: file.path, gridlink: g, nginx1: one, nginxAuto: auto, ratio1: ratio(one), ratioAuto: ratio(auto) };
+    const ratio = (a: typeof g, b: typeof g) => median(a.runs.map((run, i) => run.requestsPerSecond / (b.runs[i]?.requestsPerSecond ?? Number.NaN)));
+    return {
+      file: file.label,
+      path: file.path,
+      gridlink: g,
+      nodeHttp: node,
+      nginx1: one,
+      nginxAuto: auto,
+      ratio1: ratio(g, one),
+      ratioAuto: ratio(g, auto),
+      // The reference's split of the gap: the runtime's share, then gridlink's own.
+      nodeHttpToNginxAuto: ratio(node, auto),
+      gridlinkToNodeHttp: ratio(g, node),
+    };
   });
 
   const table = markdownTable(
-    ['file', 'gridlink req/s', 'nginx 1w req/s', 'nginx auto req/s', 'ratio (1w)', 'ratio (auto)', 'gridlink p99 ms', 'nginx 1w p99 ms', 'nginx auto p99 ms'],
+    ['file', 'gridlink req/s', 'nginx 1w req/s', 'nginx auto req/s', 'ratio (1w)', 'ratio (auto)', 'node:http req/s', 'gridlink p99 ms', 'nginx 1w p99 ms', 'nginx auto p99 ms', 'node:http p99 ms'],
     summary.map((s) => [
       s.file,
       fixed(s.gridlink.requestsPerSecond, 0),
@@ -192,18 +241,24 @@ async function main(): Promise<void> {
       fixed(s.nginxAuto.requestsPerSecond, 0),
       fixed(s.ratio1, 2),
       fixed(s.ratioAuto, 2),
+      fixed(s.nodeHttp.requestsPerSecond, 0),
       fixed(s.gridlink.p99Ms, 2),
       fixed(s.nginx1.p99Ms, 2),
       fixed(s.nginxAuto.p99Ms, 2),
+      fixed(s.nodeHttp.p99Ms, 2),
     ]),
   );
-  process.stdout.write(`\nStatic files, wrk -t${WRK_THREADS} -c${WRK_CONNECTIONS} -d${seconds}s, median of ${rounds} round(s) (ratios: median of the per-round ratios); target: gridlink ≥ 0.60 × nginx req/s\n\n${table}\n`);
+  process.stdout.write(`\nStatic files, wrk -t${WRK_THREADS} -c${WRK_CONNECTIONS} -d${seconds}s, median of ${rounds} round(s) (ratios: median of the per-round ratios); target: gridlink ≥ 0.60 × nginx req/s; node:http is ${PEER_LABELS['node-http']}, not a target\n\n${table}\n`);
+  const split = summary.map((s) => `${s.file}: bare node:http / nginx (auto): ${fixed(s.nodeHttpToNginxAuto, 2)}; gridlink / bare node:http: ${fixed(s.gridlinkToNodeHttp, 2)}`);
+  process.stdout.write(`\n${split.join('\n')}\n`);
   await writeJson(join(REPO_ROOT, 'bench', 'results', 'http-static.json'), {
     ...runInfo('http-static', quick),
     wrk: { threads: WRK_THREADS, connections: WRK_CONNECTIONS, seconds, rounds },
+    reference: { nodeHttp: `${PEER_LABELS['node-http']}: node:http createServer, files from memory, one process (bench/lib/node-http.ts); not a target` },
     results: summary,
   });
   for (const server of nginx) await server.stop();
+  await nodeHttp.stop();
   await gridlink.process.stop();
 }
 

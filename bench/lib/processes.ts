@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { spawn, type ChildProcessByStdio, type StdioOptions } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -10,6 +10,13 @@ type Child = ChildProcessByStdio<null, Readable, Readable>;
 export interface SpawnOptions {
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Open an IPC channel to a Node.js child (ServerProcess only). Nothing is
+   * sent over it: it closes when the bench process dies, however it dies, so
+   * the child can exit on 'disconnect' as forked children do
+   * (./forked-child.ts) instead of outliving a SIGKILLed bench.
+   */
+  readonly ipc?: boolean;
 }
 
 /** Keep this much of a child's output, enough to explain why it failed. */
@@ -32,7 +39,9 @@ export class ServerProcess {
 
   constructor(name: string, command: string, args: readonly string[], options: SpawnOptions = {}) {
     this.name = name;
-    this.#child = spawn(command, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    // With an IPC channel spawn() cannot type the stdio tuple; stdout and stderr are pipes either way.
+    const stdio: StdioOptions = options.ipc === true ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'];
+    this.#child = spawn(command, args, { cwd: options.cwd, env: options.env, detached: true, stdio }) as Child;
     if (this.#child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
     this.pid = this.#child.pid;
     // Always drain the pipes: a child blocked on a full pipe would look slow.
