@@ -4,13 +4,20 @@
  * pyftpdlib driven by curl. Prints a markdown table (MB/s, 1 MB = 1e6 bytes,
  * median over runs) and writes bench/results/file-transfer.json.
  *
- * A fifth target is a reference, not a peer: "Node.js pipe"
- * (bench/lib/node-pipe.ts), a bare Node.js server and client that only pipe
- * files through sockets (no protocol, no hashing, no fsync). It is the
- * ceiling Node.js's own streams reach on this machine in the same run, so a
- * reader can tell how much of gridlink's gap to the FTP servers is the
- * runtime and how much is gridlink's protocol and SHA-256 checks. The targets
- * still compare gridlink with the faster FTP peer only.
+ * Two more targets are references, not peers (bench/lib/node-pipe.ts, both
+ * with their client in the bench process, as gridlink's):
+ *   - "Node.js pipe": a bare Node.js server and client that only pipe files
+ *     through sockets (no protocol, no hashing, no fsync). It is the ceiling
+ *     Node.js's own streams reach on this machine in the same run, so a reader
+ *     can tell how much of gridlink's gap to the FTP servers is the runtime.
+ *   - "Node.js pipe + SHA-256": the same pipe plus the end-to-end SHA-256
+ *     check SPEC §4 requires, in gridlink's structure (a worker thread per
+ *     process hashing from disk while the bytes move: the sender's whole
+ *     source and the receiver's growing file on put; on get the receiver's
+ *     growing file against the server's cached digest). Its distance from the
+ *     bare pipe is what the check costs on this machine; gridlink's distance
+ *     from it is gridlink's own protocol.
+ * The targets still compare gridlink with the faster FTP peer only.
  *
  *   npx tsx bench/file-transfer.ts [--quick]
  *
@@ -47,13 +54,16 @@ const RESULTS_PATH = join(REPO_ROOT, 'bench', 'results', 'file-transfer.json');
 type Direction = 'put' | 'get';
 const DIRECTIONS: readonly Direction[] = ['put', 'get'];
 
-type TargetId = 'gridlink-durable' | 'gridlink-nofsync' | 'vsftpd' | 'pyftpdlib' | 'node-pipe';
+type TargetId = 'gridlink-durable' | 'gridlink-nofsync' | 'vsftpd' | 'pyftpdlib' | ReferenceId;
 type GridlinkId = (typeof GRIDLINK_IDS)[number];
 const GRIDLINK_IDS = ['gridlink-durable', 'gridlink-nofsync'] as const;
 const PEER_IDS = ['vsftpd', 'pyftpdlib'] as const;
-/** Measured like the others but never a peer: the runtime's own ceiling (see the top of this file). */
-const REFERENCE_ID: TargetId = 'node-pipe';
-const TARGET_IDS: readonly TargetId[] = [...GRIDLINK_IDS, ...PEER_IDS, REFERENCE_ID];
+type ReferenceId = (typeof REFERENCE_IDS)[number];
+/** Measured like the others but never peers: the runtime's own ceiling, bare and with the SHA-256 check (see the top of this file). */
+const REFERENCE_IDS = ['node-pipe', 'node-pipe-sha256'] as const;
+const REFERENCE_ID = 'node-pipe';
+const SHA256_REFERENCE_ID = 'node-pipe-sha256';
+const TARGET_IDS: readonly TargetId[] = [...GRIDLINK_IDS, ...PEER_IDS, ...REFERENCE_IDS];
 
 const TARGET_LABELS: Record<TargetId, string> = {
   'gridlink-durable': 'gridlink (durable)',
@@ -61,6 +71,7 @@ const TARGET_LABELS: Record<TargetId, string> = {
   vsftpd: 'vsftpd',
   pyftpdlib: 'pyftpdlib',
   'node-pipe': 'Node.js pipe (reference)',
+  'node-pipe-sha256': 'Node.js pipe + SHA-256 (reference)',
 };
 const LABEL_WIDTH = Math.max(...Object.values(TARGET_LABELS).map((label) => label.length));
 
@@ -120,14 +131,19 @@ function ftpTarget(id: 'vsftpd' | 'pyftpdlib', server: FtpServer): Target {
   };
 }
 
-/** Its client runs in the bench process, like gridlink's; neither side hashes or fsyncs. */
-async function startNodePipeTarget(dir: string): Promise<Target> {
-  const server = await startNodePipe(dir);
+/**
+ * Its client runs in the bench process, like gridlink's; neither side
+ * fsyncs. The bare pipe does not hash; the SHA-256 one verifies every
+ * transfer end to end, as gridlink does.
+ */
+async function startNodePipeTarget(id: ReferenceId, dir: string): Promise<Target> {
+  const options = { sha256: id === SHA256_REFERENCE_ID };
+  const server = await startNodePipe(dir, options);
   return {
-    id: REFERENCE_ID,
+    id,
     server: server.process,
-    put: (local, remote) => nodePipePut(server.port, local, remote),
-    get: (remote, local) => nodePipeGet(server.port, remote, local),
+    put: (local, remote) => nodePipePut(server.port, local, remote, options),
+    get: (remote, local) => nodePipeGet(server.port, remote, local, options),
     storedPath: (remote) => join(server.filesDir, remote),
   };
 }
@@ -138,7 +154,7 @@ async function startTargets(dir: string): Promise<Target[]> {
     for (const id of GRIDLINK_IDS) targets.push(await startGridlinkTarget(id, await subdir(dir, id)));
     targets.push(ftpTarget('vsftpd', await startVsftpd(await subdir(dir, 'vsftpd'))));
     targets.push(ftpTarget('pyftpdlib', await startPyftpdlib(await subdir(dir, 'pyftpdlib'))));
-    targets.push(await startNodePipeTarget(await subdir(dir, REFERENCE_ID)));
+    for (const id of REFERENCE_IDS) targets.push(await startNodePipeTarget(id, await subdir(dir, id)));
   } catch (err) {
     await stopTargets(targets);
     throw err;
@@ -201,7 +217,7 @@ async function measure(target: Target, source: string, size: SizeSpec, run: numb
 
 interface SizeResult {
   readonly samples: Sample[];
-  /** VmHWM of each gridlink server (and the reference), started fresh for this size. */
+  /** VmHWM of each gridlink server (and the references), started fresh for this size. */
   readonly peakRss: Partial<Record<TargetId, number>>;
   /** Their VmRSS once started, before any transfer: the peak minus this is what transfers cost. */
   readonly idleRss: Partial<Record<TargetId, number>>;
@@ -220,7 +236,7 @@ async function benchSize(size: SizeSpec, workDir: string): Promise<SizeResult> {
   const outDir = await subdir(dir, 'downloads');
   const targets = await startTargets(dir);
   try {
-    const measured = targets.filter((target) => isGridlink(target.id) || target.id === REFERENCE_ID);
+    const measured = targets.filter((target) => isGridlink(target.id) || isReference(target.id));
     const idleRss: Partial<Record<TargetId, number>> = {};
     for (const target of measured) idleRss[target.id] = await rssBytes(target.server.pid);
     const samples: Sample[] = [];
@@ -246,6 +262,10 @@ function isGridlink(id: TargetId): id is GridlinkId {
   return (GRIDLINK_IDS as readonly TargetId[]).includes(id);
 }
 
+function isReference(id: TargetId): id is ReferenceId {
+  return (REFERENCE_IDS as readonly TargetId[]).includes(id);
+}
+
 function mbps(bytes: number, seconds: number): number {
   return toMB(bytes) / seconds;
 }
@@ -269,6 +289,10 @@ interface Row {
   readonly ratioToReference: Record<GridlinkId, number>;
   /** The Node.js pipe's MB/s divided by the faster peer's: the runtime's own gap (or lead). */
   readonly referenceToBestPeer: number;
+  /** gridlink (no fsync) MB/s divided by the pipe + SHA-256's: what gridlink's protocol keeps of a pipe with the same check. */
+  readonly nofsyncToSha256Reference: number;
+  /** The pipe + SHA-256's MB/s divided by the bare pipe's: what the end-to-end check leaves of the runtime's ceiling. */
+  readonly sha256ReferenceToReference: number;
 }
 
 function summarise(sizes: readonly SizeSpec[], samples: readonly Sample[]): Row[] {
@@ -283,10 +307,12 @@ function summarise(sizes: readonly SizeSpec[], samples: readonly Sample[]): Row[
         vsftpd: medianOf('vsftpd'),
         pyftpdlib: medianOf('pyftpdlib'),
         'node-pipe': medianOf('node-pipe'),
+        'node-pipe-sha256': medianOf('node-pipe-sha256'),
       };
       const bestPeer = rates.vsftpd >= rates.pyftpdlib ? 'vsftpd' : 'pyftpdlib';
       const best = rates[bestPeer];
       const reference = rates[REFERENCE_ID];
+      const sha256Reference = rates[SHA256_REFERENCE_ID];
       rows.push({
         size: size.label,
         direction,
@@ -295,6 +321,8 @@ function summarise(sizes: readonly SizeSpec[], samples: readonly Sample[]): Row[
         ratio: { 'gridlink-durable': rates['gridlink-durable'] / best, 'gridlink-nofsync': rates['gridlink-nofsync'] / best },
         ratioToReference: { 'gridlink-durable': rates['gridlink-durable'] / reference, 'gridlink-nofsync': rates['gridlink-nofsync'] / reference },
         referenceToBestPeer: reference / best,
+        nofsyncToSha256Reference: rates['gridlink-nofsync'] / sha256Reference,
+        sha256ReferenceToReference: sha256Reference / reference,
       });
     }
   }
@@ -309,6 +337,8 @@ function renderTable(rows: readonly Row[]): string {
     ...TARGET_IDS.map((id) => `${TARGET_LABELS[id]} MB/s`),
     ...GRIDLINK_IDS.map((id) => `ratio ${short(id)}/best peer`),
     ...GRIDLINK_IDS.map((id) => `ratio ${short(id)}/Node.js pipe`),
+    // The no-fsync variant only (the pipe does not fsync either), to keep the table readable.
+    `ratio ${short('gridlink-nofsync')}/pipe+SHA-256`,
   ];
   const cells = rows.map((row) => [
     row.size,
@@ -316,6 +346,7 @@ function renderTable(rows: readonly Row[]): string {
     ...TARGET_IDS.map((id) => fixed(row.mbps[id])),
     ...GRIDLINK_IDS.map((id) => fixed(row.ratio[id], 2)),
     ...GRIDLINK_IDS.map((id) => fixed(row.ratioToReference[id], 2)),
+    fixed(row.nofsyncToSha256Reference, 2),
   ]);
   return markdownTable(headers, cells);
 }
@@ -331,7 +362,7 @@ function checkTargets(rows: readonly Row[], peakRss: Partial<Record<TargetId, nu
     'gridlink-durable': rows.every((row) => row.ratio['gridlink-durable'] >= 1),
     'gridlink-nofsync': rows.every((row) => row.ratio['gridlink-nofsync'] >= 1),
   };
-  // gridlink's servers only: the reference's peak is reported, never judged.
+  // gridlink's servers only: the references' peaks are reported, never judged.
   const rssValues = GRIDLINK_IDS.map((id) => peakRss[id] ?? Number.NaN);
   return { throughputMet, rssMet: rssMeasuredAtGiB ? rssValues.every((bytes) => bytes < RSS_TARGET_BYTES) : null };
 }
@@ -342,8 +373,8 @@ function renderSummary(rows: readonly Row[], peakRss: Partial<Record<TargetId, n
     const row = [...rows].sort((a, b) => a.ratio[id] - b.ratio[id])[0];
     return row === undefined ? '' : ` (lowest ratio ${fixed(row.ratio[id], 2)}: ${row.size} ${row.direction} vs ${row.bestPeer})`;
   };
-  // The reference's peak is what a bare Node.js process needs to move the same bytes.
-  const rss = [...GRIDLINK_IDS, REFERENCE_ID]
+  // The references' peaks are what a bare Node.js process needs to move the same bytes (and to hash them).
+  const rss = [...GRIDLINK_IDS, ...REFERENCE_IDS]
     .map((id) => `${TARGET_LABELS[id]} ${fixed(toMB(peakRss[id] ?? Number.NaN))} MB (idle ${fixed(toMB(idleRss[id] ?? Number.NaN))} MB)`)
     .join(', ');
   return [
@@ -351,6 +382,7 @@ function renderSummary(rows: readonly Row[], peakRss: Partial<Record<TargetId, n
     `Target gridlink >= faster peer, both directions: ${GRIDLINK_IDS.map((id) => `${TARGET_LABELS[id]} ${metText(check.throughputMet[id])}${check.throughputMet[id] ? '' : worst(id)}`).join('; ')}`,
     `Target peak RSS < ${fixed(toMB(RSS_TARGET_BYTES), 0)} MB during 1 GiB transfers: ${metText(check.rssMet)}`,
     ...renderRuntimeGap(rows),
+    ...renderSha256Cost(rows),
   ].join('\n');
 }
 
@@ -360,6 +392,15 @@ function renderRuntimeGap(rows: readonly Row[]): string[] {
   return sizes.map((size) => {
     const ratioFor = (direction: Direction): string => fixed(rows.find((row) => row.size === size && row.direction === direction)?.referenceToBestPeer, 2);
     return `Node.js pipe vs faster FTP peer, ${size}: put ${ratioFor('put')}, get ${ratioFor('get')} (the runtime's own ceiling on this machine)`;
+  });
+}
+
+/** Per size, the pipe + SHA-256's MB/s over the bare pipe's, both directions: what the end-to-end check costs. */
+function renderSha256Cost(rows: readonly Row[]): string[] {
+  const sizes = [...new Set(rows.map((row) => row.size))];
+  return sizes.map((size) => {
+    const ratioFor = (direction: Direction): string => fixed(rows.find((row) => row.size === size && row.direction === direction)?.sha256ReferenceToReference, 2);
+    return `Node.js pipe + SHA-256 vs bare pipe, ${size}: put ${ratioFor('put')}, get ${ratioFor('get')} (the cost of the end-to-end check on this machine)`;
   });
 }
 
@@ -390,7 +431,8 @@ async function main(): Promise<void> {
       `### File transfer over loopback (${runs}; ${cpus().length} CPUs, Node ${process.version})`,
       '',
       'MB/s with 1 MB = 1e6 bytes; median over runs (mean of the two for 2 runs). gridlink: its client library in the bench process; FTP peers: curl;',
-      'Node.js pipe: a bare socket-to-file pipe (bench/lib/node-pipe.ts, client in the bench process), a reference for the runtime, not a peer.',
+      'Node.js pipe: a bare socket-to-file pipe (bench/lib/node-pipe.ts, client in the bench process), a reference for the runtime, not a peer;',
+      "Node.js pipe + SHA-256: the same pipe plus gridlink's end-to-end SHA-256 check (a hashing worker per process, both ends), a reference for the cost of the check.",
       '',
       renderTable(rows),
       '',
@@ -406,6 +448,10 @@ async function main(): Promise<void> {
     samples: samples.map((s) => ({ ...s, putMBps: mbps(s.bytes, s.putSeconds), getMBps: mbps(s.bytes, s.getSeconds) })),
     rows,
     reference: { target: REFERENCE_ID, note: 'Node.js streams only (no protocol, hashing or fsync); not a peer: ratios and targets use vsftpd/pyftpdlib' },
+    sha256Reference: {
+      target: SHA256_REFERENCE_ID,
+      note: "the same pipe plus gridlink's end-to-end SHA-256 check (worker threads hashing from disk at both ends; get uses the server's cached digest); not a peer",
+    },
     peakRssBytes: { ...peakRss, during: rssSize },
     idleRssBytes: idleRss,
     targets: { throughputMet: check.throughputMet, peakRssBelow100MB: check.rssMet },

@@ -1,27 +1,48 @@
 /**
- * The "Node.js pipe" reference of bench/file-transfer.ts: the floor of what
- * Node.js's own streams move over loopback on this machine, with no protocol
- * worth the name, no hashing and no fsync. It shows how much of gridlink's
- * distance to the FTP servers is the runtime and how much is gridlink's
- * protocol and SHA-256 checks.
+ * The "Node.js pipe" references of bench/file-transfer.ts.
+ *
+ * The bare pipe: the floor of what Node.js's own streams move over loopback
+ * on this machine, with no protocol worth the name, no hashing and no fsync.
+ * It shows how much of gridlink's distance to the FTP servers is the runtime
+ * and how much is gridlink's own work.
+ *
+ * The pipe + SHA-256 (`sha256` option, `--sha256` server): the same pipe plus
+ * the end-to-end SHA-256 check SPEC §4 requires, in the structure gridlink
+ * uses (see ./sha256-worker.ts): each process has one worker thread that
+ * hashes from disk (the page cache) while the bytes move.
+ *   put: the client's worker hashes the whole source file in parallel with
+ *        sending it; the server's worker hashes the partial file as it grows
+ *        (fed every 4 MiB the write stream reports written) and finishes
+ *        after the last write; the server replies with its digest and the
+ *        client compares it with its own.
+ *   get: the server replies with the digest it computed when the upload
+ *        finished (kept per name, like gridlink's digest cache; a file it did
+ *        not receive is hashed before the reply); the client's worker hashes
+ *        the downloaded file as it grows (every 4 MiB written), finishes
+ *        after the last write and compares.
+ * Its distance from the bare pipe is what the check costs; gridlink's
+ * distance from it is gridlink's protocol.
  *
  * One request per connection, a line of text then raw bytes:
  *
- *   PUT <name> <size>\n<size bytes>   → OK\n              (the client half-closes after the bytes)
- *   GET <name>\n                      → <size>\n<size bytes>
+ *   PUT <name> <size>\n<size bytes>   → OK\n          (bare; the client half-closes after the bytes)
+ *                                     → OK <hex>\n    (--sha256: the SHA-256 of what the server stored)
+ *   GET <name>\n                      → <size>\n<size bytes>        (bare)
+ *                                     → <size> <hex>\n<size bytes>  (--sha256)
  *   anything that fails               → ERR <reason>\n
  *
  * Files are streamed with stream.pipeline and 1 MiB fs stream buffers on both
- * sides; an upload goes to `<name>.part` and is renamed once complete, as the
- * other servers do, but never fsync'ed.
+ * sides (with SHA-256, the receiving file stream also reports each write that
+ * reached the file); an upload goes to `<name>.part` and is renamed once
+ * complete, as the other servers do, but never fsync'ed.
  *
  * This module is both halves. Run as a script (by {@link startNodePipe},
- * never by hand) it is the server: `--dir DIR`, binds port 0 on loopback and
- * prints "LISTENING <port>" (no port can be taken in between, as with
- * pyftpdlib), then serves until SIGTERM or until the bench process is gone.
- * Imported, it gives the bench process the launcher and the client.
+ * never by hand) it is the server: `--dir DIR [--sha256]`, binds port 0 on
+ * loopback and prints "LISTENING <port>" (no port can be taken in between,
+ * as with pyftpdlib), then serves until SIGTERM or until the bench process
+ * is gone. Imported, it gives the bench process the launcher and the client.
  */
-import { realpathSync, createReadStream, createWriteStream } from 'node:fs';
+import { close, createReadStream, createWriteStream, open, realpathSync, write, writev, type WriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
@@ -32,11 +53,19 @@ import { parseArgs } from 'node:util';
 import { MiB } from './files.js';
 import { LOOPBACK, REPO_ROOT } from './peers.js';
 import { ServerProcess } from './processes.js';
+import { Sha256Worker } from './sha256-worker.js';
 
 /** highWaterMark of every file stream, both sides: large reads and writes, as a tuned server would use. */
 const FILE_CHUNK_BYTES = MiB;
 /** A request or size line longer than this is not one. */
 const MAX_LINE_BYTES = 1024;
+/** A SHA-256 as the protocol writes it. */
+const HEX_SHA256 = /^[0-9a-f]{64}$/;
+
+/** Which of the two references: the bare pipe, or the pipe plus the end-to-end SHA-256 check. */
+export interface NodePipeOptions {
+  readonly sha256?: boolean;
+}
 
 const SCRIPT = fileURLToPath(import.meta.url);
 
@@ -88,6 +117,36 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * A file stream for `path` (1 MiB buffers) that calls `onWritten` after each
+ * of its writes has put bytes in the file, when its bytesWritten counts them:
+ * the point where gridlink's server and client feed their hash. It goes
+ * through the stream's documented `fs` option (the real open, write, writev
+ * and close, with a callback added), so the data path stays the same
+ * stream.pipeline as the bare pipe's.
+ */
+function reportingWriteStream(path: string, onWritten: (file: WriteStream) => void): WriteStream {
+  const report = (callback: WriteCallback): WriteCallback => {
+    return (err, bytes, buffers) => {
+      callback(err, bytes, buffers);
+      if (err === null) onWritten(file);
+    };
+  };
+  const file: WriteStream = createWriteStream(path, {
+    highWaterMark: FILE_CHUNK_BYTES,
+    fs: {
+      open,
+      close,
+      write: (fd: number, buffer: Buffer, offset: number, length: number, position: number | null, callback: WriteCallback) =>
+        write(fd, buffer, offset, length, position, report(callback)),
+      writev: (fd: number, buffers: Buffer[], position: number | null, callback: WriteCallback) => writev(fd, buffers, position, report(callback)),
+    },
+  });
+  return file;
+}
+
+type WriteCallback = (err: NodeJS.ErrnoException | null, bytes: number, buffers: unknown) => void;
+
 // ---------------------------------------------------------------------------
 // The server (the child process)
 
@@ -96,48 +155,90 @@ function isPlainName(name: string): boolean {
   return name !== '' && !name.includes('/') && !name.includes('..') && !name.includes('\0');
 }
 
-async function serveConnection(socket: Socket, dir: string): Promise<void> {
+/** A stored file's SHA-256, valid while the file keeps this size and mtime. */
+interface CachedDigest {
+  readonly hex: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+/** The --sha256 server's state: its hashing worker and its digest cache (path → digest). */
+interface Hashing {
+  readonly worker: Sha256Worker;
+  readonly digests: Map<string, CachedDigest>;
+}
+
+async function serveConnection(socket: Socket, dir: string, hashing: Hashing | null): Promise<void> {
   const line = await readLine(socket);
   const [verb, name = '', sizeText, ...extra] = line.split(' ');
   if (!isPlainName(name)) throw new Error(`refused name ${JSON.stringify(name)}`);
   const size = parseSize(sizeText);
-  if (verb === 'PUT' && size !== null && extra.length === 0) return receive(socket, join(dir, name), size);
-  if (verb === 'GET' && sizeText === undefined) return send(socket, join(dir, name));
+  if (verb === 'PUT' && size !== null && extra.length === 0) return receive(socket, join(dir, name), size, hashing);
+  if (verb === 'GET' && sizeText === undefined) return send(socket, join(dir, name), hashing);
   throw new Error(`bad request ${JSON.stringify(line)}`);
 }
 
-/** Everything up to the client's half-close is the file; it must be exactly the announced size. */
-async function receive(socket: Socket, path: string, size: number): Promise<void> {
+/**
+ * Everything up to the client's half-close is the file; it must be exactly
+ * the announced size. With hashing, the worker hashes the partial file as it
+ * grows and the reply carries the SHA-256 of the whole.
+ */
+async function receive(socket: Socket, path: string, size: number, hashing: Hashing | null): Promise<void> {
   const partial = `${path}.part`;
-  const file = createWriteStream(partial, { highWaterMark: FILE_CHUNK_BYTES });
+  const hash = hashing?.worker.incremental() ?? null;
+  const file =
+    hash === null
+      ? createWriteStream(partial, { highWaterMark: FILE_CHUNK_BYTES })
+      : reportingWriteStream(partial, (written) => hash.feed(partial, written.bytesWritten));
+  let hex: string | null = null;
   try {
     await pipeline(socket, file);
     if (file.bytesWritten !== size) throw new Error(`PUT ${basename(path)}: received ${file.bytesWritten} bytes, announced ${size}`);
+    if (hash !== null) hex = await hash.finish(partial, size);
     await rename(partial, path);
   } catch (err) {
+    hash?.drop();
+    hashing?.digests.delete(path);
     await rm(partial, { force: true });
     throw err;
   }
-  socket.end('OK\n');
+  if (hashing !== null && hex !== null) {
+    const { mtimeMs } = await stat(path);
+    hashing.digests.set(path, { hex, size, mtimeMs });
+  }
+  socket.end(hex === null ? 'OK\n' : `OK ${hex}\n`);
 }
 
-async function send(socket: Socket, path: string): Promise<void> {
-  const { size } = await stat(path);
+async function send(socket: Socket, path: string, hashing: Hashing | null): Promise<void> {
+  const { size, mtimeMs } = await stat(path);
+  let header = `${size}`;
+  if (hashing !== null) {
+    const cached = hashing.digests.get(path);
+    let hex = cached !== undefined && cached.size === size && cached.mtimeMs === mtimeMs ? cached.hex : null;
+    if (hex === null) {
+      // Not one this server received (or changed since): hash it first, as gridlink does for a file not in its cache.
+      hex = await hashing.worker.file(path, size);
+      hashing.digests.set(path, { hex, size, mtimeMs });
+    }
+    header += ` ${hex}`;
+  }
   // The request line is all a client sends: drain to its half-close, so the
   // socket closes once the file is out.
   socket.resume();
-  socket.write(`${size}\n`);
+  socket.write(`${header}\n`);
   await pipeline(createReadStream(path, { highWaterMark: FILE_CHUNK_BYTES }), socket);
 }
 
-async function serve(dir: string): Promise<void> {
+async function serve(dir: string, sha256: boolean): Promise<void> {
+  const hashing: Hashing | null = sha256 ? { worker: Sha256Worker.shared(), digests: new Map() } : null;
+  const name = sha256 ? 'node-pipe-sha256' : 'node-pipe';
   // Half-open: a PUT's client ends its side after the bytes and still reads OK.
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     // A reset between two steps must not crash the server; each step sees its own errors.
     socket.on('error', () => undefined);
-    serveConnection(socket, dir).catch((err: unknown) => {
+    serveConnection(socket, dir, hashing).catch((err: unknown) => {
       const reason = errorText(err).replace(/\n/g, ' ');
-      process.stderr.write(`node-pipe: ${reason}\n`);
+      process.stderr.write(`${name}: ${reason}\n`);
       if (!socket.writable) return void socket.destroy();
       socket.end(`ERR ${reason}\n`);
       socket.resume(); // discard the rest of an upload so the client reads the reason
@@ -148,7 +249,7 @@ async function serve(dir: string): Promise<void> {
     server.listen(0, LOOPBACK, resolve);
   });
   const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('node-pipe: no TCP address');
+  if (address === null || typeof address === 'string') throw new Error(`${name}: no TCP address`);
   process.stdout.write(`LISTENING ${address.port}\n`);
   // The IPC channel ServerProcess opened closes when the bench process is
   // gone, however it went: do not outlive it (as ./forked-child.ts does).
@@ -166,17 +267,20 @@ export interface NodePipeServer {
 }
 
 /**
- * Runs this module as a server on `dir`: the same Node.js binary as the
- * bench, on plain JavaScript. The module is bundled by esbuild into `dir`
- * first rather than run under tsx, whose loader alone would add about 35 MB
- * to the peak RSS this reference is measured for.
+ * Runs this module as a server on `dir` (with `sha256`, the pipe + SHA-256
+ * one): the same Node.js binary as the bench, on plain JavaScript. The module
+ * is bundled by esbuild into `dir` first rather than run under tsx, whose
+ * loader alone would add about 35 MB to the peak RSS this reference is
+ * measured for. One server per variant, each in its own directory.
  */
-export async function startNodePipe(dir: string): Promise<NodePipeServer> {
+export async function startNodePipe(dir: string, options: NodePipeOptions = {}): Promise<NodePipeServer> {
+  const sha256 = options.sha256 === true;
   const script = join(dir, 'node-pipe.mjs');
   // Imported here, and kept out of the bundle, so the server never loads it.
   const { build } = await import('esbuild');
   await build({ entryPoints: [SCRIPT], outfile: script, bundle: true, external: ['esbuild'], platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning' });
-  const server = new ServerProcess('node-pipe', process.execPath, [script, '--dir', dir], { cwd: REPO_ROOT, ipc: true });
+  const args = [script, '--dir', dir, ...(sha256 ? ['--sha256'] : [])];
+  const server = new ServerProcess(sha256 ? 'node-pipe-sha256' : 'node-pipe', process.execPath, args, { cwd: REPO_ROOT, ipc: true });
   const match = await server.waitForOutput(/^LISTENING (\d+)$/m);
   return { process: server, port: Number(match[1]), filesDir: dir };
 }
@@ -193,37 +297,73 @@ async function readToEnd(socket: Socket): Promise<string> {
   return text;
 }
 
-/** Uploads `local` as `remote`; resolves once the server has renamed it into place (its OK). */
-export async function nodePipePut(port: number, local: string, remote: string): Promise<void> {
+/**
+ * Uploads `local` as `remote`; resolves once the server has renamed it into
+ * place (its OK). With `sha256`, this process's worker hashes `local` while
+ * it is sent, and the SHA-256 in the server's OK must match it.
+ */
+export async function nodePipePut(port: number, local: string, remote: string, options: NodePipeOptions = {}): Promise<void> {
+  const sha256 = options.sha256 === true;
+  const what = `${sha256 ? 'node-pipe-sha256' : 'node-pipe'} PUT ${remote}`;
   const { size } = await stat(local);
   const socket = await connectTo(port);
+  // Started before the first byte goes out; it runs on another core meanwhile, as gridlink's client's does.
+  const digest = sha256 ? Sha256Worker.shared().file(local, size) : null;
+  digest?.catch(() => undefined); // awaited below
   try {
     const reply = readToEnd(socket);
     socket.write(`PUT ${remote} ${size}\n`);
     // pipeline ends our side after the file: the server knows the size, the half-close confirms it.
     const [sent, answer] = await Promise.allSettled([pipeline(createReadStream(local, { highWaterMark: FILE_CHUNK_BYTES }), socket), reply]);
     const text = answer.status === 'fulfilled' ? answer.value.trim() : '';
-    if (text === 'OK' && sent.status === 'fulfilled') return;
+    const [ok, serverHex, ...rest] = text.split(' ');
+    const wellFormed = ok === 'OK' && rest.length === 0 && (sha256 ? serverHex !== undefined && HEX_SHA256.test(serverHex) : serverHex === undefined);
+    if (wellFormed && sent.status === 'fulfilled') {
+      if (digest === null) return;
+      const localHex = await digest;
+      if (serverHex === localHex) return;
+      throw new Error(`${what}: SHA-256 mismatch: server stored ${String(serverHex)}, ${local} is ${localHex}`);
+    }
     // The server's reason first: a refused upload also breaks our sending.
     const failure: unknown = sent.status === 'rejected' ? sent.reason : answer.status === 'rejected' ? answer.reason : null;
-    throw new Error(`node-pipe PUT ${remote}: ${text !== '' ? text : failure !== null ? errorText(failure) : 'no reply'}`);
+    throw new Error(`${what}: ${text !== '' ? text : failure !== null ? errorText(failure) : 'no reply'}`);
   } finally {
     socket.destroy();
   }
 }
 
-/** Downloads `remote` to `local`, checking that exactly the announced size arrived. */
-export async function nodePipeGet(port: number, remote: string, local: string): Promise<void> {
+/**
+ * Downloads `remote` to `local`, checking that exactly the announced size
+ * arrived. With `sha256`, this process's worker hashes `local` as it is
+ * written, and the result must match the SHA-256 the server announced; on a
+ * mismatch `local` is removed.
+ */
+export async function nodePipeGet(port: number, remote: string, local: string, options: NodePipeOptions = {}): Promise<void> {
+  const sha256 = options.sha256 === true;
+  const what = `${sha256 ? 'node-pipe-sha256' : 'node-pipe'} GET ${remote}`;
   const socket = await connectTo(port);
+  const hash = sha256 ? Sha256Worker.shared().incremental() : null;
   try {
     socket.end(`GET ${remote}\n`);
     const line = await readLine(socket);
-    const size = parseSize(line);
-    if (size === null) throw new Error(`node-pipe GET ${remote}: ${line}`);
-    const file = createWriteStream(local, { highWaterMark: FILE_CHUNK_BYTES });
+    const [sizeText, serverHex, ...rest] = line.split(' ');
+    const size = parseSize(sizeText);
+    const wellFormed = rest.length === 0 && (sha256 ? serverHex !== undefined && HEX_SHA256.test(serverHex) : serverHex === undefined);
+    if (size === null || !wellFormed) throw new Error(`${what}: ${line}`);
+    const file =
+      hash === null
+        ? createWriteStream(local, { highWaterMark: FILE_CHUNK_BYTES })
+        : reportingWriteStream(local, (written) => hash.feed(local, written.bytesWritten));
     await pipeline(socket, file);
-    if (file.bytesWritten !== size) throw new Error(`node-pipe GET ${remote}: received ${file.bytesWritten} bytes, announced ${size}`);
+    if (file.bytesWritten !== size) throw new Error(`${what}: received ${file.bytesWritten} bytes, announced ${size}`);
+    if (hash === null) return;
+    const localHex = await hash.finish(local, size);
+    if (localHex !== serverHex) {
+      await rm(local, { force: true });
+      throw new Error(`${what}: SHA-256 mismatch: server announced ${String(serverHex)}, received ${localHex}`);
+    }
   } finally {
+    hash?.drop();
     socket.destroy();
   }
 }
@@ -231,7 +371,7 @@ export async function nodePipeGet(port: number, remote: string, local: string): 
 // ---------------------------------------------------------------------------
 
 if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === SCRIPT) {
-  const { values } = parseArgs({ options: { dir: { type: 'string' } }, strict: true });
-  if (values.dir === undefined) throw new Error('usage: node-pipe.ts --dir DIR');
-  await serve(values.dir);
+  const { values } = parseArgs({ options: { dir: { type: 'string' }, sha256: { type: 'boolean', default: false } }, strict: true });
+  if (values.dir === undefined) throw new Error('usage: node-pipe.ts --dir DIR [--sha256]');
+  await serve(values.dir, values.sha256);
 }
