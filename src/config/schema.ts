@@ -45,7 +45,7 @@ export const configSchema = z.strictObject({
       /** fsync every upload before it is renamed into place, and its directory after (survives power loss). false: no fsync at all. */
       durable: z.boolean().default(true),
       maxUploadsPerSession: positiveInt.max(64).default(4),
-      /** Transfers moving bytes at once; more wait their turn (bounds memory: ~300 KiB each). */
+      /** Transfers moving bytes at once; more wait their turn (bounds memory: about 3 MiB of file I/O each). */
       maxActiveTransfers: positiveInt.default(64),
       /** Partial uploads untouched this long are deleted. */
       partialMaxAgeHours: z.number().positive().default(72),

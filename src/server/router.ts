@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { OutgoingBody } from '../transport/frame-writer.js';
 import type { Frame, FrameHeader } from '../codec/index.js';
 import { GridlinkError } from '../errors/index.js';
 import { commands, isCommandName, requestId, type CommandFields, type CommandName, type RequestId } from '../protocol/v1.js';
@@ -13,7 +14,7 @@ export interface RequestContext<C extends CommandName> {
   readonly body: Readable | null;
   readonly bodySize: number;
   /** Sends a reply frame carrying this request's id (and `cmd`, unless given). */
-  reply(fields: Record<string, unknown> & { cmd?: string; size?: number }, body?: Readable): Promise<void>;
+  reply(fields: Record<string, unknown> & { cmd?: string; size?: number }, body?: OutgoingBody): Promise<void>;
 }
 
 export type CommandHandler<C extends CommandName> = (ctx: RequestContext<C>) => Promise<void>;

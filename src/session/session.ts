@@ -1,11 +1,10 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Role } from '../accounts/roles.js';
-import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { FrameDecoder, type DecoderLimits, type Frame, type OutgoingHeader } from '../codec/index.js';
 import { GridlinkError } from '../errors/index.js';
-import { FrameWriter } from '../transport/frame-writer.js';
+import { FrameWriter, type OutgoingBody } from '../transport/frame-writer.js';
 
 /** Handles one decoded frame; the next frame is decoded only after it settles. */
 export type FrameHandler = (session: Session, frame: Frame) => Promise<void>;
@@ -97,7 +96,7 @@ export class Session {
   }
 
   /** Sends a frame; with a body, `header.size` is its exact length. */
-  send(header: OutgoingHeader, body?: Readable): Promise<void> {
+  send(header: OutgoingHeader, body?: OutgoingBody): Promise<void> {
     return this.#writer.send(header, body);
   }
 

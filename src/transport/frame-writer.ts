@@ -4,6 +4,23 @@ import { GridlinkError, type ErrorCode } from '../errors/index.js';
 import { waitForDrain } from './wait-drain.js';
 
 /**
+ * A frame body that is not a stream: chunks pulled one at a time, each given
+ * back with `release` once the socket has taken it, so that its buffer can be
+ * filled again (src/integrity/file-streams.ts, RecycledRange).
+ */
+export interface ChunkSource extends AsyncIterable<Buffer> {
+  release(chunk: Buffer): void;
+  destroy(): void;
+}
+
+/** What a frame's body may be. */
+export type OutgoingBody = Readable | ChunkSource;
+
+function isChunkSource(body: OutgoingBody): body is ChunkSource {
+  return typeof (body as Partial<ChunkSource>).release === 'function';
+}
+
+/**
  * Writes frames to a socket one after another (a body is never interleaved
  * with another frame) and honours backpressure: it stops at
  * `writableNeedDrain` and continues on 'drain' (STYLE §3). Used by both the
@@ -23,7 +40,7 @@ export class FrameWriter {
    * Queues a frame. With a body, `header.size` must be its exact length; a
    * body that ends short or long breaks framing, so the socket is destroyed.
    */
-  send(header: OutgoingHeader, body?: Readable): Promise<void> {
+  send(header: OutgoingHeader, body?: OutgoingBody): Promise<void> {
     const run = (): Promise<void> => this.#write(header, body);
     const next = this.#tail.then(run, run);
     this.#tail = next.catch(() => undefined);
@@ -46,7 +63,7 @@ export class FrameWriter {
     return next;
   }
 
-  async #write(header: OutgoingHeader, body: Readable | undefined): Promise<void> {
+  async #write(header: OutgoingHeader, body: OutgoingBody | undefined): Promise<void> {
     const out = this.#out;
     if (out.destroyed || out.writableEnded) {
       body?.destroy();
@@ -55,13 +72,18 @@ export class FrameWriter {
     if (!out.write(encodeHeader(header))) await this.#drain();
     if (body === undefined) return;
     const expected = header.size ?? 0;
+    const source = isChunkSource(body) ? body : null;
     let sent = 0;
     try {
       for await (const chunk of body) {
         const buffer = chunk as Buffer;
         sent += buffer.length;
         if (sent > expected) break;
-        if (!out.write(buffer)) await this.#drain();
+        // The write's callback says the socket no longer needs the bytes.
+        const written = source === null ? undefined : (err?: Error | null): void => {
+                if (err === undefined || err === null) source.release(buffer);
+              };
+        if (!out.write(buffer, written)) await this.#drain();
       }
     } catch (err) {
       out.destroy(err instanceof Error ? err : undefined);

@@ -1,8 +1,7 @@
-import type { Readable } from 'node:stream';
 import { GridlinkError } from '../../errors/index.js';
 import type { DigestCache } from '../../integrity/digest-cache.js';
 import type { DigestResult } from '../../integrity/digests.js';
-import { readRange } from '../../integrity/file-streams.js';
+import { RecycledRange } from '../../integrity/file-streams.js';
 import { HashPool } from '../../integrity/hash-pool.js';
 import type { FileArea, OpenedFile } from './file-area.js';
 import { printable } from './path-rules.js';
@@ -60,9 +59,9 @@ export class Download {
     return this.length - this.offset;
   }
 
-  /** The body: bytes [offset, length) of the open file. */
-  body(): Readable {
-    return readRange(this.#file.handle, this.offset, this.length);
+  /** The body: bytes [offset, length) of the open file, in two reused buffers. */
+  body(): RecycledRange {
+    return new RecycledRange(this.#file.handle, this.offset, this.length);
   }
 
   /** Digests of the whole file; starts hashing now unless the cache knows them. */
