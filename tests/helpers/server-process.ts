@@ -13,6 +13,8 @@ export interface ServerProcess {
   readonly logs: Record<string, unknown>[];
   /** Resident memory of the server now, in bytes (from /proc). */
   rss(): Promise<number>;
+  /** The most resident memory the server has had so far (VmHWM), in bytes. */
+  peakRss(): Promise<number>;
   /** Sends a signal and waits for the process to exit; returns its exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -60,11 +62,8 @@ export async function startServerProcess(dir: string, config: Record<string, unk
     child,
     port,
     logs,
-    rss: async () => {
-      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-      const kb = /VmRSS:\s+(\d+)/u.exec(status)?.[1];
-      return Number(kb) * 1024;
-    },
+    rss: () => procStatusBytes(child, 'VmRSS'),
+    peakRss: () => procStatusBytes(child, 'VmHWM'),
     stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {
         if (child.exitCode !== null) {
@@ -79,4 +78,11 @@ export async function startServerProcess(dir: string, config: Record<string, unk
         child.kill(signal);
       }),
   };
+}
+
+async function procStatusBytes(child: ChildProcess, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+  const kb = new RegExp(`${field}:\\s+(\\d+)`, 'u').exec(status)?.[1];
+  if (kb === undefined) throw new Error(`no ${field} in /proc/${child.pid}/status`);
+  return Number(kb) * 1024;
 }
