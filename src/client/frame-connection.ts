@@ -1,10 +1,9 @@
 import { connect as netConnect, type Socket } from 'node:net';
-import type { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { FrameDecoder, type Frame, type FrameHeader, type OutgoingHeader } from '../codec/index.js';
 import { GridlinkError } from '../errors/index.js';
 import type { RequestId } from '../protocol/v1.js';
-import { FrameWriter } from '../transport/frame-writer.js';
+import { FrameWriter, type OutgoingBody } from '../transport/frame-writer.js';
 
 export interface ConnectOptions {
   readonly host: string;
@@ -95,7 +94,7 @@ export class FrameConnection {
   }
 
   /** Sends a frame; with a body, `header.size` must be its exact length. */
-  send(header: OutgoingHeader, body?: Readable): Promise<void> {
+  send(header: OutgoingHeader, body?: OutgoingBody): Promise<void> {
     if (this.#failure !== null) return Promise.reject(this.#failure);
     return this.#writer.send(header, body);
   }

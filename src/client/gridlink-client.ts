@@ -1,12 +1,14 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename } from 'node:fs/promises';
-import { Readable, Transform } from 'node:stream';
+import { createWriteStream } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { computeProof, deriveClientKeys } from '../accounts/credentials.js';
 import { GridlinkError } from '../errors/index.js';
 import { digestsMatch, type DigestResult } from '../integrity/digests.js';
+import { RecycledRange } from '../integrity/file-streams.js';
 import { HashPool } from '../integrity/hash-pool.js';
 import { CHUNK_BYTES, FILE_IO_BYTES } from '../transport/buffer-sizes.js';
+import type { ChunkSource } from '../transport/frame-writer.js';
 import type { ChatEvent, EntryInfo, Replies } from '../protocol/v1.js';
 import type { Alarm, DeviceStatus, OperateResult, PointEvent, PointSnapshot, SelectLease } from '../scada/types.js';
 import { FrameConnection, type ConnectOptions } from './frame-connection.js';
@@ -119,9 +121,13 @@ export class GridlinkClient {
     digest.catch(() => undefined); // awaited below
     options.onProgress?.({ done: offset, total: length, resumedFrom: offset });
 
-    const source = offset === length ? Readable.from([]) : createReadStream(local, { start: offset, end: length - 1, highWaterMark: FILE_IO_BYTES });
-    const body = source.pipe(progressTap(offset, options.onProgress, length));
-    source.once('error', (err: Error) => body.destroy(err));
+    // Read into two reused buffers, each given back once the socket has taken
+    // it: no 1 MiB of garbage per read for V8 to collect (as downloads do on
+    // the server).
+    const handle = await open(local, 'r').catch((cause: unknown) => {
+      throw new GridlinkError('GL_ERR_CLIENT_LOCAL_FILE', `${local}: ${(cause as Error).message}`, { cause });
+    });
+    const body = withProgress(new RecycledRange(handle, offset, length), offset, options.onProgress, length);
     const conn = this.#conn;
     const dataId = conn.open();
     const commitId = conn.open();
@@ -139,6 +145,8 @@ export class GridlinkClient {
     } finally {
       conn.done(dataId);
       conn.done(commitId);
+      body.destroy();
+      await handle.close();
     }
   }
 
@@ -362,6 +370,22 @@ export class GridlinkClient {
 }
 
 /** Counts bytes on their way, reporting progress (and calling `tick` per chunk). */
+/** Reports progress as each chunk of an upload is taken by the socket's writer. */
+function withProgress(source: RecycledRange, start: number, onProgress: ProgressListener | undefined, total: number): ChunkSource {
+  let done = start;
+  return {
+    release: (chunk) => source.release(chunk),
+    destroy: () => source.destroy(),
+    async *[Symbol.asyncIterator]() {
+      for await (const chunk of source) {
+        done += chunk.length;
+        onProgress?.({ done, total, resumedFrom: start });
+        yield chunk;
+      }
+    },
+  };
+}
+
 function progressTap(start: number, onProgress: ProgressListener | undefined, total: number, tick?: () => void): Transform {
   let done = start;
   return new Transform({
