@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { open, rename, type FileHandle } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { computeProof, deriveClientKeys } from '../accounts/credentials.js';
@@ -109,8 +109,21 @@ export class GridlinkClient {
    * it into place only if its own checksum agrees.
    */
   async put(local: string, remote: string, options: TransferOptions = {}): Promise<TransferResult> {
-    const md5 = options.md5 === true;
     const length = await localFileLength(local);
+    // Opened before the server is asked, so a file we cannot read leaves no
+    // upload open there.
+    const handle = await open(local, 'r').catch((cause: unknown) => {
+      throw new GridlinkError('GL_ERR_CLIENT_LOCAL_FILE', `${local}: ${(cause as Error).message}`, { cause });
+    });
+    try {
+      return await this.#putFrom(handle, local, length, remote, options);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async #putFrom(handle: FileHandle, local: string, length: number, remote: string, options: TransferOptions): Promise<TransferResult> {
+    const md5 = options.md5 === true;
     const opened = await this.#openUpload(remote, length, md5);
     const { upload, offset } = opened;
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > length) {
@@ -124,9 +137,6 @@ export class GridlinkClient {
     // Read into two reused buffers, each given back once the socket has taken
     // it: no 1 MiB of garbage per read for V8 to collect (as downloads do on
     // the server).
-    const handle = await open(local, 'r').catch((cause: unknown) => {
-      throw new GridlinkError('GL_ERR_CLIENT_LOCAL_FILE', `${local}: ${(cause as Error).message}`, { cause });
-    });
     const body = withProgress(new RecycledRange(handle, offset, length), offset, options.onProgress, length);
     const conn = this.#conn;
     const dataId = conn.open();
@@ -146,7 +156,6 @@ export class GridlinkClient {
       conn.done(dataId);
       conn.done(commitId);
       body.destroy();
-      await handle.close();
     }
   }
 
@@ -369,7 +378,6 @@ export class GridlinkClient {
   }
 }
 
-/** Counts bytes on their way, reporting progress (and calling `tick` per chunk). */
 /** Reports progress as each chunk of an upload is taken by the socket's writer. */
 function withProgress(source: RecycledRange, start: number, onProgress: ProgressListener | undefined, total: number): ChunkSource {
   let done = start;
@@ -386,6 +394,7 @@ function withProgress(source: RecycledRange, start: number, onProgress: Progress
   };
 }
 
+/** Counts bytes on their way, reporting progress (and calling `tick` per chunk). */
 function progressTap(start: number, onProgress: ProgressListener | undefined, total: number, tick?: () => void): Transform {
   let done = start;
   return new Transform({

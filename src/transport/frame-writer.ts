@@ -80,7 +80,10 @@ export class FrameWriter {
         sent += buffer.length;
         if (sent > expected) break;
         // The write's callback says the socket no longer needs the bytes.
-        const written = source === null ? undefined : (err?: Error | null): void => {
+        const written =
+          source === null
+            ? undefined
+            : (err?: Error | null): void => {
                 if (err === undefined || err === null) source.release(buffer);
               };
         if (!out.write(buffer, written)) await this.#drain();
