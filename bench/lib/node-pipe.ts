@@ -7,16 +7,17 @@
  * and how much is gridlink's own work.
  *
  * The pipe + SHA-256 (`sha256` option, `--sha256` server): the same pipe plus
- * the end-to-end SHA-256 check SPEC §4 requires, in the structure gridlink
- * uses (see ./sha256-worker.ts): each process has one worker thread that
- * hashes from disk (the page cache) while the bytes move.
+ * the end-to-end SHA-256 check SPEC §4 requires, done by gridlink's own
+ * hash pool (src/integrity/hash-pool.ts, built into dist/): each process has
+ * its worker thread, which hashes from disk (the page cache) while the bytes
+ * move.
  *   put: the client's worker hashes the whole source file in parallel with
  *        sending it; the server's worker hashes the partial file as it grows
  *        (fed every 4 MiB the write stream reports written) and finishes
  *        after the last write; the server replies with its digest and the
  *        client compares it with its own.
  *   get: the server replies with the digest it computed when the upload
- *        finished (kept per name, like gridlink's digest cache; a file it did
+ *        finished (kept in gridlink's digest cache; a file it did
  *        not receive is hashed before the reply); the client's worker hashes
  *        the downloaded file as it grows (every 4 MiB written), finishes
  *        after the last write and compares.
@@ -37,7 +38,7 @@
  * complete, as the other servers do, but never fsync'ed.
  *
  * This module is both halves. Run as a script (by {@link startNodePipe},
- * never by hand) it is the server: `--dir DIR [--sha256]`, binds port 0 on
+ * never by hand) it is the server: `--dir DIR [--sha256 URL]`, binds port 0 on
  * loopback and prints "LISTENING <port>" (no port can be taken in between,
  * as with pyftpdlib), then serves until SIGTERM or until the bench process
  * is gone. Imported, it gives the bench process the launcher and the client.
@@ -48,12 +49,13 @@ import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MiB } from './files.js';
 import { LOOPBACK, REPO_ROOT } from './peers.js';
 import { ServerProcess } from './processes.js';
-import { Sha256Worker } from './sha256-worker.js';
+import type { DigestCache } from '../../src/integrity/digest-cache.js';
+import type { HashPool } from '../../src/integrity/hash-pool.js';
 
 /** highWaterMark of every file stream, both sides: large reads and writes, as a tuned server would use. */
 const FILE_CHUNK_BYTES = MiB;
@@ -155,17 +157,30 @@ function isPlainName(name: string): boolean {
   return name !== '' && !name.includes('/') && !name.includes('..') && !name.includes('\0');
 }
 
-/** A stored file's SHA-256, valid while the file keeps this size and mtime. */
-interface CachedDigest {
-  readonly hex: string;
-  readonly size: number;
-  readonly mtimeMs: number;
+
+/** The --sha256 server's state: gridlink's hash pool and digest cache. */
+interface Hashing {
+  readonly pool: HashPool;
+  readonly digests: DigestCache;
 }
 
-/** The --sha256 server's state: its hashing worker and its digest cache (path → digest). */
-interface Hashing {
-  readonly worker: Sha256Worker;
-  readonly digests: Map<string, CachedDigest>;
+/**
+ * gridlink's own hashing, built (dist/ is what `npm run bench` builds): the
+ * reference hashes exactly as gridlink does rather than with a copy of it.
+ * Loaded by URL at run time, never bundled: the pool starts its worker from
+ * a file next to its module. The server process is told the URL (its bundle
+ * lives in a temp dir); the bench process derives it.
+ */
+const INTEGRITY_DIR = pathToFileURL(join(REPO_ROOT, 'dist', 'integrity')).href;
+
+async function loadHashing(integrityDir: string): Promise<Hashing> {
+  type PoolModule = typeof import('../../src/integrity/hash-pool.js');
+  type CacheModule = typeof import('../../src/integrity/digest-cache.js');
+  const [{ HashPool: Pool }, { DigestCache: Cache }] = await Promise.all([
+    import(`${integrityDir}/hash-pool.js`) as Promise<PoolModule>,
+    import(`${integrityDir}/digest-cache.js`) as Promise<CacheModule>,
+  ]);
+  return { pool: Pool.shared(), digests: new Cache() };
 }
 
 async function serveConnection(socket: Socket, dir: string, hashing: Hashing | null): Promise<void> {
@@ -185,7 +200,7 @@ async function serveConnection(socket: Socket, dir: string, hashing: Hashing | n
  */
 async function receive(socket: Socket, path: string, size: number, hashing: Hashing | null): Promise<void> {
   const partial = `${path}.part`;
-  const hash = hashing?.worker.incremental() ?? null;
+  const hash = hashing?.pool.incremental(false) ?? null;
   const file =
     hash === null
       ? createWriteStream(partial, { highWaterMark: FILE_CHUNK_BYTES })
@@ -194,33 +209,28 @@ async function receive(socket: Socket, path: string, size: number, hashing: Hash
   try {
     await pipeline(socket, file);
     if (file.bytesWritten !== size) throw new Error(`PUT ${basename(path)}: received ${file.bytesWritten} bytes, announced ${size}`);
-    if (hash !== null) hex = await hash.finish(partial, size);
+    if (hash !== null) hex = (await hash.finish(partial, size)).sha256;
     await rename(partial, path);
   } catch (err) {
     hash?.drop();
-    hashing?.digests.delete(path);
     await rm(partial, { force: true });
     throw err;
   }
-  if (hashing !== null && hex !== null) {
-    const { mtimeMs } = await stat(path);
-    hashing.digests.set(path, { hex, size, mtimeMs });
-  }
+  if (hashing !== null && hex !== null) hashing.digests.set(await stat(path), { sha256: hex });
   socket.end(hex === null ? 'OK\n' : `OK ${hex}\n`);
 }
 
 async function send(socket: Socket, path: string, hashing: Hashing | null): Promise<void> {
-  const { size, mtimeMs } = await stat(path);
-  let header = `${size}`;
+  const stats = await stat(path);
+  let header = `${stats.size}`;
   if (hashing !== null) {
-    const cached = hashing.digests.get(path);
-    let hex = cached !== undefined && cached.size === size && cached.mtimeMs === mtimeMs ? cached.hex : null;
-    if (hex === null) {
+    let digest = hashing.digests.get(stats, false);
+    if (digest === undefined) {
       // Not one this server received (or changed since): hash it first, as gridlink does for a file not in its cache.
-      hex = await hashing.worker.file(path, size);
-      hashing.digests.set(path, { hex, size, mtimeMs });
+      digest = await hashing.pool.range({ path }, 0, stats.size, false);
+      hashing.digests.set(stats, digest);
     }
-    header += ` ${hex}`;
+    header += ` ${digest.sha256}`;
   }
   // The request line is all a client sends: drain to its half-close, so the
   // socket closes once the file is out.
@@ -229,9 +239,9 @@ async function send(socket: Socket, path: string, hashing: Hashing | null): Prom
   await pipeline(createReadStream(path, { highWaterMark: FILE_CHUNK_BYTES }), socket);
 }
 
-async function serve(dir: string, sha256: boolean): Promise<void> {
-  const hashing: Hashing | null = sha256 ? { worker: Sha256Worker.shared(), digests: new Map() } : null;
-  const name = sha256 ? 'node-pipe-sha256' : 'node-pipe';
+async function serve(dir: string, integrityDir: string | undefined): Promise<void> {
+  const hashing = integrityDir === undefined ? null : await loadHashing(integrityDir);
+  const name = hashing === null ? 'node-pipe' : 'node-pipe-sha256';
   // Half-open: a PUT's client ends its side after the bytes and still reads OK.
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     // A reset between two steps must not crash the server; each step sees its own errors.
@@ -279,7 +289,7 @@ export async function startNodePipe(dir: string, options: NodePipeOptions = {}):
   // Imported here, and kept out of the bundle, so the server never loads it.
   const { build } = await import('esbuild');
   await build({ entryPoints: [SCRIPT], outfile: script, bundle: true, external: ['esbuild'], platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning' });
-  const args = [script, '--dir', dir, ...(sha256 ? ['--sha256'] : [])];
+  const args = [script, '--dir', dir, ...(sha256 ? ['--sha256', INTEGRITY_DIR] : [])];
   const server = new ServerProcess(sha256 ? 'node-pipe-sha256' : 'node-pipe', process.execPath, args, { cwd: REPO_ROOT, ipc: true });
   const match = await server.waitForOutput(/^LISTENING (\d+)$/m);
   return { process: server, port: Number(match[1]), filesDir: dir };
@@ -308,7 +318,7 @@ export async function nodePipePut(port: number, local: string, remote: string, o
   const { size } = await stat(local);
   const socket = await connectTo(port);
   // Started before the first byte goes out; it runs on another core meanwhile, as gridlink's client's does.
-  const digest = sha256 ? Sha256Worker.shared().file(local, size) : null;
+  const digest = sha256 ? (await loadHashing(INTEGRITY_DIR)).pool.range({ path: local }, 0, size, false) : null;
   digest?.catch(() => undefined); // awaited below
   try {
     const reply = readToEnd(socket);
@@ -320,7 +330,7 @@ export async function nodePipePut(port: number, local: string, remote: string, o
     const wellFormed = ok === 'OK' && rest.length === 0 && (sha256 ? serverHex !== undefined && HEX_SHA256.test(serverHex) : serverHex === undefined);
     if (wellFormed && sent.status === 'fulfilled') {
       if (digest === null) return;
-      const localHex = await digest;
+      const localHex = (await digest).sha256;
       if (serverHex === localHex) return;
       throw new Error(`${what}: SHA-256 mismatch: server stored ${String(serverHex)}, ${local} is ${localHex}`);
     }
@@ -342,7 +352,7 @@ export async function nodePipeGet(port: number, remote: string, local: string, o
   const sha256 = options.sha256 === true;
   const what = `${sha256 ? 'node-pipe-sha256' : 'node-pipe'} GET ${remote}`;
   const socket = await connectTo(port);
-  const hash = sha256 ? Sha256Worker.shared().incremental() : null;
+  const hash = sha256 ? (await loadHashing(INTEGRITY_DIR)).pool.incremental(false) : null;
   try {
     socket.end(`GET ${remote}\n`);
     const line = await readLine(socket);
@@ -357,7 +367,7 @@ export async function nodePipeGet(port: number, remote: string, local: string, o
     await pipeline(socket, file);
     if (file.bytesWritten !== size) throw new Error(`${what}: received ${file.bytesWritten} bytes, announced ${size}`);
     if (hash === null) return;
-    const localHex = await hash.finish(local, size);
+    const localHex = (await hash.finish(local, size)).sha256;
     if (localHex !== serverHex) {
       await rm(local, { force: true });
       throw new Error(`${what}: SHA-256 mismatch: server announced ${String(serverHex)}, received ${localHex}`);
@@ -371,7 +381,7 @@ export async function nodePipeGet(port: number, remote: string, local: string, o
 // ---------------------------------------------------------------------------
 
 if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === SCRIPT) {
-  const { values } = parseArgs({ options: { dir: { type: 'string' }, sha256: { type: 'boolean', default: false } }, strict: true });
-  if (values.dir === undefined) throw new Error('usage: node-pipe.ts --dir DIR [--sha256]');
+  const { values } = parseArgs({ options: { dir: { type: 'string' }, sha256: { type: 'string' } }, strict: true });
+  if (values.dir === undefined) throw new Error('usage: node-pipe.ts --dir DIR [--sha256 DIST_INTEGRITY_URL]');
   await serve(values.dir, values.sha256);
 }
