@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type Stats } from 'node:fs';
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -109,20 +109,31 @@ export class GridlinkClient {
    * it into place only if its own checksum agrees.
    */
   async put(local: string, remote: string, options: TransferOptions = {}): Promise<TransferResult> {
-    const length = await localFileLength(local);
+    await localFileLength(local); // a clear error for a missing file or a directory
     // Opened before the server is asked, so a file we cannot read leaves no
     // upload open there.
     const handle = await open(local, 'r').catch((cause: unknown) => {
       throw new GridlinkError('GL_ERR_CLIENT_LOCAL_FILE', `${local}: ${(cause as Error).message}`, { cause });
     });
     try {
-      return await this.#putFrom(handle, local, length, remote, options);
+      return await this.#putFrom(handle, local, await handle.stat(), remote, options);
     } finally {
       await handle.close();
     }
   }
 
-  async #putFrom(handle: FileHandle, local: string, length: number, remote: string, options: TransferOptions): Promise<TransferResult> {
+  /**
+   * The upload of the open file as `before` describes it. A file that changes
+   * meanwhile (written, truncated, appended to) is not committed: the bytes
+   * sent would no longer be the file the user has.
+   */
+  async #putFrom(handle: FileHandle, local: string, before: Stats, remote: string, options: TransferOptions): Promise<TransferResult> {
+    const length = before.size;
+    const unchanged = async (): Promise<void> => {
+      const now = await handle.stat();
+      if (now.size === length && now.mtimeMs === before.mtimeMs) return;
+      throw new GridlinkError('GL_ERR_CLIENT_LOCAL_FILE', `${local} changed while it was sent (${length} bytes then, ${now.size} now); run the command again to send it as it is`);
+    };
     const md5 = options.md5 === true;
     const opened = await this.#openUpload(remote, length, md5);
     const { upload, offset } = opened;
@@ -144,12 +155,24 @@ export class GridlinkClient {
     try {
       const sending = (async () => {
         await conn.send({ v: 1, id: dataId, cmd: 'put.data', upload, size: length - offset }, body);
+        try {
+          await unchanged();
+        } catch (err) {
+          // Everything announced was sent: the connection still works, so free the name at once.
+          await conn.request('put.abort', { upload, discard: true }).catch(() => undefined);
+          throw err;
+        }
         const { sha256, md5: md5Hex } = await digest.catch((cause: unknown) => {
           throw new GridlinkError('GL_ERR_CLIENT_LOCAL_FILE', `cannot hash ${local}: ${(cause as Error).message}`, { cause });
         });
         await conn.send({ v: 1, id: commitId, cmd: 'put.commit', upload, sha256, ...(md5Hex === undefined ? {} : { md5: md5Hex }) });
       })();
-      const [, committed] = await Promise.all([conn.receive(dataId), conn.receive(commitId), sending]);
+      const [, committed] = await Promise.all([conn.receive(dataId), conn.receive(commitId), sending]).catch(async (err: unknown) => {
+        // A file that shrank ends the body short and the connection with it:
+        // say that, rather than "connection closed".
+        await unchanged();
+        throw err;
+      });
       const reply = committed.header as unknown as Replies['put.commit'];
       return { path: reply.path, length: reply.length, sha256: reply.sha256, md5: reply.md5, resumedFrom: offset };
     } finally {

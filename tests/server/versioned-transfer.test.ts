@@ -1,4 +1,4 @@
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -187,6 +187,33 @@ describe('versioned frames: transfers with checksums and resume', () => {
     await conn.request('ping'); // body was skipped, framing kept
     await expectCode(conn.request('ping', { v: 2 }), 'GL_ERR_PROTO_BAD_VERSION');
     conn.destroy();
+  });
+
+  it('a local file that shrinks or grows while it is sent: a clear local error, nothing committed, a rerun completes', async () => {
+    for (const [name, change] of [
+      ['shrinks.bin', (path: string) => truncate(path, 1_500_000)],
+      ['grows.bin', (path: string) => appendFile(path, Buffer.alloc(2 * 1024 * 1024, 1))],
+    ] as const) {
+      const local = join(work.path, name);
+      await writeRandomFile(local, 8 * 1024 * 1024);
+      const client = await connect();
+      let changed: Promise<void> | null = null;
+      const err = await expectCode(
+        client.put(local, name, { onProgress: ({ done }) => void (done > 0 && (changed ??= change(local))) }),
+        'GL_ERR_CLIENT_LOCAL_FILE',
+      );
+      expect(err.message).toContain('changed while it was sent');
+      client.destroy();
+      expect(await readdir(server.publicDir)).not.toContain(name);
+
+      // Run again on the file as it is now: it is stored whole and verified.
+      await waitFor(() => server.server.files.locks.size === 0);
+      const again = await connect();
+      const result = await again.put(local, name);
+      expect(result.sha256).toBe(await sha256File(local));
+      expect(await sha256File(join(server.publicDir, name))).toBe(result.sha256);
+      await again.close();
+    }
   });
 
   it('a get of a directory or of a path outside is refused', async () => {
