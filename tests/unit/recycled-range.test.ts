@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, truncate, writeFile } from 'node:fs/promises';
+import { open, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecycledRange } from '../../src/integrity/file-streams.js';
@@ -23,6 +23,16 @@ describe('RecycledRange', () => {
   });
   afterAll(() => work.cleanup());
 
+  /** Runs `use` with `file` open for reading, and closes it after. */
+  async function withOpen<T>(file: string, use: (handle: FileHandle) => Promise<T>): Promise<T> {
+    const handle = await open(file, 'r');
+    try {
+      return await use(handle);
+    } finally {
+      await handle.close();
+    }
+  }
+
   /** Reads the range like FrameWriter does: each chunk released once "written" (after a copy). */
   async function collect(range: RecycledRange, releaseLater = false): Promise<{ bytes: Buffer; chunks: Buffer[] }> {
     const copies: Buffer[] = [];
@@ -44,21 +54,17 @@ describe('RecycledRange', () => {
     [299_999, 300_001, 65_536],
     [300_001, 300_001, 65_536],
   ])('bytes %i..%i in %i-byte buffers are the file’s bytes, in two reused buffers', async (start, end, bufferBytes) => {
-    const handle = await open(path, 'r');
-    try {
+    await withOpen(path, async (handle) => {
       const range = new RecycledRange(handle, start, end, 2, bufferBytes);
       const { bytes, chunks } = await collect(range, true);
       expect(bytes.equals(data.subarray(start, end))).toBe(true);
       // Every chunk lives in one of at most two pieces of memory.
       expect(new Set(chunks.map((chunk) => chunk.buffer)).size).toBeLessThanOrEqual(2);
-    } finally {
-      await handle.close();
-    }
+    });
   });
 
   it('waits for a buffer to be given back before it reads into it again', async () => {
-    const handle = await open(path, 'r');
-    try {
+    await withOpen(path, async (handle) => {
       const range = new RecycledRange(handle, 0, 300_001, 2, 1000);
       const iterator = range[Symbol.asyncIterator]();
       const first = (await iterator.next()).value as Buffer;
@@ -78,14 +84,11 @@ describe('RecycledRange', () => {
       expect(second.equals(data.subarray(1000, 2000))).toBe(true);
       range.destroy();
       expect((await iterator.next()).done).toBe(true);
-    } finally {
-      await handle.close();
-    }
+    });
   });
 
   it('ignores chunks it did not yield and chunks given back twice', async () => {
-    const handle = await open(path, 'r');
-    try {
+    await withOpen(path, async (handle) => {
       const range = new RecycledRange(handle, 0, 10_000, 1, 1000);
       const chunks: Buffer[] = [];
       for await (const chunk of range) {
@@ -95,21 +98,16 @@ describe('RecycledRange', () => {
         range.release(chunk);
       }
       expect(Buffer.concat(chunks).equals(data.subarray(0, 10_000))).toBe(true);
-    } finally {
-      await handle.close();
-    }
+    });
   });
 
   it('ends early when the file shrank under it, so the writer sees a short body', async () => {
     const shrinking = join(work.path, 'shrinking.bin');
     await writeFile(shrinking, data);
-    const handle = await open(shrinking, 'r');
-    try {
+    await withOpen(shrinking, async (handle) => {
       await truncate(shrinking, 5000);
       const { bytes } = await collect(new RecycledRange(handle, 0, data.length, 2, 4096));
       expect(bytes.equals(data.subarray(0, 5000))).toBe(true);
-    } finally {
-      await handle.close();
-    }
+    });
   });
 });
