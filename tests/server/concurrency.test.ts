@@ -3,6 +3,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GridlinkClient } from '../../src/client/index.js';
+import { configSchema } from '../../src/config/schema.js';
+import { CHUNK_BYTES, FILE_IO_BYTES } from '../../src/transport/buffer-sizes.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -10,16 +12,19 @@ const CLIENTS = 1_000;
 const SIZE = 1024 * 1024;
 const MiB = 1024 * 1024;
 
+/** The server this test starts runs with the default `files.maxActiveTransfers`. */
+const ACTIVE_TRANSFERS = configSchema.parse({}).files.maxActiveTransfers;
+
 /**
  * What the design lets the server's memory grow by under this load, on top of
  * its idle size: each waiting connection holds at most one socket read
- * (64 KiB) and its session (counted as 128 KiB together); each of the
- * `files.maxActiveTransfers` (64) active transfers about 3 MiB of file I/O
- * (a 1 MiB write queue and two 1 MiB read buffers); and V8 may leave up to
- * 64 MiB of freed buffers for its next collection. A server that kept each
- * client's file, or anything per connection beyond that, goes past it.
+ * (CHUNK_BYTES) and its session (counted as twice that together); each active
+ * transfer about three FILE_IO_BYTES of file I/O (a write queue and two read
+ * buffers); and V8 may leave up to 64 MiB of freed buffers for its next
+ * collection. A server that kept each client's file, or anything per
+ * connection beyond that, goes past it.
  */
-const GROWTH_BUDGET = CLIENTS * 128 * 1024 + 64 * 3 * MiB + 64 * MiB;
+const GROWTH_BUDGET = CLIENTS * 2 * CHUNK_BYTES + ACTIVE_TRANSFERS * 3 * FILE_IO_BYTES + 64 * MiB;
 
 /**
  * 1,000 clients at once, each uploading and downloading its own 1 MiB file,
