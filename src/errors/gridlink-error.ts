@@ -1,4 +1,4 @@
-import { CATALOGUE, type ErrorCode } from './catalogue.js';
+import { CATALOGUE, exitCodeOf, httpStatusOf, type ErrorCode, type HttpErrorStatus } from './catalogue.js';
 
 /**
  * The one error type gridlink throws for anything a peer or a user caused.
@@ -27,6 +27,16 @@ export class GridlinkError extends Error {
   /** What the user can do next. */
   get hint(): string {
     return CATALOGUE[this.code].hint;
+  }
+
+  /** The status of an HTTP response carrying this error (docs/http-api.md). */
+  get httpStatus(): HttpErrorStatus {
+    return httpStatusOf(this.code);
+  }
+
+  /** The CLI's exit status when it fails with this error: 2 for a usage error, else 1. */
+  get exitCode(): 1 | 2 {
+    return exitCodeOf(this.code);
   }
 
   /** One line for a terminal: reason, then what to do. */

@@ -1,2 +1,2 @@
-export { CATALOGUE, isErrorCode, type ErrorCode } from './catalogue.js';
+export { CATALOGUE, exitCodeOf, httpStatusOf, isErrorCode, type CatalogueEntry, type ErrorCode, type HttpErrorStatus } from './catalogue.js';
 export { GridlinkError, fromSystemError } from './gridlink-error.js';
