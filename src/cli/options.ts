@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { GridlinkError } from '../errors/index.js';
 import { parseServerAddress } from './server-address.js';
 
 /** Commander parser for a TCP port. */
@@ -8,12 +9,15 @@ export function parsePort(value: string): number {
   return port;
 }
 
-/** Commander parser for `--server HOST:PORT`. */
+/**
+ * Commander parser for `--server HOST:PORT`. A bad address is a usage error
+ * (exit status 2); its detail only, since main() adds the catalogue message.
+ */
 export function parseServer(value: string): { host: string; port: number } {
   try {
     return parseServerAddress(value);
   } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
+    throw new InvalidArgumentError(err instanceof GridlinkError ? (err.detail ?? err.message) : (err as Error).message);
   }
 }
 
