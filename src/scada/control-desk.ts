@@ -1,3 +1,4 @@
+import { auditEntry, type UserActor } from '../accounts/actor.js';
 import type { AuditLog } from '../accounts/audit-log.js';
 import { hasRole } from '../accounts/roles.js';
 import type { PointConfig } from '../config/scada-schema.js';
@@ -5,7 +6,7 @@ import { GridlinkError } from '../errors/index.js';
 import { reasonOf } from './acquisition/modbus-poller.js';
 import { encodeRegisters, toRaw } from './acquisition/register-codec.js';
 import type { PointEntry } from './point-table.js';
-import type { Actor, OperateResult, SelectLease } from './types.js';
+import type { OperateResult, SelectLease } from './types.js';
 
 interface Lease extends SelectLease {
   readonly connection: string;
@@ -51,11 +52,11 @@ export class ControlDesk {
     return lease === undefined ? undefined : { point: lease.point, holder: lease.holder, expiresAt: lease.expiresAt };
   }
 
-  select(actor: Actor, name: string): SelectLease {
+  select(actor: UserActor, name: string): SelectLease {
     const entry = this.#controllable(actor, name, 'select');
     const held = this.#leases.get(name);
     if (held !== undefined && held.connection !== actor.connection) {
-      this.#audit.record({ event: 'control.select.refused', actor: actor.user, detail: { point: name, holder: held.holder } });
+      this.#audit.record(auditEntry(actor, 'control.select.refused', { point: name, holder: held.holder }));
       const seconds = Math.max(1, Math.ceil((held.expiresAt - Date.now()) / 1000));
       throw new GridlinkError('GL_ERR_SCADA_SELECTED', `${name} is held by ${held.holder} for ${seconds} s more`);
     }
@@ -64,12 +65,12 @@ export class ControlDesk {
     const expiresAt = Date.now() + this.#selectTimeoutMs;
     const timer = setTimeout(() => this.#expire(name, actor.connection), this.#selectTimeoutMs);
     timer.unref();
-    this.#leases.set(name, { point: entry.config.name, holder: actor.user, connection: actor.connection, expiresAt, timer });
-    this.#audit.record({ event: 'control.select', actor: actor.user, detail: { point: name, expiresAt } });
-    return { point: name, holder: actor.user, expiresAt };
+    this.#leases.set(name, { point: entry.config.name, holder: actor.identity.name, connection: actor.connection, expiresAt, timer });
+    this.#audit.record(auditEntry(actor, 'control.select', { point: name, expiresAt }));
+    return { point: name, holder: actor.identity.name, expiresAt };
   }
 
-  deselect(actor: Actor, name: string): void {
+  deselect(actor: UserActor, name: string): void {
     const held = this.#leases.get(name);
     if (held === undefined || held.connection !== actor.connection) return;
     this.#release(name, 'control.deselect');
@@ -81,11 +82,11 @@ export class ControlDesk {
     }
   }
 
-  async operate(actor: Actor, name: string, value: number): Promise<OperateResult> {
+  async operate(actor: UserActor, name: string, value: number): Promise<OperateResult> {
     const entry = this.#controllable(actor, name, 'operate');
     const held = this.#leases.get(name);
     if (held === undefined || held.connection !== actor.connection) {
-      this.#audit.record({ event: 'control.operate.refused', actor: actor.user, detail: { point: name, reason: held === undefined ? 'not selected' : `held by ${held.holder}` } });
+      this.#audit.record(auditEntry(actor, 'control.operate.refused', { point: name, reason: held === undefined ? 'not selected' : `held by ${held.holder}` }));
       throw new GridlinkError('GL_ERR_SCADA_NOT_SELECTED', held === undefined ? `${name} is not selected (or the selection expired)` : `${name} is held by ${held.holder}`);
     }
     const control = entry.config.control!;
@@ -95,24 +96,24 @@ export class ControlDesk {
     this.#leases.delete(name);
     this.#inFlight.add(name);
     const started = Date.now();
-    this.#audit.record({ event: 'control.operate', actor: actor.user, detail: { point: name, value } });
+    this.#audit.record(auditEntry(actor, 'control.operate', { point: name, value }));
     try {
       try {
         await this.#target.write(entry, control.target, control.address, command);
       } catch (err) {
         const reason = reasonOf(err);
-        this.#audit.record({ event: 'control.failed', actor: actor.user, detail: { point: name, value, reason } });
-        this.#target.failed(name, `command ${value} to ${name} by ${actor.user} was not delivered: ${reason}`);
+        this.#audit.record(auditEntry(actor, 'control.failed', { point: name, value, reason }));
+        this.#target.failed(name, `command ${value} to ${name} by ${actor.identity.name} was not delivered: ${reason}`);
         throw new GridlinkError('GL_ERR_SCADA_DEVICE_UNAVAILABLE', `${entry.device}: ${reason}`);
       }
       const confirmed = await this.#target.feedback(entry, value, Date.now(), control.timeoutMs);
       const tookMs = Date.now() - started;
       if (!confirmed) {
-        this.#audit.record({ event: 'control.failed', actor: actor.user, detail: { point: name, value, reason: 'no feedback', tookMs } });
-        this.#target.failed(name, `command ${value} to ${name} by ${actor.user} was not confirmed within ${control.timeoutMs} ms`);
+        this.#audit.record(auditEntry(actor, 'control.failed', { point: name, value, reason: 'no feedback', tookMs }));
+        this.#target.failed(name, `command ${value} to ${name} by ${actor.identity.name} was not confirmed within ${control.timeoutMs} ms`);
         throw new GridlinkError('GL_ERR_SCADA_COMMAND_FAILED', `${name} did not read ${value} within ${control.timeoutMs} ms`);
       }
-      this.#audit.record({ event: 'control.confirmed', actor: actor.user, detail: { point: name, value, tookMs } });
+      this.#audit.record(auditEntry(actor, 'control.confirmed', { point: name, value, tookMs }));
       this.#target.succeeded(name);
       return { point: name, value, confirmed: true, tookMs };
     } finally {
@@ -125,10 +126,10 @@ export class ControlDesk {
     this.#leases.clear();
   }
 
-  #controllable(actor: Actor, name: string, what: string): PointEntry {
-    if (!hasRole(actor.role, 'operator')) {
-      this.#audit.record({ event: `control.${what}.refused`, actor: actor.user, detail: { point: name, reason: `role ${actor.role}` } });
-      throw new GridlinkError('GL_ERR_AUTH_FORBIDDEN', `${what} needs the operator role; ${actor.user} is a ${actor.role}`);
+  #controllable(actor: UserActor, name: string, what: string): PointEntry {
+    if (!hasRole(actor.identity.role, 'operator')) {
+      this.#audit.record(auditEntry(actor, `control.${what}.refused`, { point: name, reason: `role ${actor.identity.role}` }));
+      throw new GridlinkError('GL_ERR_AUTH_FORBIDDEN', `${what} needs the operator role; ${actor.identity.name} is a ${actor.identity.role}`);
     }
     const entry = this.#target.point(name);
     if (entry === undefined) throw new GridlinkError('GL_ERR_SCADA_NO_POINT', name);

@@ -1,3 +1,4 @@
+import { auditEntry, type UserActor } from '../accounts/actor.js';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -14,7 +15,7 @@ import { pointMatcher } from './point-pattern.js';
 import { PointTable, shownOf, snapshotOf, type PointChange, type PointEntry } from './point-table.js';
 import { SubstationSimulator } from './simulator/substation-simulator.js';
 import { simulatorDevices } from './simulator/simulator-devices.js';
-import { SCADA_TOPICS, type Actor, type Alarm, type DeviceStatus, type OperateResult, type PointEvent, type PointSnapshot, type ScadaApi, type SelectLease } from './types.js';
+import { SCADA_TOPICS, type Alarm, type DeviceStatus, type OperateResult, type PointEvent, type PointSnapshot, type ScadaApi, type ScadaMetrics, type SelectLease } from './types.js';
 
 interface FeedbackWaiter {
   readonly value: number;
@@ -125,7 +126,7 @@ export class ScadaService implements ScadaApi, PollSink {
     await this.simulator?.stop();
   }
 
-  metrics(): { devices: number; devicesOnline: number; points: number; readings: number; events: number; activeAlarms: number } {
+  metrics(): ScadaMetrics {
     let online = 0;
     for (const poller of this.#pollers.values()) if (poller.online) online += 1;
     return { devices: this.#pollers.size, devicesOnline: online, points: this.#table.size, readings: this.#readings, events: this.#events, activeAlarms: this.#alarms.open().filter((a) => a.clearedAt === null).length };
@@ -163,22 +164,22 @@ export class ScadaService implements ScadaApi, PollSink {
     return options.includeCleared === true ? this.#alarms.recent(1_000) : this.#alarms.open();
   }
 
-  acknowledge(actor: Actor, alarmId: number): Alarm {
-    if (!hasRole(actor.role, 'operator')) throw new GridlinkError('GL_ERR_AUTH_FORBIDDEN', `acknowledging needs the operator role; ${actor.user} is a ${actor.role}`);
-    const alarm = this.#alarms.acknowledge(alarmId, actor.user, Date.now());
-    this.#audit.record({ event: 'alarm.ack', actor: actor.user, detail: { alarm: alarmId, source: alarm.source, kind: alarm.kind } });
+  acknowledge(actor: UserActor, alarmId: number): Alarm {
+    if (!hasRole(actor.identity.role, 'operator')) throw new GridlinkError('GL_ERR_AUTH_FORBIDDEN', `acknowledging needs the operator role; ${actor.identity.name} is a ${actor.identity.role}`);
+    const alarm = this.#alarms.acknowledge(alarmId, actor.identity.name, Date.now());
+    this.#audit.record(auditEntry(actor, 'alarm.ack', { alarm: alarmId, source: alarm.source, kind: alarm.kind }));
     return alarm;
   }
 
-  select(actor: Actor, point: string): SelectLease {
+  select(actor: UserActor, point: string): SelectLease {
     return this.#desk.select(actor, point);
   }
 
-  deselect(actor: Actor, point: string): void {
+  deselect(actor: UserActor, point: string): void {
     this.#desk.deselect(actor, point);
   }
 
-  operate(actor: Actor, point: string, value: number): Promise<OperateResult> {
+  operate(actor: UserActor, point: string, value: number): Promise<OperateResult> {
     return this.#desk.operate(actor, point, value);
   }
 
@@ -186,8 +187,8 @@ export class ScadaService implements ScadaApi, PollSink {
     this.#desk.releaseConnection(connection);
   }
 
-  substitute(actor: Actor, point: string, value: number | null): PointSnapshot {
-    if (!hasRole(actor.role, 'operator')) throw new GridlinkError('GL_ERR_AUTH_FORBIDDEN', `substituting needs the operator role; ${actor.user} is a ${actor.role}`);
+  substitute(actor: UserActor, point: string, value: number | null): PointSnapshot {
+    if (!hasRole(actor.identity.role, 'operator')) throw new GridlinkError('GL_ERR_AUTH_FORBIDDEN', `substituting needs the operator role; ${actor.identity.name} is a ${actor.identity.role}`);
     const entry = this.#table.get(point);
     if (entry === undefined) throw new GridlinkError('GL_ERR_SCADA_NO_POINT', point);
     if (value !== null && !Number.isFinite(value)) throw new GridlinkError('GL_ERR_SCADA_BAD_VALUE', `${value}`);
@@ -196,8 +197,8 @@ export class ScadaService implements ScadaApi, PollSink {
     const lease = this.#desk.lease(point);
     if (value !== null && lease !== undefined) throw new GridlinkError('GL_ERR_SCADA_SELECTED', `${point} is selected by ${lease.holder}; substitute it when nobody holds it`);
     const now = Date.now();
-    const change = this.#table.substitute(entry, value, actor.user, now);
-    this.#audit.record({ event: value === null ? 'point.unsubstitute' : 'point.substitute', actor: actor.user, detail: { point, value } });
+    const change = this.#table.substitute(entry, value, actor.identity.name, now);
+    this.#audit.record(auditEntry(actor, value === null ? 'point.unsubstitute' : 'point.substitute', { point, value }));
     if (change !== null) this.#emit(change, now);
     return this.#snapshot(entry);
   }

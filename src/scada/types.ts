@@ -1,4 +1,4 @@
-import type { Role } from '../accounts/roles.js';
+import type { UserActor } from '../accounts/actor.js';
 
 /**
  * The SCADA data plane's vocabulary (SPEC §6). Everything the native
@@ -93,12 +93,6 @@ export interface DeviceStatus {
 }
 
 /** Who asks: the logged-in user, their role, and a key identifying the connection (lease released on its close). */
-export interface Actor {
-  readonly user: string;
-  readonly role: Role;
-  readonly connection: string;
-}
-
 /**
  * What front ends (native protocol, web HMI) use. Pattern arguments are NATS
  * style on point names (`sub1.f1.*`, `sub1.>`); an empty pattern means all.
@@ -110,13 +104,13 @@ export interface ScadaApi {
   history(point: string, since: number, until: number, limit: number, offset?: number): Array<{ value: number | null; quality: Quality; sourceTime: number; serverTime: number }>;
   events(since: number, until: number, limit: number, pattern?: string, offset?: number): PointEvent[];
   alarms(options?: { includeCleared?: boolean }): Alarm[];
-  acknowledge(actor: Actor, alarmId: number): Alarm;
-  select(actor: Actor, point: string): SelectLease;
+  acknowledge(actor: UserActor, alarmId: number): Alarm;
+  select(actor: UserActor, point: string): SelectLease;
   /** Releases the actor's lease on the point (no-op when not held). */
-  deselect(actor: Actor, point: string): void;
-  operate(actor: Actor, point: string, value: number): Promise<OperateResult>;
+  deselect(actor: UserActor, point: string): void;
+  operate(actor: UserActor, point: string, value: number): Promise<OperateResult>;
   /** Shows `value` in place of the device's (quality substituted) until released with null; operator role. */
-  substitute(actor: Actor, point: string, value: number | null): PointSnapshot;
+  substitute(actor: UserActor, point: string, value: number | null): PointSnapshot;
   /** Releases every lease of a connection that went away. */
   releaseConnection(connection: string): void;
 }
@@ -130,3 +124,13 @@ export const SCADA_TOPICS = {
   /** Alarm raise/clear/ack: payload Alarm. */
   alarm: (source: string) => `alarms.${source.replace(/:/g, '_')}`,
 } as const;
+
+/** The data plane's counters for `admin status` and `/metrics`. */
+export interface ScadaMetrics {
+  readonly devices: number;
+  readonly devicesOnline: number;
+  readonly points: number;
+  readonly readings: number;
+  readonly events: number;
+  readonly activeAlarms: number;
+}

@@ -5,44 +5,56 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AuditLog } from '../accounts/audit-log.js';
 import { AdminServer } from '../admin/admin-server.js';
-import { openDatabase, type GridlinkDatabase } from '../accounts/database.js';
+import { openDatabase } from '../accounts/database.js';
 import { LoginThrottle } from '../accounts/login-throttle.js';
 import { UserStore } from '../accounts/user-store.js';
 import type { Config } from '../config/schema.js';
 import { GridlinkError } from '../errors/index.js';
 import type { Bus } from '../bus/bus.js';
 import { LocalBus } from '../bus/local-bus.js';
-import { authCommands } from '../services/auth/auth-commands.js';
-import { chatCommands } from '../services/chat/chat-commands.js';
+import { authCommands } from '../native/commands/auth.js';
+import { chatCommands } from '../native/commands/chat.js';
+import { coreCommands } from '../native/commands/core.js';
+import { fileCommands, NativeFileSessions } from '../native/commands/files.js';
+import { createLegacyHandler } from '../native/commands/legacy.js';
+import { scadaCommands } from '../native/commands/scada.js';
+import { NativeListener } from '../native/native-listener.js';
+import { createRouter } from '../native/router.js';
+import type { ServerStatus } from '../protocol/server-status.js';
 import { ChatRooms } from '../services/chat/chat-rooms.js';
 import { LegacyUdpChat } from '../services/chat/legacy-udp-chat.js';
 import { AuthService } from '../services/auth/auth-service.js';
 import { FileService } from '../services/files/file-service.js';
-import { fileCommands } from '../services/files/file-commands.js';
-import { createLegacyHandler } from '../services/files/legacy-commands.js';
-import { NativeListener } from '../transport/native-listener.js';
-import type { WebServer } from '../web/http-server.js';
-import { scadaCommands } from '../scada/scada-commands.js';
 import type { ScadaService } from '../scada/scada-service.js';
-import { coreCommands } from './core-commands.js';
-import { createRouter } from './router.js';
+import { Closers } from './closers.js';
 
-/** What `gridlink admin status` and metrics report. */
-export interface ServerStatus {
-  readonly uptimeMs: number;
-  readonly connections: number;
-  readonly acceptedConnections: number;
-  readonly activeTransfers: number;
-  readonly queuedTransfers: number;
-  readonly chatRooms: Record<string, number>;
-  readonly bus: ReturnType<Bus['metrics']>;
-  /** The data plane: devices (online), points, readings and events so far, active alarms; null when off. */
-  readonly scada: ReturnType<ScadaService['metrics']> | null;
+/** The parts a running server is made of (fields of {@link GridlinkServer}). */
+interface Parts {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly closers: Closers;
+  readonly files: FileService;
+  readonly users: UserStore;
+  readonly audit: AuditLog;
+  readonly bus: Bus;
+  readonly chat: ChatRooms;
+  readonly scada: ScadaService | null;
+  readonly native: NativeListener;
+  readonly initialAdminPassword: string | null;
+}
+
+/** Where the listeners are, once they listen. */
+interface Addresses {
+  native: AddressInfo | null;
+  legacyChat: AddressInfo | null;
+  http: AddressInfo | null;
 }
 
 /**
- * One gridlink server process (SPEC §1): every service, wired together, on
- * one event loop. `start` creates the data directory on first run.
+ * One gridlink server process (docs/architecture.md): every service, wired
+ * together, on one event loop. `start` creates the data directory on first
+ * run. Every part registers its closer on one stack as soon as it exists;
+ * a failed start, a signal and `stop()` all unwind that same stack.
  */
 export class GridlinkServer {
   readonly config: Config;
@@ -52,52 +64,41 @@ export class GridlinkServer {
   readonly audit: AuditLog;
   readonly bus: Bus;
   readonly chat: ChatRooms;
-  /** The SCADA data plane (SPEC §6); null when `scada.enabled` is false. */
+  /** The SCADA data plane (docs/architecture.md); null when `scada.enabled` is false. */
   readonly scada: ScadaService | null;
   /** Set on the very first start of a data directory: shown once, also in `<data>/initial-admin-password`. */
   readonly initialAdminPassword: string | null;
-  readonly #db: GridlinkDatabase;
-  readonly #admin: AdminServer;
+  readonly #closers: Closers;
   readonly #native: NativeListener;
-  readonly #legacyChat: LegacyUdpChat | null;
-  #legacyChatAddress: AddressInfo | null = null;
+  readonly #addresses: Addresses = { native: null, legacyChat: null, http: null };
   readonly #startedAt = Date.now();
-  #nativeAddress: AddressInfo | null = null;
-  #web: WebServer | null = null;
-  #httpAddress: AddressInfo | null = null;
   #stopping: Promise<void> | null = null;
 
-  private constructor(parts: {
-    config: Config;
-    logger: Logger;
-    files: FileService;
-    native: NativeListener;
-    admin: AdminServer;
-    db: GridlinkDatabase;
-    users: UserStore;
-    audit: AuditLog;
-    bus: Bus;
-    chat: ChatRooms;
-    scada: ScadaService | null;
-    legacyChat: LegacyUdpChat | null;
-    initialAdminPassword: string | null;
-  }) {
+  private constructor(parts: Parts) {
     this.config = parts.config;
     this.logger = parts.logger;
+    this.#closers = parts.closers;
     this.files = parts.files;
     this.users = parts.users;
     this.audit = parts.audit;
-    this.initialAdminPassword = parts.initialAdminPassword;
-    this.#db = parts.db;
-    this.#admin = parts.admin;
-    this.#native = parts.native;
     this.bus = parts.bus;
     this.chat = parts.chat;
     this.scada = parts.scada;
-    this.#legacyChat = parts.legacyChat;
+    this.#native = parts.native;
+    this.initialAdminPassword = parts.initialAdminPassword;
   }
 
   static async start(config: Config, logger: Logger): Promise<GridlinkServer> {
+    const closers = new Closers(logger);
+    try {
+      return await GridlinkServer.#open(config, logger, closers);
+    } catch (err) {
+      await closers.closeAll(0);
+      throw err;
+    }
+  }
+
+  static async #open(config: Config, logger: Logger, closers: Closers): Promise<GridlinkServer> {
     await mkdir(config.dataDir, { recursive: true, mode: 0o750 });
     const anonymousDir = config.anonymous.dir ?? join(config.dataDir, 'public');
     if (config.anonymous.enabled) {
@@ -105,13 +106,17 @@ export class GridlinkServer {
       await checkSameFilesystem(config.dataDir, anonymousDir);
     }
     const db = openDatabase(join(config.dataDir, 'gridlink.db'));
+    closers.push('database', () => {
+      db.close();
+    });
     const users = new UserStore(db);
     const audit = new AuditLog(db, logger);
     const bus = new LocalBus();
+    closers.push('bus', () => bus.close());
     const chat = new ChatRooms(bus);
-    // The admin socket (SPEC §8) also marks the data directory as in use: it
-    // listens before anything else there is touched, so a second server with
-    // the same directory refuses to start.
+    // The admin socket (docs/configuration.md) also marks the data directory
+    // as in use: it listens before anything else there is touched, so a
+    // second server with the same directory refuses to start.
     let server: GridlinkServer | null = null;
     const admin = new AdminServer({
       socketPath: join(config.dataDir, 'admin.sock'),
@@ -121,12 +126,8 @@ export class GridlinkServer {
       status: () => (server === null ? { starting: true } : { ...server.status() }),
       chat: { announce: (text) => chat.announce(text), kick: (nick) => chat.kick(nick) },
     });
-    try {
-      await admin.listen();
-    } catch (err) {
-      db.close();
-      throw err;
-    }
+    await admin.listen();
+    closers.push('admin socket', () => admin.close());
     const initialAdminPassword = await createInitialAdmin(config.dataDir, users, audit);
     const auth = new AuthService(users, audit, new LoginThrottle());
     const files = new FileService({
@@ -141,31 +142,25 @@ export class GridlinkServer {
       quotaFor: (user) => users.get(user)?.quotaBytes,
     });
     await files.start();
+    closers.push('file service', () => files.stop());
     let scada: ScadaService | null = null;
     if (config.scada.enabled) {
-      try {
-        // Loaded only when enabled, like the web listener below: a file
-        // server does not carry Modbus or fastify in its memory.
-        const { ScadaService } = await import('../scada/scada-service.js');
-        scada = await ScadaService.start({ config: config.scada, dataDir: config.dataDir, bus, audit, logger }).catch((err: unknown) => {
-          throw listenFailure('the substation simulator', 'scada.simulator.port', config.scada.simulator, err);
-        });
-      } catch (err) {
-        files.stop();
-        await admin.close();
-        db.close();
-        throw err;
-      }
+      // Loaded only when enabled, like the web listener below: a file
+      // server does not carry Modbus or fastify in its memory.
+      const { ScadaService } = await import('../scada/scada-service.js');
+      const started = await ScadaService.start({ config: config.scada, dataDir: config.dataDir, bus, audit, logger }).catch((err: unknown) => {
+        throw listenFailure('the substation simulator', 'scada.simulator.port', config.scada.simulator, err);
+      });
+      closers.push('SCADA data plane', () => started.stop());
+      scada = started;
     }
 
-    const legacyChat = config.legacyChat.enabled
-      ? new LegacyUdpChat({ host: config.legacyChat.host, port: config.legacyChat.port, rooms: chat, logger, idleTimeoutMs: config.legacyChat.idleTimeoutMs, maxMembers: config.legacyChat.maxMembers })
-      : null;
+    const nativeFiles = new NativeFileSessions(files);
     const router = createRouter(
       {
         ...coreCommands(config.limits.maxHeaderBytes),
-        ...authCommands(auth, (session) => files.onLogin(session)),
-        ...fileCommands(files),
+        ...authCommands(auth, (session) => nativeFiles.onLogin(session)),
+        ...fileCommands(nativeFiles),
         ...chatCommands(chat, config.chat.allowAnonymous),
         ...scadaCommands(scada, bus),
       },
@@ -185,42 +180,37 @@ export class GridlinkServer {
         logger,
       },
     });
-    server = new GridlinkServer({ config, logger, files, native, admin, db, users, audit, bus, chat, scada, legacyChat, initialAdminPassword });
-    try {
-      server.#nativeAddress = await native.listen().catch((err: unknown) => {
-        throw listenFailure('the native protocol', 'native.port (or --port)', config.native, err);
+    server = new GridlinkServer({ config, logger, closers, files, native, users, audit, bus, chat, scada, initialAdminPassword });
+    const addresses = server.#addresses;
+    addresses.native = await native.listen().catch((err: unknown) => {
+      throw listenFailure('the native protocol', 'native.port (or --port)', config.native, err);
+    });
+    closers.push('native listener', (graceMs) => native.close(graceMs));
+    if (config.legacyChat.enabled) {
+      const legacyChat = new LegacyUdpChat({ host: config.legacyChat.host, port: config.legacyChat.port, rooms: chat, logger, idleTimeoutMs: config.legacyChat.idleTimeoutMs, maxMembers: config.legacyChat.maxMembers });
+      addresses.legacyChat = await legacyChat.listen().catch((err: unknown) => {
+        throw listenFailure('the legacy UDP chat', 'legacyChat.port', config.legacyChat, err);
       });
-      server.#legacyChatAddress =
-        (await legacyChat?.listen().catch((err: unknown) => {
-          throw listenFailure('the legacy UDP chat', 'legacyChat.port', config.legacyChat, err);
-        })) ?? null;
-      if (config.http.enabled) {
-        const s = server;
-        const { WebServer } = await import('../web/http-server.js');
-        server.#web = new WebServer({ config: config.http, logger, users, audit, auth, files, chat, bus, status: () => s.status(), scada: () => s.scada });
-        server.#httpAddress = await server.#web.listen().catch((err: unknown) => {
-          throw listenFailure('the web HMI', 'http.port', config.http, err);
-        });
-      }
-    } catch (err) {
-      await server.#web?.close().catch(() => undefined);
-      await native.close(0);
-      await legacyChat?.close().catch(() => undefined);
-      await scada?.stop();
-      await admin.close();
-      files.stop();
-      db.close();
-      throw err;
+      closers.push('legacy UDP chat', () => legacyChat.close());
+    }
+    if (config.http.enabled) {
+      const s = server;
+      const { WebServer } = await import('../web/http-server.js');
+      const web = new WebServer({ config: config.http, logger, users, audit, auth, files, chat, bus, status: () => s.status(), scada: () => s.scada });
+      addresses.http = await web.listen().catch((err: unknown) => {
+        throw listenFailure('the web HMI', 'http.port', config.http, err);
+      });
+      closers.push('web HMI', () => web.close());
     }
     scada?.startAcquisition();
     const simulatorAddress = scada?.simulatorAddress ?? null;
     logger.info(
       {
         event: 'server.started',
-        native: `${server.#nativeAddress.address}:${server.#nativeAddress.port}`,
-        legacyChat: server.#legacyChatAddress === null ? false : `${server.#legacyChatAddress.address}:${server.#legacyChatAddress.port}`,
+        native: `${addresses.native.address}:${addresses.native.port}`,
+        legacyChat: addresses.legacyChat === null ? false : `${addresses.legacyChat.address}:${addresses.legacyChat.port}`,
         tls: tls !== undefined,
-        http: server.#httpAddress === null ? false : `${config.http.tls === undefined ? 'http' : 'https'}://${server.#httpAddress.address}:${server.#httpAddress.port}`,
+        http: addresses.http === null ? false : `${config.http.tls === undefined ? 'http' : 'https'}://${addresses.http.address}:${addresses.http.port}`,
         simulator: simulatorAddress === null ? false : `${simulatorAddress.address}:${simulatorAddress.port}`,
         dataDir: config.dataDir,
         anonymous: config.anonymous.enabled ? { dir: anonymousDir, writable: config.anonymous.writable } : false,
@@ -232,18 +222,18 @@ export class GridlinkServer {
 
   /** Address the native protocol listens on (the real port when 0 was asked). */
   get nativeAddress(): AddressInfo {
-    if (this.#nativeAddress === null) throw new Error('server not started');
-    return this.#nativeAddress;
+    if (this.#addresses.native === null) throw new Error('server not started');
+    return this.#addresses.native;
   }
 
   /** Address of the web HMI's HTTP listener (null when it is off). */
   get httpAddress(): AddressInfo | null {
-    return this.#httpAddress;
+    return this.#addresses.http;
   }
 
   /** Address of the legacy UDP chat (null when it is off). */
   get legacyChatAddress(): AddressInfo | null {
-    return this.#legacyChatAddress;
+    return this.#addresses.legacyChat;
   }
 
   status(): ServerStatus {
@@ -263,14 +253,7 @@ export class GridlinkServer {
   stop(graceMs = this.config.shutdownGraceMs): Promise<void> {
     this.#stopping ??= (async () => {
       this.logger.info({ event: 'server.stopping', graceMs, ...this.status() });
-      await this.#web?.close();
-      await this.#native.close(graceMs);
-      await this.#legacyChat?.close();
-      await this.scada?.stop();
-      await this.bus.close();
-      this.files.stop();
-      await this.#admin.close();
-      this.#db.close();
+      await this.#closers.closeAll(graceMs);
       this.logger.info({ event: 'server.stopped' });
     })();
     return this.#stopping;

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hasRole, type Role } from '../accounts/roles.js';
 import type { UserStore } from '../accounts/user-store.js';
 import { GridlinkError } from '../errors/index.js';
-import type { Actor } from '../scada/types.js';
+import type { UserActor } from '../accounts/actor.js';
 import { changesState, csrfMatches, originAllowed } from './csrf.js';
 import { credentialFingerprint, type SessionStore, type WebSession } from './sessions.js';
 
@@ -81,9 +81,12 @@ export function sessionOf(request: FastifyRequest): WebSession {
   return session;
 }
 
-/** The SCADA actor of a web session: its lease key is per session (`web:<handle>`), released when the session ends. */
-export function actorOf(session: WebSession): Actor {
-  return { user: session.user, role: session.role, connection: connectionOf(session) };
+/**
+ * Who acts for a web session, for every service: its connection key is per
+ * session (`web:<handle>`), so SCADA leases and upload limits end with it.
+ */
+export function actorOf(session: WebSession): UserActor {
+  return { identity: { name: session.user, role: session.role }, address: session.address, front: 'web', connection: connectionOf(session) };
 }
 
 export function connectionOf(session: WebSession): string {

@@ -1,5 +1,5 @@
 import type { ScadaApi } from '../scada/types.js';
-import type { ServerStatus } from '../server/gridlink-server.js';
+import type { ServerStatus } from '../protocol/server-status.js';
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
 

@@ -5,7 +5,7 @@ import type { Bus } from '../bus/bus.js';
 import type { Config } from '../config/schema.js';
 import { GridlinkError } from '../errors/index.js';
 import type { ScadaApi } from '../scada/types.js';
-import type { ServerStatus } from '../server/gridlink-server.js';
+import type { ServerStatus } from '../protocol/server-status.js';
 import type { AuthService } from '../services/auth/auth-service.js';
 import type { ChatRooms } from '../services/chat/chat-rooms.js';
 import type { FileService } from '../services/files/file-service.js';

@@ -1,3 +1,4 @@
+import type { UserActor } from '../../src/accounts/actor.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ScadaService } from '../../src/scada/scada-service.js';
 import { ModbusPeer } from '../helpers/modbus-peer.js';
@@ -117,7 +118,7 @@ describe('acquisition from an independent Modbus device (pymodbus)', () => {
   });
 
   it('a command the device takes but the feedback never confirms is reported failed, with an alarm and an audit entry', async () => {
-    const actor = { user: 'olga', role: 'operator' as const, connection: 'test:1' };
+    const actor: UserActor = { identity: { name: 'olga', role: 'operator' }, address: '127.0.0.1', front: 'native', connection: 'test:1' };
     scada.select(actor, 'rtu7.feeder.breaker');
     const started = Date.now();
     await expect(scada.operate(actor, 'rtu7.feeder.breaker', 0)).rejects.toMatchObject({ code: 'GL_ERR_SCADA_COMMAND_FAILED' });
@@ -132,7 +133,7 @@ describe('acquisition from an independent Modbus device (pymodbus)', () => {
   });
 
   it('a command to a device that refuses it is reported as device unavailable', async () => {
-    const actor = { user: 'olga', role: 'operator' as const, connection: 'test:2' };
+    const actor: UserActor = { identity: { name: 'olga', role: 'operator' }, address: '127.0.0.1', front: 'native', connection: 'test:2' };
     await peer.command('mode exception');
     await until(() => (allQuality('invalid') ? true : undefined), 4 * POLL_MS, 'device refusing');
     scada.select(actor, 'rtu7.feeder.breaker');

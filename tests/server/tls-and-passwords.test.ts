@@ -9,8 +9,7 @@ import { UserStore } from '../../src/accounts/user-store.js';
 import { GridlinkClient } from '../../src/client/index.js';
 import { GridlinkError } from '../../src/errors/index.js';
 import { createLogger } from '../../src/log/logger.js';
-import { AuthService } from '../../src/services/auth/auth-service.js';
-import type { Session } from '../../src/session/session.js';
+import { AuthService, type LoginPeer } from '../../src/services/auth/auth-service.js';
 import { sha256File, writeRandomFile } from '../helpers/files.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
@@ -26,12 +25,11 @@ describe('passwords in clear only over TLS or loopback (SPEC §3)', () => {
       const auth = new AuthService(users, audit, new LoginThrottle());
       // The decision depends only on these two facts of the connection; no packet
       // leaves loopback in this test.
-      const remote = { remoteAddress: '192.0.2.10', secure: false, fromLoopback: false, identity: null } as unknown as Session;
-      const err = await auth.password(remote, 'frank', 'frank-password').catch((e: unknown) => e);
+      const remote: LoginPeer = { remoteAddress: '192.0.2.10', secure: false, fromLoopback: false };
+      const err = await auth.verifyPassword(remote, 'frank', 'frank-password').catch((e: unknown) => e);
       expect((err as GridlinkError).code).toBe('GL_ERR_AUTH_INSECURE');
-      expect(remote.identity).toBeNull();
-      const overTls = { remoteAddress: '192.0.2.10', secure: true, fromLoopback: false, identity: null } as unknown as Session;
-      expect(await auth.password(overTls, 'frank', 'frank-password')).toEqual({ name: 'frank', role: 'viewer' });
+      const overTls: LoginPeer = { remoteAddress: '192.0.2.10', secure: true, fromLoopback: false };
+      expect(await auth.verifyPassword(overTls, 'frank', 'frank-password')).toEqual({ name: 'frank', role: 'viewer' });
       expect(audit.recent(10).map((e) => e.event)).toEqual(['auth.login', 'auth.insecure_refused']);
     } finally {
       db.close();

@@ -4,7 +4,7 @@ import { SCRYPT_COST, verifyPassword, verifyProof } from '../../accounts/credent
 import type { LoginThrottle } from '../../accounts/login-throttle.js';
 import type { UserStore } from '../../accounts/user-store.js';
 import { GridlinkError } from '../../errors/index.js';
-import type { Identity, Session } from '../../session/session.js';
+import type { Identity } from '../../accounts/actor.js';
 
 const NONCE_BYTES = 32;
 const CHALLENGE_TTL_MS = 60_000;
@@ -42,7 +42,8 @@ export class AuthService {
   readonly #users: UserStore;
   readonly #audit: AuditLog;
   readonly #throttle: LoginThrottle;
-  readonly #pending = new WeakMap<Session, Pending>();
+  /** Challenges waiting for their proof, by the connection object they were issued to. */
+  readonly #pending = new WeakMap<LoginPeer, Pending>();
   /** Salts for names that do not exist are derived from this, so they look real. */
   readonly #decoySecret = randomBytes(32);
 
@@ -53,7 +54,7 @@ export class AuthService {
   }
 
   /** A fresh single-use nonce bound to this connection, with the user's salt and cost. */
-  challenge(session: Session, user: string): Challenge {
+  challenge(session: LoginPeer, user: string): Challenge {
     this.#checkThrottle(session, user);
     const nonce = randomBytes(NONCE_BYTES);
     this.#pending.set(session, { user, nonce, expiresAt: Date.now() + CHALLENGE_TTL_MS });
@@ -64,29 +65,17 @@ export class AuthService {
   }
 
   /** Checks a proof for the connection's pending challenge (which it consumes). */
-  proof(session: Session, proofBase64: string): Identity {
+  proof(session: LoginPeer, proofBase64: string): Identity {
     const pending = this.#pending.get(session);
     this.#pending.delete(session);
     if (pending === undefined || pending.expiresAt < Date.now()) throw new GridlinkError('GL_ERR_AUTH_NO_CHALLENGE');
     this.#checkThrottle(session, pending.user);
     const record = this.#users.get(pending.user);
     const ok = record !== undefined && verifyProof(Buffer.from(proofBase64, 'base64'), pending.nonce, record.credential);
-    const identity = this.#conclude(session, pending.user, ok ? record : undefined, 'challenge');
-    session.identity = identity;
-    return identity;
+    return this.#conclude(session, pending.user, ok ? record : undefined, 'challenge');
   }
 
   /** Password login: refused outright over plain TCP from another host. */
-  async password(session: Session, user: string, password: string): Promise<Identity> {
-    const identity = await this.verifyPassword(session, user, password);
-    session.identity = identity;
-    return identity;
-  }
-
-  /**
-   * The password check of {@link password} for a front end that keeps its own
-   * sessions (the web HMI): same rules, throttle and audit, no native session.
-   */
   async verifyPassword(peer: LoginPeer, user: string, password: string): Promise<Identity> {
     if (!peer.secure && !peer.fromLoopback) {
       this.#audit.record({ event: 'auth.insecure_refused', actor: user, address: peer.remoteAddress, detail: peer.via === undefined ? undefined : via(peer) });

@@ -23,9 +23,12 @@ export class Download {
   readonly #file: OpenedFile;
   readonly #pending: Promise<unknown>[] = [];
   readonly offset: number;
+  /** Normalised path inside its area. */
+  readonly path: string;
 
-  private constructor(file: OpenedFile, offset: number) {
+  private constructor(file: OpenedFile, path: string, offset: number) {
     this.#file = file;
+    this.path = path;
     this.offset = offset;
   }
 
@@ -39,7 +42,7 @@ export class Download {
       if (request.offset > size) {
         throw new GridlinkError('GL_ERR_FILE_OFFSET_INVALID', `offset ${request.offset} is past the end (${size} bytes)`);
       }
-      return new Download(file, request.offset);
+      return new Download(file, path, request.offset);
     } catch (err) {
       await file.handle.close();
       throw err;

@@ -1,16 +1,23 @@
-import { mkdir } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { auditEntry, type Actor } from '../../accounts/actor.js';
 import type { AuditLog } from '../../accounts/audit-log.js';
 import { GridlinkError } from '../../errors/index.js';
 import { DigestCache } from '../../integrity/digest-cache.js';
-import type { Session } from '../../session/session.js';
+import { syncFile } from '../../integrity/file-streams.js';
+import { CHUNK_BYTES } from '../../transport/buffer-sizes.js';
 import { FileArea } from './file-area.js';
+import { FileSession } from './file-session.js';
+import { printable } from './path-rules.js';
 import { PathLocks } from './path-locks.js';
 import { QuotaLedger, type Reservation } from './quota-ledger.js';
 import { Staging } from './staging.js';
 import { TransferSlots } from './transfer-slots.js';
-import type { Upload, UploadDeps } from './upload.js';
+import type { UploadDeps } from './upload.js';
 
 export interface FileServiceOptions {
   readonly dataDir: string;
@@ -28,18 +35,10 @@ export interface FileServiceOptions {
   readonly quotaFor: (user: string) => number | undefined;
 }
 
-/** Per-connection state of the file service. */
-export interface FileSessionState {
-  /** Open uploads by handle. */
-  readonly uploads: Map<number, Upload>;
-  nextUpload: number;
-  /** Current directory inside the connection's area ('' = its root). */
-  cwd: string;
-}
-
 /**
  * The file service (SPEC §2.1, §4): owns the staging area, the upload locks,
- * the areas clients may use and each connection's open transfers.
+ * the areas clients may use, the quota ledger and the budget of active
+ * transfers. What one connection does goes through a {@link FileSession}.
  */
 export class FileService {
   readonly staging: Staging;
@@ -49,7 +48,6 @@ export class FileService {
   readonly #homes = new Map<string, Promise<FileArea>>();
   readonly anonymous: FileArea | null;
   readonly options: FileServiceOptions;
-  readonly #sessions = new WeakMap<Session, FileSessionState>();
   readonly #slots: TransferSlots;
   #sweeper: NodeJS.Timeout | null = null;
 
@@ -98,20 +96,13 @@ export class FileService {
     return this.#slots.run(work);
   }
 
-  /**
-   * The area a connection works in (SPEC §4): the user's home after login,
-   * else the anonymous area when it is on.
-   */
-  async areaFor(session: Session): Promise<FileArea> {
-    if (session.identity !== null) {
-      // A deleted account loses access at once, also on connections already open.
-      if (this.options.quotaFor(session.identity.name) === undefined) {
-        this.audit(session, 'auth.account_gone', {});
-        session.identity = null;
-        throw new GridlinkError('GL_ERR_AUTH_REQUIRED', 'this account no longer exists');
-      }
-      return this.homeOf(session.identity.name);
-    }
+  /** A file session for one connection or session of a front end (see {@link FileSession}). */
+  openSession(actor: Actor, onAccountGone?: () => void): FileSession {
+    return new FileSession(this, actor, onAccountGone);
+  }
+
+  /** The anonymous area for a client that has not logged in; refused when it is off. */
+  anonymousArea(): FileArea {
     if (this.anonymous === null) throw new GridlinkError('GL_ERR_AUTH_REQUIRED');
     return this.anonymous;
   }
@@ -154,29 +145,25 @@ export class FileService {
     return this.quotas.reserve(user, area.root, quota, length - replaced, parked);
   }
 
-  /** Records a file change in the audit log. */
-  audit(session: Session, event: string, detail: Record<string, unknown>): void {
-    this.options.audit.record({ event, actor: session.identity?.name ?? 'anonymous', address: session.remoteAddress, detail });
-  }
-
-  /** A login changes the area: start again at its root. */
-  onLogin(session: Session): void {
-    this.stateFor(session).cwd = '';
-  }
-
-  /** The connection's file state; created on first use, cleaned up on close. */
-  stateFor(session: Session): FileSessionState {
-    let state = this.#sessions.get(session);
-    if (state === undefined) {
-      const created: FileSessionState = { uploads: new Map(), nextUpload: 1, cwd: '' };
-      state = created;
-      this.#sessions.set(session, created);
-      // A cut connection keeps its partial files for a resume, but frees the names.
-      session.onClose(async () => {
-        for (const upload of created.uploads.values()) await upload.close();
-        created.uploads.clear();
+  /**
+   * Stores a whole file of `size` bytes from `body` in the anonymous area
+   * for the course's legacy `put` (docs/protocol.md §2): staged, synced when
+   * durable, renamed into place, audited. No digest: the legacy frames carry none.
+   */
+  async storeLegacy(actor: Actor, path: string, body: Readable, size: number): Promise<void> {
+    const area = this.legacyArea();
+    await area.checkWritable(path);
+    const temp = this.staging.tempPath();
+    try {
+      await this.track(async () => {
+        await pipeline(body, createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: CHUNK_BYTES }));
+        if (this.options.durable) await syncFile(temp);
       });
+      await area.commit(temp, path, this.options.durable);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
     }
-    return state;
+    this.options.audit.record(auditEntry(actor, 'file.put', { path: printable(path), length: size }));
   }
 }

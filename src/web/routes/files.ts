@@ -1,10 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GridlinkError } from '../../errors/index.js';
 import { readRange } from '../../integrity/file-streams.js';
-import { entryType, type FileArea } from '../../services/files/file-area.js';
-import { printable } from '../../services/files/path-rules.js';
-import { Upload } from '../../services/files/upload.js';
-import { sessionOf, type RouteAccess } from '../access.js';
+import type { FileSession } from '../../services/files/file-session.js';
+import { actorOf, sessionOf, type RouteAccess } from '../access.js';
 import { ifRangeMatches, parseRange } from '../byte-range.js';
 import type { WebSession } from '../sessions.js';
 import type { WebContext } from '../web-context.js';
@@ -20,40 +18,39 @@ const mkdirBody = {
 } as const;
 
 /**
- * The user's home over HTTP (SPEC §4, docs/http-api.md "Files"): the same
- * FileArea confinement, quota ledger, staging, path locks, atomic rename and
- * audit log as the native protocol. Paths are relative to the home's root.
- * Every role may use its own home, as on the native protocol.
+ * The user's home over HTTP (docs/http-api.md "Files"): each web session has
+ * a file session of the file service, so confinement, quota, staging, path
+ * locks, atomic rename, the per-session upload limit and the audit log are
+ * the native protocol's own. Paths are relative to the home's root. Every
+ * role may use its own home, as on the native protocol.
  */
 export function fileRoutes(app: FastifyInstance, ctx: WebContext): void {
   const viewer = { config: { access: 'viewer' } satisfies RouteAccess };
-  const { files } = ctx;
-  /** Uploads running per session, bounded like a native connection's. */
-  const uploading = new WeakMap<WebSession, number>();
-
-  const home = async (request: FastifyRequest): Promise<{ session: WebSession; area: FileArea }> => {
+  const sessions = new WeakMap<WebSession, FileSession>();
+  const filesOf = (request: FastifyRequest): FileSession => {
     const session = sessionOf(request);
-    return { session, area: await files.homeOf(session.user) };
+    let files = sessions.get(session);
+    if (files === undefined) {
+      files = ctx.files.openSession(actorOf(session));
+      sessions.set(session, files);
+    }
+    return files;
   };
-  const pathParam = (area: FileArea, query: Query, fallback?: string): string => {
+  /** The path of a request, relative to the home's root ('/' is the root). */
+  const pathParam = (query: Query, fallback?: string): string => {
     const raw = query['path'] ?? fallback;
-    return area.resolve(raw === '/' ? '.' : raw, '');
-  };
-  const audit = (request: FastifyRequest, session: WebSession, event: string, detail: Record<string, unknown>): void => {
-    ctx.audit.record({ event, actor: session.user, address: request.socket.remoteAddress, detail: { ...detail, via: 'web' } });
+    if (raw === undefined) throw new GridlinkError('GL_ERR_PATH_INVALID', 'empty path');
+    return raw === '/' ? '.' : raw;
   };
 
   app.get<{ Querystring: Query }>('/api/files', viewer, async (request) => {
-    const { area } = await home(request);
-    const { entries, truncated } = await area.list(pathParam(area, request.query, '.'));
+    const { entries, truncated } = await filesOf(request).list(pathParam(request.query, '.'));
     if (truncated) request.log.debug({ event: 'web.files_list_truncated' });
     return entries.map((e) => ({ name: e.name, type: e.type, size: e.length, mtime: e.mtimeMs }));
   });
 
   app.get<{ Querystring: Query }>('/api/files/content', viewer, async (request, reply) => {
-    const { area } = await home(request);
-    const path = pathParam(area, request.query);
-    const file = await area.openForRead(path);
+    const { path, file } = await filesOf(request).openForRead(pathParam(request.query));
     let handed = false;
     try {
       const { size, mtimeMs } = file.stats;
@@ -77,7 +74,7 @@ export function fileRoutes(app: FastifyInstance, ctx: WebContext): void {
       if (range !== null) void reply.header('content-range', `bytes ${range.start}-${range.end}/${size}`);
       if (request.method === 'HEAD' || end === start) return await reply.send('');
       // A transfer slot for the time the bytes move (server-wide bound, as for native gets).
-      await files.track(
+      await ctx.files.track(
         () =>
           new Promise<void>((resolve) => {
             const body = readRange(file.handle, start, end);
@@ -106,77 +103,23 @@ export function fileRoutes(app: FastifyInstance, ctx: WebContext): void {
       const length = Number(lengthHeader);
       const declared = request.headers['x-content-sha256'];
       if (declared !== undefined && (typeof declared !== 'string' || !SHA256_HEX.test(declared))) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', 'X-Content-SHA256 must be 64 hex digits');
-      const { session, area } = await home(request);
-      const path = pathParam(area, request.query);
-      if (path === '') throw new GridlinkError('GL_ERR_FILE_IS_DIRECTORY', 'the home directory');
-      const running = uploading.get(session) ?? 0;
-      if (running >= files.options.maxUploadsPerSession) throw new GridlinkError('GL_ERR_FILE_TOO_MANY_TRANSFERS', `at most ${files.options.maxUploadsPerSession}`);
-      uploading.set(session, running + 1);
-      try {
-        const upload = await openFresh(area, path, length, session.user);
-        try {
-          await files.track(() => upload.append(request.raw, length));
-        } catch (err) {
-          await upload.discard();
-          throw err;
-        }
-        let sha256: string;
-        try {
-          sha256 = (await upload.commit(declared === undefined ? null : { sha256: declared })).sha256;
-        } finally {
-          await upload.close();
-        }
-        audit(request, session, 'file.put', { path: printable(path), length, sha256 });
-        return await reply.code(201).send({ path, size: length, sha256 });
-      } finally {
-        uploading.set(session, (uploading.get(session) ?? 1) - 1);
-      }
+      const stored = await filesOf(request).store(pathParam(request.query), length, request.raw, declared === undefined ? null : { sha256: declared });
+      return await reply.code(201).send({ path: stored.path, size: stored.length, sha256: stored.digests.sha256 });
     });
     done();
   });
 
-  /**
-   * An upload that starts at byte 0: an HTTP PUT carries the whole file, so a
-   * partial file left by an earlier interrupted upload of the same name and
-   * length is dropped first (its quota claim with it).
-   */
-  const openFresh = async (area: FileArea, path: string, length: number, user: string): Promise<Upload> => {
-    for (let attempt = 0; ; attempt += 1) {
-      const reservation = await files.reserveUpload(user, area, path, length);
-      let upload: Upload;
-      try {
-        upload = await Upload.open({ area, path, length, md5: false, reservation }, files.uploadDeps);
-      } catch (err) {
-        reservation.release();
-        throw err;
-      }
-      if (upload.received === 0) return upload;
-      await upload.discard();
-      if (attempt > 0) throw new GridlinkError('GL_ERR_FILE_BUSY', printable(path));
-    }
-  };
-
   app.post<{ Body: { path: string; parents?: boolean } }>('/api/files/mkdir', { ...viewer, schema: { body: mkdirBody } }, async (request, reply) => {
-    const { session, area } = await home(request);
-    const path = area.resolve(request.body.path, '');
-    await area.makeDirectory(path, request.body.parents === true);
-    audit(request, session, 'file.mkdir', { path: printable(path) });
+    const path = await filesOf(request).mkdir(request.body.path, request.body.parents === true);
     return reply.code(201).send({ path });
   });
 
   app.delete<{ Querystring: Query }>('/api/files', viewer, async (request, reply) => {
-    const { session, area } = await home(request);
-    const path = pathParam(area, request.query);
-    if (path === '') throw new GridlinkError('GL_ERR_PATH_FORBIDDEN', 'the root of your home cannot be removed');
-    const info = await area.stat(path);
-    if (entryType(info) === 'dir') {
-      await area.removeDirectory(path);
-      audit(request, session, 'file.rmdir', { path: printable(path) });
-    } else {
-      const freed = await area.removeFile(path);
-      files.quotas.adjust(session.user, -freed);
-      audit(request, session, 'file.rm', { path: printable(path), length: freed });
-    }
+    const files = filesOf(request);
+    const entry = await files.stat(pathParam(request.query));
+    if (entry.path === '') throw new GridlinkError('GL_ERR_PATH_FORBIDDEN', 'the root of your home cannot be removed');
+    if (entry.type === 'dir') await files.removeDirectory(entry.path);
+    else await files.remove(entry.path);
     return reply.code(204).send();
   });
 }

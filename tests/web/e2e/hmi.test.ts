@@ -1,3 +1,4 @@
+import type { UserActor } from '../../../src/accounts/actor.js';
 import { access, mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,7 @@ import { until } from '../../helpers/until.js';
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SCREENSHOT = join(REPO, 'test-results', 'hmi.png');
 const PASSWORDS = { alice: 'alice-password-1', victor: 'victor-password-1', carol: 'carol-password-1' } as const;
-const CAROL = { user: 'carol', role: 'operator', connection: 'e2e-test' } as const;
+const CAROL: UserActor = { identity: { name: 'carol', role: 'operator' }, address: '127.0.0.1', front: 'web', connection: 'e2e-test' };
 
 
 describe('web HMI in Chromium', () => {

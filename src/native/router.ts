@@ -3,7 +3,7 @@ import type { OutgoingBody } from '../transport/frame-writer.js';
 import type { Frame, FrameHeader } from '../codec/index.js';
 import { GridlinkError } from '../errors/index.js';
 import { commands, isCommandName, requestId, type CommandFields, type CommandName, type RequestId } from '../protocol/v1.js';
-import type { Session } from '../session/session.js';
+import type { Session } from './session.js';
 
 /** What a versioned command handler gets (SPEC §2.2). */
 export interface RequestContext<C extends CommandName> {

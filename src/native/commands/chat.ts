@@ -1,9 +1,9 @@
 import { encodeHeader } from '../../codec/index.js';
 import { GridlinkError } from '../../errors/index.js';
 import type { ChatEvent } from '../../protocol/v1.js';
-import type { CommandTable } from '../../server/router.js';
-import type { Session } from '../../session/session.js';
-import type { ChatRooms, Membership } from './chat-rooms.js';
+import type { CommandTable } from '../router.js';
+import type { Session } from '../session.js';
+import type { ChatRooms, Membership } from '../../services/chat/chat-rooms.js';
 
 /**
  * Native chat (SPEC §5.1; docs/protocol.md §3.5): `chat.join`, `chat.leave`,

@@ -1,20 +1,15 @@
-import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
 import type { Frame } from '../../codec/index.js';
-import { syncFile } from '../../integrity/file-streams.js';
-import { CHUNK_BYTES } from '../../transport/buffer-sizes.js';
 import { GridlinkError, fromSystemError } from '../../errors/index.js';
-import type { Session } from '../../session/session.js';
-import { Download } from './download.js';
-import type { FileService } from './file-service.js';
-import { printable } from './path-rules.js';
+import { Download } from '../../services/files/download.js';
+import type { FileService } from '../../services/files/file-service.js';
+import { printable } from '../../services/files/path-rules.js';
+import type { Session } from '../session.js';
 
 /**
- * The course's simulated-FTP protocol, exactly (SPEC §2.1): `put` stores with
- * no reply, `get` replies `{"name","size","cmd":"get"}` and the bytes, and any
- * error is an error frame followed by closing the connection. Works on the
- * anonymous area only.
+ * The course's simulated-FTP protocol, exactly (docs/protocol.md §2): `put`
+ * stores with no reply, `get` replies `{"name","size","cmd":"get"}` and the
+ * bytes, and any error is an error frame followed by closing the connection.
+ * Works on the anonymous area only.
  */
 export function createLegacyHandler(files: FileService) {
   return async (session: Session, frame: Frame): Promise<void> => {
@@ -51,17 +46,5 @@ async function handleLegacy(files: FileService, session: Session, frame: Frame):
   }
 
   if (body === null) throw new GridlinkError('GL_ERR_PROTO_BAD_FIELD', 'put needs "size" and the file bytes');
-  await area.checkWritable(path);
-  const temp = files.staging.tempPath();
-  try {
-    await files.track(async () => {
-      await pipeline(body, createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: CHUNK_BYTES }));
-      if (files.options.durable) await syncFile(temp);
-    });
-    await area.commit(temp, path, files.options.durable);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
-  files.audit(session, 'file.put', { path: printable(path), length: frame.bodySize, protocol: 'legacy' });
+  await files.storeLegacy({ ...session.actor, identity: null, front: 'legacy' }, path, body, frame.bodySize);
 }

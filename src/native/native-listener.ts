@@ -3,7 +3,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { encodeHeader } from '../codec/index.js';
 import { GridlinkError } from '../errors/index.js';
-import { Session, type SessionOptions } from '../session/session.js';
+import { Session, type SessionOptions } from './session.js';
 
 export interface NativeListenerOptions {
   readonly host: string;

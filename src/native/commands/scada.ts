@@ -1,12 +1,12 @@
-import type { Bus, Subscription } from '../bus/bus.js';
-import { checkPattern } from '../bus/topics.js';
-import { encodeHeader } from '../codec/index.js';
-import { GridlinkError } from '../errors/index.js';
-import type { CommandTable } from '../server/router.js';
-import type { Session } from '../session/session.js';
-import { pageOf, type Page } from '../server/reply-pages.js';
-import type { ScadaService } from './scada-service.js';
-import type { Actor, Alarm, PointEvent, PointSnapshot } from './types.js';
+import type { Bus, Subscription } from '../../bus/bus.js';
+import { checkPattern } from '../../bus/topics.js';
+import { encodeHeader } from '../../codec/index.js';
+import { GridlinkError } from '../../errors/index.js';
+import type { CommandTable } from '../router.js';
+import type { Session } from '../session.js';
+import { pageOf, type Page } from '../reply-pages.js';
+import type { UserActor } from '../../accounts/actor.js';
+import type { Alarm, ScadaApi, PointEvent, PointSnapshot } from '../../scada/types.js';
 
 /** Events a watcher may have waiting before the oldest are dropped (the newest value matters most). */
 const WATCH_QUEUE = 10_000;
@@ -19,7 +19,7 @@ const DEFAULT_LIMIT = 10_000;
  * `unwatch` or the connection ends. Every command needs a login; a
  * connection's selections end with it.
  */
-export function scadaCommands(scada: ScadaService | null, bus: Bus): CommandTable {
+export function scadaCommands(scada: ScadaApi | null, bus: Bus): CommandTable {
   const watches = new WeakMap<Session, Subscription[]>();
   // An event reaches every watcher: encode its frame once.
   const encoded = new WeakMap<object, Buffer>();
@@ -34,16 +34,16 @@ export function scadaCommands(scada: ScadaService | null, bus: Bus): CommandTabl
   const released = new WeakSet<Session>();
   const watched = new WeakSet<Session>();
 
-  const actorOf = (session: Session): { service: ScadaService; actor: Actor } => {
+  const actorOf = (session: Session): { service: ScadaApi; actor: UserActor } => {
     if (scada === null) throw new GridlinkError('GL_ERR_SCADA_DISABLED');
-    const identity = session.identity;
+    const actor = session.actor;
+    const identity = actor.identity;
     if (identity === null) throw new GridlinkError('GL_ERR_AUTH_REQUIRED');
-    const connection = `native:${session.id}`;
     if (!released.has(session)) {
       released.add(session);
-      session.onClose(() => scada.releaseConnection(connection));
+      session.onClose(() => scada.releaseConnection(actor.connection));
     }
-    return { service: scada, actor: { user: identity.name, role: identity.role, connection } };
+    return { service: scada, actor: { ...actor, identity } };
   };
   const unwatch = (session: Session): void => {
     for (const subscription of watches.get(session) ?? []) subscription.unsubscribe();

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
-import type { Role } from '../accounts/roles.js';
+import type { Actor, Identity } from '../accounts/actor.js';
 import type { Logger } from 'pino';
 import { FrameDecoder, type DecoderLimits, type Frame, type OutgoingHeader } from '../codec/index.js';
 import { GridlinkError } from '../errors/index.js';
@@ -21,12 +21,6 @@ export interface SessionOptions {
 const LINGER_MS = 5_000;
 
 let nextSessionId = 1;
-
-/** Who is logged in on a connection (SPEC §3). */
-export interface Identity {
-  readonly name: string;
-  readonly role: Role;
-}
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/u;
 
@@ -82,6 +76,11 @@ export class Session {
   }
 
   /** True when the peer is on this machine (a password may then travel in clear, SPEC §3). */
+  /** Who acts on this connection, for the services (audit, limits, leases). */
+  get actor(): Actor {
+    return { identity: this.identity, address: this.remoteAddress, front: 'native', connection: `native:${this.id}` };
+  }
+
   get fromLoopback(): boolean {
     return LOOPBACK.test(this.remoteAddress);
   }

@@ -1,0 +1,15 @@
+import type { BusMetrics } from '../bus/bus.js';
+import type { ScadaMetrics } from '../scada/types.js';
+
+/** What `gridlink admin status` shows and `/metrics` exports (docs/architecture.md). */
+export interface ServerStatus {
+  readonly uptimeMs: number;
+  readonly connections: number;
+  readonly acceptedConnections: number;
+  readonly activeTransfers: number;
+  readonly queuedTransfers: number;
+  readonly chatRooms: Record<string, number>;
+  readonly bus: BusMetrics;
+  /** The data plane: devices (online), points, readings and events so far, active alarms; null when off. */
+  readonly scada: ScadaMetrics | null;
+}

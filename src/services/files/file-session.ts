@@ -1,0 +1,277 @@
+import type { Readable } from 'node:stream';
+import { auditEntry, type Actor } from '../../accounts/actor.js';
+import { GridlinkError } from '../../errors/index.js';
+import type { DigestResult } from '../../integrity/digests.js';
+import { Download, type DownloadRequest } from './download.js';
+import { entryType, type FileArea, type OpenedFile } from './file-area.js';
+import type { FileService } from './file-service.js';
+import { printable } from './path-rules.js';
+import { Upload } from './upload.js';
+import type { EntryInfo } from '../../protocol/v1.js';
+
+/** A file's entry as listings and `stat` show it. */
+export interface Entry extends EntryInfo {
+  /** Normalised path inside the area ('' is its root). */
+  readonly path: string;
+}
+
+export interface UploadRequest {
+  readonly path: string;
+  readonly length: number;
+  /** Also compute MD5 (the course's clients). */
+  readonly md5?: boolean | undefined;
+}
+
+/**
+ * What one connection or session of any front end (native protocol, web,
+ * FTP) does with files (docs/protocol.md §3.3): its current directory, its
+ * open uploads, and every operation — each confined to the actor's area,
+ * counted against its quota, bounded by the per-session upload limit and
+ * audited in the actor's name. Paths are relative to the current directory;
+ * results are normalised paths inside the area ('' is its root).
+ */
+export class FileSession {
+  readonly #files: FileService;
+  #actor: Actor;
+  #cwd = '';
+  readonly #uploads = new Map<number, Upload>();
+  #nextUpload = 1;
+  readonly #onAccountGone: () => void;
+
+  /** `onAccountGone`: the actor's account was deleted; the front end logs the connection out. */
+  constructor(files: FileService, actor: Actor, onAccountGone: () => void = () => undefined) {
+    this.#files = files;
+    this.#actor = actor;
+    this.#onAccountGone = onAccountGone;
+  }
+
+  get actor(): Actor {
+    return this.#actor;
+  }
+
+  /** The current directory ('' is the area's root). */
+  get cwd(): string {
+    return this.#cwd;
+  }
+
+  /** Uploads open now. */
+  get openUploads(): number {
+    return this.#uploads.size;
+  }
+
+  /** A login (or logout) changes the area: start again at its root. */
+  setActor(actor: Actor): void {
+    this.#actor = actor;
+    this.#cwd = '';
+  }
+
+  /** The area the actor works in: the user's home after login, else the anonymous area when it is on. */
+  async area(): Promise<FileArea> {
+    const identity = this.#actor.identity;
+    if (identity !== null) {
+      // A deleted account loses access at once, also on connections already open.
+      if (this.#files.options.quotaFor(identity.name) === undefined) {
+        this.#audit('auth.account_gone', {});
+        this.setActor({ ...this.#actor, identity: null });
+        this.#onAccountGone();
+        throw new GridlinkError('GL_ERR_AUTH_REQUIRED', 'this account no longer exists');
+      }
+      return this.#files.homeOf(identity.name);
+    }
+    return this.#files.anonymousArea();
+  }
+
+  /** The area and a path in it, resolved against the current directory. */
+  async #place(path: string): Promise<{ area: FileArea; path: string }> {
+    const area = await this.area();
+    return { area, path: area.resolve(path, this.#cwd) };
+  }
+
+  async cd(path: string): Promise<string> {
+    const { area, path: target } = await this.#place(path);
+    await area.realDirectory(target);
+    this.#cwd = target;
+    return target;
+  }
+
+  async list(path = '.'): Promise<{ path: string; entries: EntryInfo[]; truncated: boolean }> {
+    const { area, path: target } = await this.#place(path);
+    return { path: target, ...(await area.list(target)) };
+  }
+
+  async stat(path: string): Promise<Entry> {
+    const { area, path: target } = await this.#place(path);
+    if (target === '') return { path: '', name: '/', type: 'dir', length: 0, mtimeMs: 0 };
+    const stats = await area.stat(target);
+    return { path: target, name: target.slice(target.lastIndexOf('/') + 1), type: entryType(stats), length: stats.size, mtimeMs: stats.mtimeMs };
+  }
+
+  async mkdir(path: string, parents: boolean): Promise<string> {
+    const { area, path: target } = await this.#place(path);
+    await area.makeDirectory(target, parents);
+    this.#audit('file.mkdir', { path: printable(target) });
+    return target;
+  }
+
+  /** Removes a file; its bytes leave the owner's usage. */
+  async remove(path: string): Promise<string> {
+    const { area, path: target } = await this.#place(path);
+    const freed = await area.removeFile(target);
+    const user = this.#actor.identity?.name;
+    if (user !== undefined) this.#files.quotas.adjust(user, -freed);
+    this.#audit('file.rm', { path: printable(target), length: freed });
+    return target;
+  }
+
+  async removeDirectory(path: string): Promise<string> {
+    const { area, path: target } = await this.#place(path);
+    await area.removeDirectory(target);
+    this.#audit('file.rmdir', { path: printable(target) });
+    return target;
+  }
+
+  async move(from: string, to: string): Promise<{ from: string; to: string }> {
+    const area = await this.area();
+    const source = area.resolve(from, this.#cwd);
+    const target = area.resolve(to, this.#cwd);
+    await area.move(source, target);
+    this.#audit('file.mv', { from: printable(source), to: printable(target) });
+    return { from: source, to: target };
+  }
+
+  /**
+   * Opens (or resumes) an upload: its growth is claimed against the owner's
+   * quota before any byte is stored. Returns its handle and where to continue.
+   */
+  async openUpload(request: UploadRequest): Promise<{ handle: number; offset: number; path: string }> {
+    const limit = this.#files.options.maxUploadsPerSession;
+    if (this.#uploads.size >= limit) throw new GridlinkError('GL_ERR_FILE_TOO_MANY_TRANSFERS', `at most ${limit}`);
+    const { area, path } = await this.#place(request.path);
+    const upload = await this.#open(area, path, request.length, request.md5 === true);
+    const handle = this.#nextUpload++;
+    this.#uploads.set(handle, upload);
+    return { handle, offset: upload.received, path };
+  }
+
+  /** Appends `size` bytes of `body` to an open upload; a failure closes it (reopen to continue). */
+  async append(handle: number, body: Readable, size: number): Promise<number> {
+    const upload = this.#upload(handle);
+    try {
+      return await this.#files.track(() => upload.append(body, size));
+    } catch (err) {
+      this.#uploads.delete(handle);
+      await upload.close();
+      throw err;
+    }
+  }
+
+  /** Verifies and commits an upload: renamed into place only when whole and matching. */
+  async commit(handle: number, expected: DigestResult | null): Promise<{ path: string; length: number; digests: DigestResult }> {
+    const upload = this.#upload(handle);
+    this.#uploads.delete(handle);
+    try {
+      const digests = await upload.commit(expected);
+      const { path, length } = upload.target;
+      this.#audit('file.put', { path: printable(path), length, sha256: digests.sha256 });
+      return { path, length, digests };
+    } finally {
+      await upload.close();
+    }
+  }
+
+  /** Ends an upload: its partial file stays for a resume, unless `discard`. */
+  async abort(handle: number, discard: boolean): Promise<void> {
+    const upload = this.#upload(handle);
+    this.#uploads.delete(handle);
+    if (discard) await upload.discard();
+    else await upload.close();
+  }
+
+  /**
+   * Stores a whole file from one stream (an HTTP PUT): an upload that starts
+   * at byte 0, so a partial file left by an earlier interrupted upload of
+   * the same name and length is dropped first (its quota claim with it).
+   * Counts as one of the session's open uploads while it runs.
+   */
+  async store(path: string, length: number, body: Readable, expected: DigestResult | null): Promise<{ path: string; length: number; digests: DigestResult }> {
+    const limit = this.#files.options.maxUploadsPerSession;
+    if (this.#uploads.size >= limit) throw new GridlinkError('GL_ERR_FILE_TOO_MANY_TRANSFERS', `at most ${limit}`);
+    const { area, path: target } = await this.#place(path);
+    if (target === '') throw new GridlinkError('GL_ERR_FILE_IS_DIRECTORY', 'the home directory');
+    const upload = await this.#openFresh(area, target, length);
+    const handle = this.#nextUpload++;
+    this.#uploads.set(handle, upload);
+    try {
+      await this.#files.track(() => upload.append(body, length));
+    } catch (err) {
+      this.#uploads.delete(handle);
+      await upload.discard();
+      throw err;
+    }
+    return this.commit(handle, expected);
+  }
+
+  /**
+   * Streams a file to `send` within the server's budget of active transfers
+   * and closes it whatever happens; the download's digest is there for the
+   * front end to send after the bytes.
+   */
+  async download(path: string, request: DownloadRequest, send: (download: Download) => Promise<void>): Promise<Download> {
+    const { area, path: target } = await this.#place(path);
+    const download = await Download.open(area, target, request);
+    try {
+      await this.#files.track(() => send(download));
+    } finally {
+      await download.close();
+    }
+    return download;
+  }
+
+  /** The whole file's digest for a download (from the digest cache, or hashed as it is sent). */
+  digestOf(download: Download, md5: boolean): Promise<DigestResult> {
+    return download.digest(this.#files.digestCache, md5);
+  }
+
+  /** An open descriptor of a file for a front end that reads ranges itself (HTTP); the caller closes it. */
+  async openForRead(path: string): Promise<{ path: string; file: OpenedFile }> {
+    const { area, path: target } = await this.#place(path);
+    return { path: target, file: await area.openForRead(target) };
+  }
+
+  /** The connection ended: uploads keep their partial files for a resume, but free their names. */
+  async close(): Promise<void> {
+    const open = [...this.#uploads.values()];
+    this.#uploads.clear();
+    for (const upload of open) await upload.close();
+  }
+
+  #upload(handle: number): Upload {
+    const upload = this.#uploads.get(handle);
+    if (upload === undefined) throw new GridlinkError('GL_ERR_PROTO_BAD_STATE', `no open upload ${handle}`);
+    return upload;
+  }
+
+  async #open(area: FileArea, path: string, length: number, md5: boolean): Promise<Upload> {
+    const user = this.#actor.identity?.name;
+    const reservation = user === undefined ? undefined : await this.#files.reserveUpload(user, area, path, length);
+    try {
+      return await Upload.open({ area, path, length, md5, reservation }, this.#files.uploadDeps);
+    } catch (err) {
+      reservation?.release();
+      throw err;
+    }
+  }
+
+  async #openFresh(area: FileArea, path: string, length: number): Promise<Upload> {
+    for (let attempt = 0; ; attempt += 1) {
+      const upload = await this.#open(area, path, length, false);
+      if (upload.received === 0) return upload;
+      await upload.discard();
+      if (attempt > 0) throw new GridlinkError('GL_ERR_FILE_BUSY', printable(path));
+    }
+  }
+
+  #audit(event: string, detail: Record<string, unknown>): void {
+    this.#files.options.audit.record(auditEntry(this.#actor, event, detail));
+  }
+}
