@@ -1,5 +1,5 @@
 import type { FileService } from '../../services/files/file-service.js';
-import type { FileSession } from '../../services/files/file-session.js';
+import { FileSession } from '../../services/files/file-session.js';
 import { printable } from '../../services/files/path-rules.js';
 import type { Session } from '../session.js';
 import type { CommandTable } from '../router.js';
@@ -18,7 +18,7 @@ export class NativeFileSessions {
   of(session: Session): FileSession {
     let files = this.#sessions.get(session);
     if (files === undefined) {
-      const created = this.#files.openSession(session.actor, () => {
+      const created = new FileSession(this.#files, session.actor, () => {
         session.identity = null;
       });
       files = created;

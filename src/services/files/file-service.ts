@@ -11,7 +11,6 @@ import { DigestCache } from '../../integrity/digest-cache.js';
 import { syncFile } from '../../integrity/file-streams.js';
 import { CHUNK_BYTES } from '../../transport/buffer-sizes.js';
 import { FileArea } from './file-area.js';
-import { FileSession } from './file-session.js';
 import { printable } from './path-rules.js';
 import { PathLocks } from './path-locks.js';
 import { QuotaLedger, type Reservation } from './quota-ledger.js';
@@ -38,7 +37,8 @@ export interface FileServiceOptions {
 /**
  * The file service (SPEC §2.1, §4): owns the staging area, the upload locks,
  * the areas clients may use, the quota ledger and the budget of active
- * transfers. What one connection does goes through a {@link FileSession}.
+ * transfers. What one connection does goes through a FileSession
+ * (file-session.ts), one per connection of each front end.
  */
 export class FileService {
   readonly staging: Staging;
@@ -94,11 +94,6 @@ export class FileService {
   /** Runs a transfer within the server's budget of active transfers. */
   track<T>(work: () => Promise<T>): Promise<T> {
     return this.#slots.run(work);
-  }
-
-  /** A file session for one connection or session of a front end (see {@link FileSession}). */
-  openSession(actor: Actor, onAccountGone?: () => void): FileSession {
-    return new FileSession(this, actor, onAccountGone);
   }
 
   /** The anonymous area for a client that has not logged in; refused when it is off. */

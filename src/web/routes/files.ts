@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GridlinkError } from '../../errors/index.js';
 import { readRange } from '../../integrity/file-streams.js';
-import type { FileSession } from '../../services/files/file-session.js';
+import { FileSession } from '../../services/files/file-session.js';
 import { actorOf, sessionOf, type RouteAccess } from '../access.js';
 import { ifRangeMatches, parseRange } from '../byte-range.js';
 import type { WebSession } from '../sessions.js';
@@ -31,7 +31,7 @@ export function fileRoutes(app: FastifyInstance, ctx: WebContext): void {
     const session = sessionOf(request);
     let files = sessions.get(session);
     if (files === undefined) {
-      files = ctx.files.openSession(actorOf(session));
+      files = new FileSession(ctx.files, actorOf(session));
       sessions.set(session, files);
     }
     return files;
