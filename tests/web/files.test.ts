@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type ClientRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GridlinkClient } from '../../src/client/index.js';
+import { until } from '../helpers/until.js';
 import { as, login, send, startWebServer, type Login, type WebTestServer } from './web-client.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -168,15 +169,46 @@ describe('files over HTTP: the user’s home, as with the native protocol (SPEC 
     expect((await put('big2.bin', big)).status).toBe(201);
   });
 
-  it('two uploads of one name at once: one wins whole, the other is refused (409) — never interleaved', async () => {
+  it('two uploads of one name at once: the second is refused (409) while the first runs, which then completes whole — never interleaved', async () => {
     const a = Buffer.alloc(1024 * 1024, 0x61);
     const b = Buffer.alloc(1024 * 1024, 0x62);
     await send(server.httpPort, 'DELETE', '/api/files?path=big2.bin', as(alice, server.httpPort));
-    const results = await Promise.all([put('race.bin', a), put('race.bin', b)]);
-    const statuses = results.map((r) => r.status).sort();
-    expect(statuses[0]).toBe(201);
-    const stored = await readFile(join(home, 'race.bin'));
-    expect(stored.equals(a) || stored.equals(b)).toBe(true);
-    if (statuses[1] !== 201) expect(statuses[1]).toBe(409);
+    const partial = join(server.dataDir, 'staging', 'partial');
+    expect(await readdir(partial)).toEqual([]);
+    // The first upload sends half of its body and waits: it holds the name.
+    let first!: ClientRequest;
+    const firstAnswer = new Promise<number>((resolve, reject) => {
+      first = httpRequest(
+        {
+          host: '127.0.0.1',
+          port: server.httpPort,
+          method: 'PUT',
+          path: '/api/files/content?path=race.bin',
+          headers: { ...as(alice, server.httpPort), 'content-type': 'application/octet-stream', 'content-length': String(a.length) },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      first.on('error', reject);
+    });
+    firstAnswer.catch(() => undefined); // awaited below; destroyed only when a check failed
+    try {
+      first.write(a.subarray(0, a.length / 2));
+      await until(async () => {
+        const names = await readdir(partial);
+        return names.length === 1 && (await stat(join(partial, names[0]!))).size > 0;
+      }, 10_000, 'the first upload to reach the staging area');
+      const second = await put('race.bin', b);
+      expect(second.status).toBe(409);
+      expect(second.json<{ error: { code: string } }>().error.code).toBe('GL_ERR_FILE_BUSY');
+      first.end(a.subarray(a.length / 2));
+      expect(await firstAnswer).toBe(201);
+      expect((await readFile(join(home, 'race.bin'))).equals(a)).toBe(true);
+    } finally {
+      if (!first.writableEnded) first.destroy(); // a failed check must not leave the upload hanging
+    }
+    expect(await readdir(partial)).toEqual([]);
   });
 });
