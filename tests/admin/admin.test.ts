@@ -10,6 +10,7 @@ import { lengthPrefix, rawHeader } from '../helpers/raw-peer.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { RawAdminPeer, startAdminFixture, type AdminFixture } from './fixture.js';
 import { codeOf } from '../helpers/code-of.js';
+import { until } from '../helpers/until.js';
 
 const PASSWORD = 'Tr0ub4dor&3-admin-test';
 const OTHER_PASSWORD = 'correct horse battery staple';
@@ -203,15 +204,38 @@ describe('admin protocol robustness', () => {
     await client.close();
   });
 
-  it('refuses connections beyond the limit', async () => {
+  it('refuses connections beyond the limit, keeps serving the ones it holds, and frees a slot when one closes', async () => {
     const limited = await startAdminFixture({ maxConnections: 1 });
-    const first = await AdminClient.connect(limited.socketPath);
-    const second = await AdminClient.connect(limited.socketPath);
-    expect(await codeOf(second.status())).toBe('GL_ERR_SERVER_BUSY');
-    expect(await first.status()).toBeDefined();
-    await first.close();
-    await second.close().catch(() => undefined);
-    await limited.stop();
+    try {
+      const first = await AdminClient.connect(limited.socketPath);
+      expect(await first.status()).toEqual({ uptimeMs: 3_723_000, connections: 2, server: 'test' });
+      // The one beyond the limit: told why, then closed by the server.
+      const refused = await RawAdminPeer.open(limited.socketPath);
+      refused.write(rawHeader('{"v":1,"id":1,"cmd":"status"}'));
+      const frames = await refused.waitFrames(1);
+      expect(frames[0]).toMatchObject({ cmd: 'error', code: 'GL_ERR_SERVER_BUSY' });
+      expect(await refused.waitClosed()).toBe(true);
+      const second = await AdminClient.connect(limited.socketPath);
+      expect(await codeOf(second.status())).toBe('GL_ERR_SERVER_BUSY');
+      await second.close().catch(() => undefined);
+      // The held connection was not disturbed by the refusals.
+      expect(await first.status()).toEqual({ uptimeMs: 3_723_000, connections: 2, server: 'test' });
+      await first.close();
+      // Its slot is free again once the server has seen it close (refused peers never held one).
+      const third = await until(async () => {
+        const client = await AdminClient.connect(limited.socketPath);
+        const answer = await client.status().catch((err: unknown) => err);
+        if (answer instanceof GridlinkError && answer.code === 'GL_ERR_SERVER_BUSY') {
+          await client.close().catch(() => undefined);
+          return undefined;
+        }
+        return { client, answer };
+      }, 10_000, 'the slot of the closed connection');
+      expect(third.answer).toEqual({ uptimeMs: 3_723_000, connections: 2, server: 'test' });
+      await third.client.close();
+    } finally {
+      await limited.stop();
+    }
   });
 });
 
