@@ -12,9 +12,14 @@ interface Entry {
 }
 
 /**
- * Throttles failed logins per address and per user (SPEC §3): after 5
- * failures within 15 minutes, attempts are refused for a time that doubles
+ * Throttles failed logins per address and per user (docs/security.md): after
+ * 5 failures within 15 minutes, attempts are refused for a time that doubles
  * with each further failure, from 1 s up to 15 minutes.
+ *
+ * A login is counted when it is let in ({@link admit}), before its password
+ * is checked, and forgiven when it succeeds: a check takes tens of
+ * milliseconds (scrypt), and guesses sent at the same moment must not all
+ * pass the door before the first of them is counted.
  */
 export class LoginThrottle {
   readonly #entries = new Map<string, Entry>();
@@ -28,6 +33,17 @@ export class LoginThrottle {
   waitMs(address: string, user: string | null): number {
     const now = this.#now();
     return Math.max(0, ...this.#keys(address, user).map((key) => (this.#entries.get(key)?.blockedUntil ?? 0) - now));
+  }
+
+  /**
+   * Lets an attempt in and counts it as failed until {@link succeeded} says
+   * otherwise; returns 0. When logins are refused, counts nothing and returns
+   * the milliseconds to wait.
+   */
+  admit(address: string, user: string | null): number {
+    const wait = this.waitMs(address, user);
+    if (wait === 0) this.failed(address, user);
+    return wait;
   }
 
   failed(address: string, user: string | null): void {

@@ -34,9 +34,10 @@ export interface Challenge {
 }
 
 /**
- * Logins (SPEC §3, docs/protocol.md §3.2): SCRAM-style challenge–response on
- * any connection, plain password only over TLS or loopback. Failures are
- * throttled per address and per user, and everything goes to the audit log.
+ * Logins (docs/protocol.md §3.2): SCRAM-style challenge–response on any
+ * connection, plain password only over TLS or loopback. Attempts are
+ * throttled per address and per user, counted before they are checked
+ * (docs/security.md), and everything goes to the audit log.
  */
 export class AuthService {
   readonly #users: UserStore;
@@ -69,7 +70,7 @@ export class AuthService {
     const pending = this.#pending.get(session);
     this.#pending.delete(session);
     if (pending === undefined || pending.expiresAt < Date.now()) throw new GridlinkError('GL_ERR_AUTH_NO_CHALLENGE');
-    this.#checkThrottle(session, pending.user);
+    this.#admit(session, pending.user);
     const record = this.#users.get(pending.user);
     const ok = record !== undefined && verifyProof(Buffer.from(proofBase64, 'base64'), pending.nonce, record.credential);
     return this.#conclude(session, pending.user, ok ? record : undefined, 'challenge');
@@ -81,7 +82,9 @@ export class AuthService {
       this.#audit.record({ event: 'auth.insecure_refused', actor: user, address: peer.remoteAddress, detail: peer.via === undefined ? undefined : via(peer) });
       throw new GridlinkError('GL_ERR_AUTH_INSECURE');
     }
-    this.#checkThrottle(peer, user);
+    // Counted before the check, which takes tens of milliseconds: guesses sent
+    // at once would otherwise all start before the first failure is counted.
+    this.#admit(peer, user);
     const record = this.#users.get(user);
     const ok = record !== undefined && (await verifyPassword(password, record.credential));
     return this.#conclude(peer, user, ok ? record : undefined, 'password');
@@ -89,7 +92,7 @@ export class AuthService {
 
   #conclude(session: LoginPeer, user: string, record: { name: string; role: Identity['role'] } | undefined, method: string): Identity {
     if (record === undefined) {
-      this.#throttle.failed(session.remoteAddress, user);
+      // Already counted by #admit.
       this.#audit.record({ event: 'auth.failure', actor: user, address: session.remoteAddress, detail: { method, ...via(session) } });
       throw new GridlinkError('GL_ERR_AUTH_FAILED');
     }
@@ -99,8 +102,17 @@ export class AuthService {
     return identity;
   }
 
+  /** Refuses while logins are throttled; a challenge is no attempt, so nothing is counted. */
   #checkThrottle(session: LoginPeer, user: string): void {
-    const wait = this.#throttle.waitMs(session.remoteAddress, user);
+    this.#throttled(session, user, this.#throttle.waitMs(session.remoteAddress, user));
+  }
+
+  /** Lets an attempt in, counted as failed until it succeeds (docs/security.md), or refuses it. */
+  #admit(session: LoginPeer, user: string): void {
+    this.#throttled(session, user, this.#throttle.admit(session.remoteAddress, user));
+  }
+
+  #throttled(session: LoginPeer, user: string, wait: number): void {
     if (wait > 0) {
       this.#audit.record({ event: 'auth.throttled', actor: user, address: session.remoteAddress, detail: { waitMs: wait, ...via(session) } });
       throw new GridlinkError('GL_ERR_AUTH_THROTTLED', `try again in ${Math.ceil(wait / 1000)} s`);
