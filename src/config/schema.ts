@@ -38,6 +38,8 @@ export const configSchema = z.strictObject({
       writable: z.boolean().default(false),
       /** Defaults to `<dataDir>/public`. Must be on the same filesystem as dataDir. */
       dir: z.string().min(1).optional(),
+      /** Bytes the anonymous area may hold when writable (1 GiB): nobody's quota covers it otherwise. */
+      quota: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(1024 ** 3),
     })
     .prefault({}),
   files: z
@@ -49,6 +51,8 @@ export const configSchema = z.strictObject({
       maxActiveTransfers: positiveInt.default(64),
       /** Partial uploads untouched this long are deleted. */
       partialMaxAgeHours: z.number().positive().default(72),
+      /** Most files and directories one area (a user's home, the anonymous area) may hold. */
+      maxEntries: positiveInt.default(100_000),
     })
     .prefault({}),
   /** Chat rooms (SPEC §5.1) on the native protocol. */

@@ -392,6 +392,12 @@ const ENTRIES = {
     fatal: false,
     http: 413,
   },
+  GL_ERR_FILE_TOO_MANY_ENTRIES: {
+    message: 'this area holds as many files and directories as it may',
+    hint: 'remove files or directories you no longer need, or ask an administrator to raise files.maxEntries',
+    fatal: false,
+    http: 413,
+  },
   GL_ERR_FILE_EXISTS: {
     message: 'the target already exists',
     hint: 'pick another name or remove the existing entry first',

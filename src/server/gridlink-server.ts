@@ -132,7 +132,8 @@ export class GridlinkServer {
     const auth = new AuthService(users, audit, new LoginThrottle());
     const files = new FileService({
       dataDir: config.dataDir,
-      anonymous: config.anonymous.enabled ? { dir: anonymousDir, writable: config.anonymous.writable } : null,
+      anonymous: config.anonymous.enabled ? { dir: anonymousDir, writable: config.anonymous.writable, quota: config.anonymous.quota } : null,
+      maxEntries: config.files.maxEntries,
       durable: config.files.durable,
       maxUploadsPerSession: config.files.maxUploadsPerSession,
       maxActiveTransfers: config.files.maxActiveTransfers,

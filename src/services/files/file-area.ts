@@ -12,6 +12,12 @@ export interface OpenedFile {
   readonly path: string;
 }
 
+/** What {@link FileArea.makeDirectory} tells its caller as it goes. */
+export interface DirectoryHooks {
+  readonly beforeCreate?: (missing: number) => void;
+  readonly created?: () => void;
+}
+
 /**
  * A directory tree that clients are confined to: the anonymous area (SPEC §2.1)
  * or a user's home (SPEC §4). Paths come in as client strings, are normalised
@@ -28,6 +34,8 @@ export class FileArea {
   readonly key: string;
   readonly writable: boolean;
   #root = '';
+  /** The end of the queue of changes to this area (see {@link exclusive}). */
+  #mutations: Promise<unknown> = Promise.resolve();
 
   constructor(key: string, root: string, writable: boolean) {
     this.key = key;
@@ -42,6 +50,26 @@ export class FileArea {
 
   get root(): string {
     return this.#root;
+  }
+
+  /**
+   * Runs `work` when every change queued before it on this area has ended.
+   * Commits, removals, moves and new directories go through here, so the
+   * quota ledger settles each against the area as it really is at that
+   * moment: no interleaving of put, mv and rm on one name can make the
+   * usage it records differ from the disk.
+   */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#mutations.then(work, work);
+    this.#mutations = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The size of the regular file at `relative` now, or null when there is none (used by commits). */
+  async fileSize(relative: string): Promise<number | null> {
+    const target = join(await this.realParent(relative), basename(relative));
+    const info = await lstat(target).catch(() => null);
+    return info?.isFile() === true ? info.size : null;
   }
 
   /** Normalises a client path; see {@link resolveAreaPath}. */
@@ -182,13 +210,17 @@ export class FileArea {
    * Creates a directory; with `parents`, every missing one on the way (mkdir -p).
    * Walks one name at a time from the root, checking each real path, so a link
    * inside the area can never make it create anything outside.
+   * `hooks.beforeCreate` learns how many directories are missing before the
+   * first is made, and may refuse (the entries limit); `hooks.created` hears
+   * of each one made, also when a later step fails. Returns how many were made.
    */
-  async makeDirectory(relative: string, parents: boolean): Promise<void> {
+  async makeDirectory(relative: string, parents: boolean, hooks: DirectoryHooks = {}): Promise<number> {
     if (!this.writable) throw new GridlinkError('GL_ERR_FILE_READ_ONLY');
     if (relative === '') {
-      if (parents) return;
+      if (parents) return 0;
       throw new GridlinkError('GL_ERR_FILE_EXISTS', '/');
     }
+    let created = 0;
     const names = relative.split('/');
     let current = this.#root;
     for (const [index, name] of names.entries()) {
@@ -197,8 +229,12 @@ export class FileArea {
       const info = await lstat(next).catch(() => null);
       if (info === null) {
         if (!last && !parents) throw new GridlinkError('GL_ERR_FILE_NOT_FOUND', `${printable(names.slice(0, index + 1).join('/'))}; use parents to create it`);
+        // The first missing name: it and every name after it will be created.
+        if (created === 0) hooks.beforeCreate?.(names.length - index);
         try {
           await mkdir(next, { mode: 0o755 });
+          created += 1;
+          hooks.created?.();
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(err, printable(relative));
         }
@@ -210,6 +246,7 @@ export class FileArea {
       if (!(await lstat(real)).isDirectory()) throw new GridlinkError('GL_ERR_FILE_NOT_DIRECTORY', printable(names.slice(0, index + 1).join('/')));
       current = real;
     }
+    return created;
   }
 
   /** Removes a file (or a link itself, never its target); returns the bytes freed. */

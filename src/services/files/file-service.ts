@@ -13,7 +13,7 @@ import { CHUNK_BYTES } from '../../transport/buffer-sizes.js';
 import { FileArea } from './file-area.js';
 import { printable } from './path-rules.js';
 import { PathLocks } from './path-locks.js';
-import { QuotaLedger, type Reservation } from './quota-ledger.js';
+import { QuotaLedger, type Limits, type Reservation } from './quota-ledger.js';
 import { Staging } from './staging.js';
 import { TransferSlots } from './transfer-slots.js';
 import type { UploadDeps } from './upload.js';
@@ -21,7 +21,9 @@ import type { UploadDeps } from './upload.js';
 export interface FileServiceOptions {
   readonly dataDir: string;
   /** The anonymous area (SPEC §2.1), or null when it is off. */
-  readonly anonymous: { readonly dir: string; readonly writable: boolean } | null;
+  readonly anonymous: { readonly dir: string; readonly writable: boolean; /** Bytes the area may hold. */ readonly quota: number } | null;
+  /** Most files and directories one area (a home, the anonymous area) may hold. */
+  readonly maxEntries: number;
   readonly durable: boolean;
   readonly maxUploadsPerSession: number;
   /** Transfers that may move bytes at once; the rest wait their turn. */
@@ -125,19 +127,35 @@ export class FileService {
     return home;
   }
 
-  /**
-   * Claims an upload's growth against `user`'s quota before any byte is
-   * stored (SPEC §4): the new length minus the file it replaces, counting the
-   * user's other unfinished uploads; refused with GL_ERR_FILE_QUOTA.
-   */
-  async reserveUpload(user: string, area: FileArea, path: string, length: number): Promise<Reservation> {
+  /** The limits of an area: the owner's quota (or `anonymous.quota`) and `files.maxEntries`. */
+  limitsOf(area: FileArea): Limits {
+    if (area === this.anonymous) return { bytes: this.options.anonymous?.quota ?? 0, entries: this.options.maxEntries };
+    const user = area.key.slice('home:'.length);
     const quota = this.options.quotaFor(user);
     if (quota === undefined) throw new GridlinkError('GL_ERR_AUTH_REQUIRED', 'this account no longer exists');
-    const existing = await area.stat(path).catch(() => null);
-    const replaced = existing?.isFile() === true ? existing.size : 0;
+    return { bytes: quota, entries: this.options.maxEntries };
+  }
+
+  /**
+   * Claims an upload's growth against its area's quota before any byte is
+   * stored (docs/protocol.md §3.3): the new length minus the file it
+   * replaces, counting the area's other unfinished uploads; refused with
+   * GL_ERR_FILE_QUOTA. The claim is settled exactly at the commit.
+   */
+  async reserveUpload(area: FileArea, path: string, length: number): Promise<Reservation> {
+    const limits = this.limitsOf(area);
+    await this.quotas.usage(area.key, area.root);
+    const replaced = await area.fileSize(path).catch(() => null);
     // This upload's own partial file (a resume) is covered by its reservation.
     const parked = await this.staging.partialBytes(area.key, this.staging.partialPath(area.key, path, length));
-    return this.quotas.reserve(user, area.root, quota, length - replaced, parked);
+    return this.quotas.reserve(area.key, limits, length, replaced, parked);
+  }
+
+  /** Runs a change of names in `area` under its mutation lock, with its usage measured first. */
+  async mutate<T>(area: FileArea, work: (limits: Limits) => Promise<T>): Promise<T> {
+    const limits = this.limitsOf(area);
+    await this.quotas.usage(area.key, area.root);
+    return area.exclusive(() => work(limits));
   }
 
   /**
@@ -148,14 +166,21 @@ export class FileService {
   async storeLegacy(actor: Actor, path: string, body: Readable, size: number): Promise<void> {
     const area = this.legacyArea();
     await area.checkWritable(path);
+    const reservation = await this.reserveUpload(area, path, size);
     const temp = this.staging.tempPath();
     try {
       await this.track(async () => {
         await pipeline(body, createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: CHUNK_BYTES }));
         if (this.options.durable) await syncFile(temp);
       });
-      await area.commit(temp, path, this.options.durable);
+      await area.exclusive(async () => {
+        const replaced = await area.fileSize(path).catch(() => null);
+        reservation.check(replaced);
+        await area.commit(temp, path, this.options.durable);
+        reservation.commit(replaced);
+      });
     } catch (err) {
+      reservation.release();
       await rm(temp, { force: true });
       throw err;
     }

@@ -108,7 +108,13 @@ export class FileSession {
 
   async mkdir(path: string, parents: boolean): Promise<string> {
     const { area, path: target } = await this.#place(path);
-    await area.makeDirectory(target, parents);
+    const { quotas } = this.#files;
+    await this.#files.mutate(area, async (limits) => {
+      await area.makeDirectory(target, parents, {
+        beforeCreate: (missing) => quotas.checkEntries(area.key, limits, missing),
+        created: () => quotas.adjust(area.key, 0, 1),
+      });
+    });
     this.#audit('file.mkdir', { path: printable(target) });
     return target;
   }
@@ -116,16 +122,21 @@ export class FileSession {
   /** Removes a file; its bytes leave the owner's usage. */
   async remove(path: string): Promise<string> {
     const { area, path: target } = await this.#place(path);
-    const freed = await area.removeFile(target);
-    const user = this.#actor.identity?.name;
-    if (user !== undefined) this.#files.quotas.adjust(user, -freed);
+    const freed = await this.#files.mutate(area, async () => {
+      const bytes = await area.removeFile(target);
+      this.#files.quotas.adjust(area.key, -bytes, -1);
+      return bytes;
+    });
     this.#audit('file.rm', { path: printable(target), length: freed });
     return target;
   }
 
   async removeDirectory(path: string): Promise<string> {
     const { area, path: target } = await this.#place(path);
-    await area.removeDirectory(target);
+    await this.#files.mutate(area, async () => {
+      await area.removeDirectory(target);
+      this.#files.quotas.adjust(area.key, 0, -1);
+    });
     this.#audit('file.rmdir', { path: printable(target) });
     return target;
   }
@@ -134,7 +145,7 @@ export class FileSession {
     const area = await this.area();
     const source = area.resolve(from, this.#cwd);
     const target = area.resolve(to, this.#cwd);
-    await area.move(source, target);
+    await this.#files.mutate(area, () => area.move(source, target));
     this.#audit('file.mv', { from: printable(source), to: printable(target) });
     return { from: source, to: target };
   }
@@ -252,12 +263,12 @@ export class FileSession {
   }
 
   async #open(area: FileArea, path: string, length: number, md5: boolean): Promise<Upload> {
-    const user = this.#actor.identity?.name;
-    const reservation = user === undefined ? undefined : await this.#files.reserveUpload(user, area, path, length);
+    await area.checkWritable(path);
+    const reservation = await this.#files.reserveUpload(area, path, length);
     try {
       return await Upload.open({ area, path, length, md5, reservation }, this.#files.uploadDeps);
     } catch (err) {
-      reservation?.release();
+      reservation.release();
       throw err;
     }
   }

@@ -17,6 +17,11 @@ const RESERVED_NAMES = new Set(['.gridlink']);
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/u;
 
+// Bidirectional controls reorder what an operator reads (a name ending in
+// "\u202Egpj.exe" is shown as "exe.jpg"), and line and paragraph separators
+// split one name into lines of a listing or a log: both mislead, so refused.
+const MISLEADING_CHARS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/u;
+
 // Characters that look like "/" or "\" in a listing but are not: a name using
 // them reads as a path that climbs ("..∕etc"), so it is refused as a spoof.
 const SEPARATOR_LOOKALIKES = /[\u2044\u2215\u2216\u2571\u2572\u29f5\u29f8\u29f9\ufe68\uff0f\uff3c]/u;
@@ -46,6 +51,9 @@ export function resolveAreaPath(input: unknown, cwd = '', allowAbsolute = true):
   if (CONTROL_CHARS.test(input)) {
     throw new GridlinkError('GL_ERR_PATH_INVALID', 'control character or NUL in path');
   }
+  if (MISLEADING_CHARS.test(input)) {
+    throw new GridlinkError('GL_ERR_PATH_INVALID', 'bidirectional control or line separator in path; rename the file without it');
+  }
   if (input.includes('\\')) {
     throw new GridlinkError('GL_ERR_PATH_INVALID', 'backslash in path; use "/" between names');
   }
@@ -68,6 +76,12 @@ export function resolveAreaPath(input: unknown, cwd = '', allowAbsolute = true):
       }
       parts.pop();
       continue;
+    }
+    if (name.trim() === '') {
+      throw new GridlinkError('GL_ERR_PATH_INVALID', 'a name made only of spaces');
+    }
+    if (name.trimEnd() !== name) {
+      throw new GridlinkError('GL_ERR_PATH_INVALID', `"${printable(name)}" ends in a space; remove it`);
     }
     if (SEPARATOR_LOOKALIKES.test(name)) {
       throw new GridlinkError('GL_ERR_PATH_FORBIDDEN', `look-alike of a path separator in "${printable(input)}"`);

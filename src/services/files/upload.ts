@@ -176,9 +176,17 @@ export class Upload {
     }
     try {
       if (this.#deps.durable) await syncFile(this.#partialPath);
-      await this.target.area.commit(this.#partialPath, this.target.path, this.#deps.durable);
-      this.target.reservation?.commit();
-      this.#deps.digestCache.set(await this.target.area.stat(this.target.path), actual);
+      const { area, path, reservation } = this.target;
+      // Settled against the name as it is at the rename, under the area's
+      // mutation lock: it may have been removed or moved since the open.
+      const stored = await area.exclusive(async () => {
+        const replaced = await area.fileSize(path).catch(() => null);
+        reservation?.check(replaced);
+        await area.commit(this.#partialPath, path, this.#deps.durable);
+        reservation?.commit(replaced);
+        return area.stat(path);
+      });
+      this.#deps.digestCache.set(stored, actual);
     } catch (err) {
       await this.#drop();
       throw fromSystemError(err, printable(this.target.path));
