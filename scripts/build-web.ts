@@ -1,6 +1,8 @@
 /**
- * Builds the web HMI (SPEC §7) into dist/hmi/: the TypeScript modules of
- * web/src/ bundled by esbuild into one ES module, the stylesheet minified,
+ * Builds the web HMI, the browser page (docs/http-api.md; README.md,
+ * "Repository map"), from its source in hmi/ into dist/hmi/, where
+ * src/web/static-files.ts serves it: the TypeScript modules of
+ * hmi/src/ bundled by esbuild into one ES module, the stylesheet minified,
  * both under content-hashed names in dist/hmi/assets/ (so they can be cached
  * for good), and index.html / 404.html copied with the hashed names filled
  * in. Nothing is fetched from a CDN; the page is all here.
@@ -14,7 +16,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const WEB_SOURCE_DIR = join(ROOT, 'web');
+/** The browser page's source (hmi/): not src/web/, which is the HTTP server that serves it. */
+export const WEB_SOURCE_DIR = join(ROOT, 'hmi');
 /** Where the HTTP listener serves static files from (docs/http-api.md, "Static files"). */
 export const WEB_OUT_DIR = join(ROOT, 'dist', 'hmi');
 
@@ -73,7 +76,7 @@ export async function buildWeb(outDir = WEB_OUT_DIR): Promise<WebBuild> {
   for (const page of STATIC_PAGES) {
     let html = await readFile(join(WEB_SOURCE_DIR, page), 'utf8');
     for (const { placeholder, url } of replacements) {
-      if (page === 'index.html' && !html.includes(placeholder)) throw new Error(`web/${page} does not link ${placeholder}`);
+      if (page === 'index.html' && !html.includes(placeholder)) throw new Error(`hmi/${page} does not link ${placeholder}`);
       html = html.replaceAll(placeholder, url);
     }
     await writeAtomic(join(outDir, page), html);

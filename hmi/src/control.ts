@@ -1,5 +1,5 @@
 /**
- * Select-before-operate from the page (SPEC §6): select takes the lease,
+ * Select-before-operate from the page (docs/http-api.md, "Points, history, alarms, control"): select takes the lease,
  * a dialog asks for confirmation while the lease counts down, operate sends
  * the command and waits for the status feedback. Cancel, Escape or an
  * expired lease release it; the outcome stays visible in the status line.

@@ -1,5 +1,5 @@
 /**
- * The file browser of the user's home (SPEC §4, §7): list, folders, delete,
+ * The file browser of the user's home (docs/http-api.md, "Files"): list, folders, delete,
  * uploads with XHR progress, downloads streamed with fetch and progress.
  * Paths are absolute within the home ('/' is the home itself).
  */

@@ -1,5 +1,5 @@
 /**
- * The chat room (SPEC §5.1) over the WebSocket: the page joins `lobby` with
+ * The chat room over the WebSocket (docs/http-api.md, `/api/live`): the page joins `lobby` with
  * the user's name as nickname (suffixed if that name is already in the room,
  * e.g. the same user in a second window). The server sends a message to the
  * other members only, so our own lines are echoed locally.

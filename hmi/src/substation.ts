@@ -1,5 +1,5 @@
 /**
- * The live view (SPEC §7): per device a busbar with one bay per feeder —
+ * The live view (docs/http-api.md, WebSocket /api/live): per device a busbar with one bay per feeder —
  * breaker symbol and state, then the feeder's measurements, each with its
  * quality. The layout is built once per set of point names; updates only
  * touch the cells of the points that changed, batched per animation frame.

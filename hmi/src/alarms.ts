@@ -1,5 +1,5 @@
 /**
- * The alarm list (SPEC §6, §7): unacknowledged alarms first, newest first;
+ * The alarm list (docs/http-api.md, "Points, history, alarms, control"): unacknowledged alarms first, newest first;
  * acknowledged-and-cleared alarms leave the list. Alarms arrive from the
  * REST snapshot and then live; whichever copy is further along wins, so a
  * late snapshot cannot undo an acknowledgement seen on the WebSocket.

@@ -1,5 +1,5 @@
 /**
- * The operator's page (SPEC §7): log in, then the live substation, alarms,
+ * The operator's page (docs/http-api.md): log in, then the live substation, alarms,
  * chat and files, all fed by one WebSocket and the REST API of
  * docs/http-api.md. What a role may do is enforced by the server; the page
  * only mirrors it (viewers see the controls disabled).
