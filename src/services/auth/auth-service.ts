@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { AuditLog } from '../../accounts/audit-log.js';
-import { SCRYPT_COST, verifyPassword, verifyProof } from '../../accounts/credentials.js';
+import { SCRYPT_COST, verifyPassword, verifyProof, type StoredCredential } from '../../accounts/credentials.js';
 import type { LoginThrottle } from '../../accounts/login-throttle.js';
 import type { UserStore } from '../../accounts/user-store.js';
 import { GridlinkError } from '../../errors/index.js';
@@ -47,6 +47,8 @@ export class AuthService {
   readonly #pending = new WeakMap<LoginPeer, Pending>();
   /** Salts for names that do not exist are derived from this, so they look real. */
   readonly #decoySecret = randomBytes(32);
+  /** The stored key of every decoy credential: random, so no password matches it. */
+  readonly #decoyKey = randomBytes(32);
 
   constructor(users: UserStore, audit: AuditLog, throttle: LoginThrottle) {
     this.#users = users;
@@ -59,10 +61,8 @@ export class AuthService {
     this.#checkThrottle(session, user);
     const nonce = randomBytes(NONCE_BYTES);
     this.#pending.set(session, { user, nonce, expiresAt: Date.now() + CHALLENGE_TTL_MS });
-    const credential = this.#users.get(user)?.credential;
-    const salt = credential?.salt ?? createHmac('sha256', this.#decoySecret).update(user).digest().subarray(0, 16);
-    const cost = credential ?? SCRYPT_COST;
-    return { nonce: nonce.toString('base64'), salt: salt.toString('base64'), N: cost.N, r: cost.r, p: cost.p };
+    const credential = this.#users.get(user)?.credential ?? this.#decoyCredential(user);
+    return { nonce: nonce.toString('base64'), salt: credential.salt.toString('base64'), N: credential.N, r: credential.r, p: credential.p };
   }
 
   /** Checks a proof for the connection's pending challenge (which it consumes). */
@@ -72,7 +72,8 @@ export class AuthService {
     if (pending === undefined || pending.expiresAt < Date.now()) throw new GridlinkError('GL_ERR_AUTH_NO_CHALLENGE');
     this.#admit(session, pending.user);
     const record = this.#users.get(pending.user);
-    const ok = record !== undefined && verifyProof(Buffer.from(proofBase64, 'base64'), pending.nonce, record.credential);
+    // Checked against the decoy too for a name that does not exist (same work).
+    const ok = verifyProof(Buffer.from(proofBase64, 'base64'), pending.nonce, record?.credential ?? this.#decoyCredential(pending.user)) && record !== undefined;
     return this.#conclude(session, pending.user, ok ? record : undefined, 'challenge');
   }
 
@@ -86,8 +87,23 @@ export class AuthService {
     // at once would otherwise all start before the first failure is counted.
     this.#admit(peer, user);
     const record = this.#users.get(user);
-    const ok = record !== undefined && (await verifyPassword(password, record.credential));
+    if (record === undefined) {
+      // The same scrypt work as for a real account, so the time taken does not
+      // tell which names exist (docs/security.md); the outcome is a failure.
+      await verifyPassword(password, this.#decoyCredential(user));
+      return this.#conclude(peer, user, undefined, 'password');
+    }
+    const ok = await verifyPassword(password, record.credential);
     return this.#conclude(peer, user, ok ? record : undefined, 'password');
+  }
+
+  /**
+   * What a name that does not exist is checked against: a salt derived from
+   * the name (the same in every challenge, like a real one), today's cost and
+   * a stored key nothing derives to.
+   */
+  #decoyCredential(user: string): StoredCredential {
+    return { salt: createHmac('sha256', this.#decoySecret).update(user).digest().subarray(0, 16), ...SCRYPT_COST, storedKey: this.#decoyKey };
   }
 
   #conclude(session: LoginPeer, user: string, record: { name: string; role: Identity['role'] } | undefined, method: string): Identity {
