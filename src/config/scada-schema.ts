@@ -23,6 +23,8 @@ const limitsSchema = z
 const pointSchema = z.strictObject({
   name: z.string().regex(POINT_NAME, 'a point name is 1-8 dot-separated tokens of letters, digits, _ or -'),
   class: z.enum(POINT_CLASSES),
+  /** Information object address on IEC 104 (docs/iec104.md "Addresses"); unset: assigned in point-table order. */
+  ioa: z.number().int().min(1).max(0xffffff).optional(),
   /** Where the value is read: Modbus holding/input registers, coils or discrete inputs. */
   source: z.enum(['holding', 'input', 'coil', 'discrete']).default('holding'),
   address: z.number().int().min(0).max(65_535),
@@ -96,12 +98,18 @@ export const scadaSchema = z
   .superRefine((scada, ctx) => {
     const seen = new Set<string>();
     const devices = new Set<string>();
+    const ioas = new Map<number, string>();
     for (const [d, device] of (scada.devices ?? []).entries()) {
       if (devices.has(device.name)) ctx.addIssue({ code: 'custom', path: ['devices', d, 'name'], message: `device ${device.name} is defined twice` });
       devices.add(device.name);
       for (const [p, point] of device.points.entries()) {
         if (seen.has(point.name)) ctx.addIssue({ code: 'custom', path: ['devices', d, 'points', p, 'name'], message: `point ${point.name} is defined twice` });
         seen.add(point.name);
+        if (point.ioa !== undefined) {
+          const holder = ioas.get(point.ioa);
+          if (holder !== undefined) ctx.addIssue({ code: 'custom', path: ['devices', d, 'points', p, 'ioa'], message: `ioa ${point.ioa} is already ${holder}'s` });
+          ioas.set(point.ioa, point.name);
+        }
         if (point.control !== undefined && point.class !== 'status' && point.class !== 'setpoint' && point.class !== 'control') {
           ctx.addIssue({ code: 'custom', path: ['devices', d, 'points', p, 'control'], message: 'only status, control and setpoint points can be controlled' });
         }

@@ -8,6 +8,8 @@ import type { PointSnapshot, Quality } from './types.js';
 export interface PointEntry {
   readonly config: PointConfig;
   readonly device: string;
+  /** Information object address on IEC 104 (docs/iec104.md "Addresses"): configured, or assigned in table order. */
+  readonly ioa: number;
   value: number | null;
   quality: Quality;
   sourceTime: number | null;
@@ -40,8 +42,9 @@ export class PointTable {
   readonly #byDevice = new Map<string, PointEntry[]>();
 
   constructor(devices: readonly DeviceConfig[]) {
+    const ioas = assignIoas(devices.flatMap((device) => device.points));
     for (const device of devices) {
-      const entries = device.points.map((config): PointEntry => ({ config, device: device.name, value: null, quality: 'invalid', sourceTime: null, serverTime: null, reported: null, substitute: null }));
+      const entries = device.points.map((config): PointEntry => ({ config, device: device.name, ioa: ioas.get(config.name)!, value: null, quality: 'invalid', sourceTime: null, serverTime: null, reported: null, substitute: null }));
       for (const entry of entries) this.#points.set(entry.config.name, entry);
       this.#byDevice.set(device.name, entries);
     }
@@ -137,6 +140,7 @@ export function snapshotOf(entry: PointEntry): PointSnapshot {
     name: config.name,
     class: config.class,
     device: entry.device,
+    ioa: entry.ioa,
     unit: config.unit,
     value: shown.value,
     quality: shown.quality,
@@ -146,4 +150,28 @@ export function snapshotOf(entry: PointEntry): PointSnapshot {
     ...(entry.substitute === null ? {} : { substitutedBy: entry.substitute.by }),
     ...(config.states === undefined ? {} : { states: config.states }),
   };
+}
+
+/**
+ * Information object addresses of the points (docs/iec104.md "Addresses"):
+ * a point's configured `ioa`, else the next address from 1 that no point
+ * claims, in point-table order. The same configuration always gives the same
+ * addresses; a control centre that must not see them move when points are
+ * added should have them configured.
+ */
+export function assignIoas(points: readonly PointConfig[]): Map<string, number> {
+  const taken = new Set<number>();
+  for (const point of points) if (point.ioa !== undefined) taken.add(point.ioa);
+  const out = new Map<string, number>();
+  let next = 1;
+  for (const point of points) {
+    if (point.ioa !== undefined) {
+      out.set(point.name, point.ioa);
+      continue;
+    }
+    while (taken.has(next)) next += 1;
+    taken.add(next);
+    out.set(point.name, next);
+  }
+  return out;
 }

@@ -18,6 +18,8 @@ export interface PointSnapshot {
   readonly name: string;
   readonly class: PointClass;
   readonly device: string;
+  /** Information object address on IEC 104 (docs/iec104.md "Addresses"). */
+  readonly ioa: number;
   readonly unit: string;
   /** Engineering value (scaled); status points are 0/1. Null until first read. */
   readonly value: number | null;
