@@ -24,6 +24,7 @@ declare -A PEER_PROBES=(
   [nginx]=/usr/sbin/nginx
   [wrk]=/usr/bin/wrk
   [python3-pymodbus]=/usr/lib/python3/dist-packages/pymodbus
+  [python3-serial-asyncio]=/usr/lib/python3/dist-packages/serial_asyncio
 )
 
 install_missing_peers() {

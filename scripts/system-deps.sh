@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the test suite talks to as independent peers:
 #   python3-pymodbus  a Modbus TCP server and client gridlink did not write
+#                     (+ python3-serial-asyncio, a Recommends it imports at load)
 #   chromium          the real browser for the web HMI's end-to-end tests
 # Idempotent: installs only what is missing. Run by `npm test` (pretest).
 set -euo pipefail
 need=()
-/usr/bin/python3 -c 'import pymodbus' 2>/dev/null || need+=(python3-pymodbus)
+/usr/bin/python3 -c 'import pymodbus, serial' 2>/dev/null || need+=(python3-pymodbus python3-serial-asyncio)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 echo "system-deps: installing ${need[*]}" >&2
