@@ -16,9 +16,14 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: port.default(8889),
-      maxConnections: positiveInt.default(20_000),
+      /** Connections at most; unset: derived from the open-files limit (`ulimit -n`) with headroom, see docs/security.md. */
+      maxConnections: positiveInt.optional(),
+      /** Connections from one address (an IPv6 /64) at most; beyond, GL_ERR_SERVER_BUSY. */
+      maxConnectionsPerAddress: positiveInt.default(256),
       /** Close a connection with no traffic in either direction for this long. */
       idleTimeoutMs: positiveInt.default(300_000),
+      /** A frame header must be complete this long after its first byte arrived (a header sent a byte at a time never looks idle). */
+      headerTimeoutMs: positiveInt.default(10_000),
       /** PEM files; when both are set the native listener speaks TLS. */
       tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
     })

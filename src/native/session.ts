@@ -13,6 +13,12 @@ export interface SessionOptions {
   readonly limits: DecoderLimits;
   /** Close after this long without a byte in either direction (idle or stalled peer). */
   readonly idleTimeoutMs: number;
+  /**
+   * Close when a frame header is not complete this long after its first byte
+   * arrived (a header sent a byte at a time keeps the idle timer from firing);
+   * none when unset. See docs/security.md.
+   */
+  readonly headerTimeoutMs?: number | undefined;
   readonly handle: FrameHandler;
   readonly logger: Logger;
 }
@@ -44,6 +50,9 @@ export class Session {
   readonly #writer: FrameWriter;
   readonly #handle: FrameHandler;
   readonly #closeHooks: (() => Promise<void> | void)[] = [];
+  readonly #headerTimeoutMs: number | undefined;
+  /** Runs while a header is arriving: from its first byte until the frame is decoded. */
+  #headerTimer: NodeJS.Timeout | null = null;
   #busy = false;
   #inputEnded = false;
   #closing = false;
@@ -56,6 +65,7 @@ export class Session {
     this.secure = socket instanceof TLSSocket;
     this.logger = options.logger.child({ session: this.id, remote: this.remoteAddress });
     this.#handle = options.handle;
+    this.#headerTimeoutMs = options.headerTimeoutMs;
     this.#writer = new FrameWriter(socket, 'GL_ERR_CLIENT_CLOSED');
     this.#decoder = new FrameDecoder((frame) => this.#onFrame(frame), options.limits);
 
@@ -73,6 +83,8 @@ export class Session {
       if (!this.#busy) this.close();
     });
     socket.pipe(this.#decoder);
+    // After the decoder's own listener (pipe's): it has seen the bytes by then.
+    if (this.#headerTimeoutMs !== undefined) socket.on('data', () => this.#watchHeader());
   }
 
   /** True when the peer is on this machine (a password may then travel in clear, SPEC §3). */
@@ -146,6 +158,7 @@ export class Session {
   }
 
   #onFrame(frame: Frame): void {
+    this.#stopHeaderTimer();
     if (this.#closing) return;
     this.#busy = true;
     this.#handle(this, frame)
@@ -158,8 +171,40 @@ export class Session {
         if (this.#closing) return;
         if (this.#draining) this.close(new GridlinkError('GL_ERR_SERVER_SHUTTING_DOWN'));
         else if (this.#inputEnded) this.close();
-        else this.#decoder.release();
+        else {
+          this.#decoder.release();
+          // Bytes of the next frame may have come while this one was handled.
+          this.#watchHeader();
+        }
       });
+  }
+
+  /**
+   * Starts the header deadline when part of a header has arrived and none is
+   * running. It is cleared when the frame is decoded; when it fires with the
+   * same header still incomplete, the connection is closed.
+   */
+  #watchHeader(): void {
+    const timeoutMs = this.#headerTimeoutMs;
+    if (timeoutMs === undefined || this.#headerTimer !== null || this.#busy || this.#closing || this.#decoder.idle) return;
+    const frames = this.#decoder.framesDecoded;
+    this.#headerTimer = setTimeout(() => {
+      this.#headerTimer = null;
+      if (this.#busy || this.#closing || this.#decoder.idle) return;
+      if (this.#decoder.framesDecoded !== frames) {
+        this.#watchHeader();
+        return;
+      }
+      this.logger.info({ event: 'conn.header_timeout', timeoutMs }, 'frame header not completed in time; closing');
+      this.close(new GridlinkError('GL_ERR_SERVER_TIMEOUT', `a frame header must be complete within ${timeoutMs} ms of its first byte`));
+    }, timeoutMs);
+    this.#headerTimer.unref();
+  }
+
+  #stopHeaderTimer(): void {
+    if (this.#headerTimer === null) return;
+    clearTimeout(this.#headerTimer);
+    this.#headerTimer = null;
   }
 
   #onDecoderError(err: Error): void {
@@ -174,6 +219,7 @@ export class Session {
   async #onClose(): Promise<void> {
     this.#closed = true;
     this.#closing = true;
+    this.#stopHeaderTimer();
     this.#decoder.destroy();
     for (const hook of this.#closeHooks.splice(0)) {
       try {
