@@ -76,6 +76,10 @@ export const configSchema = z.strictObject({
       /** A member that sends nothing for this long is removed (UDP has no disconnect). */
       idleTimeoutMs: positiveInt.default(3_600_000),
       maxMembers: positiveInt.default(10_000),
+      /** Names one IP address may hold at once: UDP sources can be forged, and each name makes the room send to its address. */
+      maxNamesPerAddress: positiveInt.default(4),
+      /** Bytes sent to one IP address per second at most; datagrams beyond are dropped (docs/security.md). */
+      maxBytesPerAddressPerSecond: positiveInt.default(65_536),
     })
     .prefault({}),
   /** The web HMI, REST API and WebSocket (SPEC §7). See docs/http-api.md. */

@@ -65,7 +65,7 @@ export class Membership {
   whisper(to: string, text: string): void {
     this.#live();
     checkText(text);
-    if (!this.#rooms.members(this.room).includes(to)) throw new GridlinkError('GL_ERR_CHAT_NO_SUCH_MEMBER', to);
+    if (!this.#rooms.has(this.room, to)) throw new GridlinkError('GL_ERR_CHAT_NO_SUCH_MEMBER', to);
     this.#rooms.publishPrivate(this.room, to, { type: 'private', room: this.room, from: this.nick, to, text, at: Date.now() });
   }
 
@@ -122,6 +122,11 @@ export class ChatRooms {
     members.set(nick, { membership, sink });
     this.publish(room, { type: 'joined', room, from: nick, at: Date.now() });
     return membership;
+  }
+
+  /** True when `nick` is in `room` (constant time: joins must not sort the room). */
+  has(room: string, nick: string): boolean {
+    return this.#rooms.get(room)?.has(nick) === true;
   }
 
   /** Nicknames in a room, sorted. */

@@ -10,6 +10,14 @@ export const LOBBY = 'lobby';
 const MAX_DATAGRAM = 4096;
 /** Refusals per address per second: a spoofed source must not turn us into a reflector. */
 const REFUSALS_PER_SECOND = 5;
+/** Names one address may hold, by default (docs/security.md). */
+export const DEFAULT_MAX_NAMES_PER_ADDRESS = 4;
+/** Bytes sent to one address in one second at most, by default; datagrams beyond are dropped. */
+export const DEFAULT_MAX_BYTES_PER_ADDRESS_PER_SECOND = 64 * 1024;
+/** Addresses whose sending budget is remembered before stale ones are forgotten. */
+const MAX_BUDGETS = 10_000;
+/** A dropping address is logged at most this often. */
+const DROP_LOG_INTERVAL_MS = 10_000;
 
 export interface LegacyUdpChatOptions {
   readonly host: string;
@@ -19,6 +27,19 @@ export interface LegacyUdpChatOptions {
   /** A member that sends nothing for this long is removed (UDP has no disconnect). */
   readonly idleTimeoutMs: number;
   readonly maxMembers: number;
+  /** Names one IP address may hold at once (from any of its ports). */
+  readonly maxNamesPerAddress?: number | undefined;
+  /** Bytes sent to one IP address per second at most (room traffic, answers and refusals alike). */
+  readonly maxBytesPerAddressPerSecond?: number | undefined;
+}
+
+/** What has been sent to one address in the current second. */
+interface Budget {
+  second: number;
+  bytes: number;
+  /** Datagrams dropped since the last log line about this address. */
+  dropped: number;
+  loggedAt: number;
 }
 
 interface LegacyMember {
@@ -46,20 +67,33 @@ export function renderLegacy(event: ChatEvent): string | null {
 }
 
 /**
- * The course's UDP chat room, wire-compatible (SPEC §5.2): `L name`, `C name
- * text`, `Q name`. Unlike the course version, `C` and `Q` for a name are
- * accepted only from the address that logged in with it. Its members are
+ * The course's UDP chat room, wire-compatible (docs/protocol.md): `L name`,
+ * `C name text`, `Q name`. Unlike the course version, `C` and `Q` for a name
+ * are accepted only from the address that logged in with it. Its members are
  * members of the `lobby` room, alongside native and WebSocket ones.
+ *
+ * UDP sources can be forged, so what an `L` can make the server send is
+ * bounded (docs/security.md): an address holds at most a few names, and the
+ * bytes sent to one address per second are capped (the rest is dropped, as
+ * UDP may), so the room cannot be turned into a reflector.
  */
 export class LegacyUdpChat {
   readonly #options: LegacyUdpChatOptions;
   readonly #socket: Socket;
   readonly #members = new Map<string, LegacyMember>();
   readonly #refusals = new Map<string, { second: number; count: number }>();
+  /** Names held per IP address. */
+  readonly #namesByAddress = new Map<string, number>();
+  readonly #budgets = new Map<string, Budget>();
+  readonly #maxNamesPerAddress: number;
+  readonly #maxBytesPerSecond: number;
+  #droppedDatagrams = 0;
   #sweeper: NodeJS.Timeout | null = null;
 
   constructor(options: LegacyUdpChatOptions) {
     this.#options = options;
+    this.#maxNamesPerAddress = options.maxNamesPerAddress ?? DEFAULT_MAX_NAMES_PER_ADDRESS;
+    this.#maxBytesPerSecond = options.maxBytesPerAddressPerSecond ?? DEFAULT_MAX_BYTES_PER_ADDRESS_PER_SECOND;
     this.#socket = createSocket({ type: options.host.includes(':') ? 'udp6' : 'udp4' });
     this.#socket.on('message', (data, from) => this.#onDatagram(data, from));
     this.#socket.on('error', (err) => options.logger.warn({ event: 'chat.udp_error', err: err.message }));
@@ -80,10 +114,16 @@ export class LegacyUdpChat {
     return this.#members.size;
   }
 
+  /** Datagrams not sent because their address had used its bytes for the second. */
+  get droppedDatagrams(): number {
+    return this.#droppedDatagrams;
+  }
+
   close(): Promise<void> {
     if (this.#sweeper !== null) clearInterval(this.#sweeper);
     for (const member of this.#members.values()) member.membership.leave();
     this.#members.clear();
+    this.#namesByAddress.clear();
     return new Promise((resolve) => this.#socket.close(() => resolve()));
   }
 
@@ -124,7 +164,7 @@ export class LegacyUdpChat {
         const member = this.#owned(rest, from);
         if (member === undefined) return;
         this.#send(member.address, member.port, 'EXIT');
-        this.#members.delete(rest);
+        this.#forget(rest);
         member.membership.leave();
         this.#options.logger.info({ event: 'chat.legacy_quit', name: rest });
         return;
@@ -135,13 +175,16 @@ export class LegacyUdpChat {
   }
 
   #login(name: string, from: RemoteInfo): void {
-    const taken = this.#options.rooms.members(LOBBY).includes(name);
+    // A lookup, not a sorted list of the room: a join costs O(members) (its announcement), not more.
+    const taken = this.#options.rooms.has(LOBBY, name);
     if (taken || name.includes(ADMIN_NICK)) {
       this.#send(from.address, from.port, '该用户存在');
       return;
     }
     checkNick(name);
     if (this.#members.size >= this.#options.maxMembers) throw new GridlinkError('GL_ERR_SERVER_BUSY', 'the legacy chat room is full');
+    const held = this.#namesByAddress.get(from.address) ?? 0;
+    if (held >= this.#maxNamesPerAddress) throw new GridlinkError('GL_ERR_SERVER_BUSY', `at most ${this.#maxNamesPerAddress} names per address; send Q for one first`);
     this.#send(from.address, from.port, 'OK');
     const membership = this.#options.rooms.join(LOBBY, name, {
       deliver: (event) => {
@@ -150,10 +193,11 @@ export class LegacyUdpChat {
       },
       drop: (reason) => {
         if (reason === 'kicked') this.#send(from.address, from.port, 'EXIT');
-        this.#members.delete(name);
+        if (this.#members.get(name)?.membership === membership) this.#forget(name);
       },
     });
     this.#members.set(name, { address: from.address, port: from.port, membership, lastSeen: Date.now() });
+    this.#namesByAddress.set(from.address, held + 1);
     this.#options.logger.info({ event: 'chat.legacy_login', name, from: `${from.address}:${from.port}` });
   }
 
@@ -180,15 +224,61 @@ export class LegacyUdpChat {
     this.#send(to.address, to.port, `ERROR ${error.code}: ${error.message}`);
   }
 
+  /** Removes a member's record and gives its address's place back (the membership is left by the caller). */
+  #forget(name: string): void {
+    const member = this.#members.get(name);
+    if (member === undefined) return;
+    this.#members.delete(name);
+    const held = (this.#namesByAddress.get(member.address) ?? 1) - 1;
+    if (held > 0) this.#namesByAddress.set(member.address, held);
+    else this.#namesByAddress.delete(member.address);
+  }
+
+  /** Sends one datagram if its address has bytes left this second; drops it otherwise. */
   #send(address: string, port: number, text: string): void {
-    this.#socket.send(Buffer.from(text, 'utf8'), port, address, () => undefined);
+    const data = Buffer.from(text, 'utf8');
+    const now = Date.now();
+    const second = Math.floor(now / 1000);
+    let budget = this.#budgets.get(address);
+    if (budget === undefined) {
+      if (this.#budgets.size >= MAX_BUDGETS) this.#forgetStaleBudgets(second);
+      budget = { second, bytes: 0, dropped: 0, loggedAt: 0 };
+      this.#budgets.set(address, budget);
+    } else if (budget.second !== second) {
+      budget.second = second;
+      budget.bytes = 0;
+    }
+    if (budget.bytes + data.length > this.#maxBytesPerSecond) {
+      this.#droppedDatagrams += 1;
+      budget.dropped += 1;
+      if (now - budget.loggedAt >= DROP_LOG_INTERVAL_MS) {
+        this.#options.logger.warn(
+          { event: 'chat.legacy_send_limited', address, limit: this.#maxBytesPerSecond, dropped: budget.dropped },
+          'datagrams to this address dropped: over its bytes per second',
+        );
+        budget.loggedAt = now;
+        budget.dropped = 0;
+      }
+      return;
+    }
+    budget.bytes += data.length;
+    this.#socket.send(data, port, address, () => undefined);
+  }
+
+  /** Keeps the budgets map bounded: addresses not sent to this second or the last ten are forgotten. */
+  #forgetStaleBudgets(second: number): void {
+    for (const [address, budget] of this.#budgets) {
+      if (second - budget.second > DROP_LOG_INTERVAL_MS / 1000) this.#budgets.delete(address);
+    }
+    // Still full (a flood of fresh addresses): start over rather than grow.
+    if (this.#budgets.size >= MAX_BUDGETS) this.#budgets.clear();
   }
 
   #expireIdle(): void {
     const oldest = Date.now() - this.#options.idleTimeoutMs;
     for (const [name, member] of this.#members) {
       if (member.lastSeen < oldest) {
-        this.#members.delete(name);
+        this.#forget(name);
         member.membership.leave();
       }
     }
