@@ -20,6 +20,8 @@ const limitsSchema = z
   .refine((l) => l.high === undefined || l.highHigh === undefined || l.high <= l.highHigh, { message: 'high must be <= highHigh' })
   .refine((l) => l.low === undefined || l.high === undefined || l.low < l.high, { message: 'low must be < high' });
 
+const deviceName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a device name is letters, digits, _ or -');
+
 const pointSchema = z.strictObject({
   name: z.string().regex(POINT_NAME, 'a point name is 1-8 dot-separated tokens of letters, digits, _ or -'),
   class: z.enum(POINT_CLASSES),
@@ -50,8 +52,10 @@ const pointSchema = z.strictObject({
     .optional(),
 });
 
-const deviceSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a device name is letters, digits, _ or -'),
+const modbusDeviceSchema = z.strictObject({
+  name: deviceName,
+  /** How gridlink reaches the device; unset is Modbus TCP, so configurations written before IEC 104 still parse. */
+  protocol: z.literal('modbus').optional(),
   host: z.string().min(1),
   port: port.default(502),
   unitId: z.number().int().min(0).max(255).default(1),
@@ -63,7 +67,71 @@ const deviceSchema = z.strictObject({
   points: z.array(pointSchema).min(1).max(10_000),
 });
 
+/** The information a 104 point carries at its device: a type hint, also choosing the command (docs/iec104.md "Controlling station"). */
+export const IEC104_POINT_TYPES = ['single', 'double', 'float', 'scaled', 'normalized'] as const;
+export type Iec104PointType = (typeof IEC104_POINT_TYPES)[number];
+
+/**
+ * A point of an IEC 104 device (docs/configuration.md "IEC 104 devices"):
+ * the Modbus point without its register fields, addressed by the device's
+ * information object address. Built by omission, so whatever else the point
+ * schema carries (such as gridlink's own station settings) applies here too.
+ */
+const iec104PointSchema = pointSchema.omit({ ioa: true, source: true, address: true, type: true, control: true }).extend({
+  /** Information object address of the point at the device (not gridlink's own station address). */
+  ioa: z.number().int().min(1).max(0xffffff),
+  /** What the device sends for it; unset: status → single, telemetry and setpoint → float. Only the command depends on it: any monitored type is accepted. */
+  type: z.enum(IEC104_POINT_TYPES).optional(),
+  /** Makes the point controllable: select, then execute, then the point's own value is the feedback. */
+  control: z
+    .strictObject({
+      /** Where the command goes; unset: the point's own ioa. */
+      ioa: z.number().int().min(0).max(0xffffff).optional(),
+      /** QU of single and double commands (0 default, 1 short pulse, 2 long pulse, 3 persistent), QL of set-points. */
+      qualifier: z.number().int().min(0).max(127).default(0),
+      /** Each confirmation (select, execute) and then the feedback must come within this long, or the command failed. */
+      timeoutMs: positiveInt.default(5_000),
+    })
+    .optional(),
+});
+
+const iec104DeviceSchema = z.strictObject({
+  name: deviceName,
+  protocol: z.literal('iec104'),
+  host: z.string().min(1),
+  port: port.default(2404),
+  /** Common address of ASDU of the station (1..65534). */
+  commonAddress: z.number().int().min(1).max(65_534).default(1),
+  /** A general interrogation on every (re)connect and then this often. */
+  giIntervalMs: positiveInt.default(900_000),
+  /** Set the station's clock (C_CS_NA_1) on every connect. */
+  clockSync: z.boolean().default(false),
+  /** Most I-format APDUs sent and unacknowledged, and the acknowledgement window (docs/iec104.md "Parameters"). */
+  k: z.number().int().min(1).max(32_767).default(12),
+  w: z.number().int().min(1).max(32_767).default(8),
+  /** Connection establishment time-out, ms. */
+  t0: positiveInt.default(30_000),
+  /** Time-out of send or test APDUs, ms: an unconfirmed one closes the connection (the device is lost). */
+  t1: positiveInt.default(15_000),
+  /** Time-out for acknowledging received I-format APDUs, ms (t2 < t1). */
+  t2: positiveInt.default(10_000),
+  /** Idle time before a test frame, ms: a silent station is found within t3 + t1. */
+  t3: positiveInt.default(20_000),
+  /** Reconnect waits double from 1 s (or this, when smaller) up to this. */
+  backoffMaxMs: positiveInt.default(10_000),
+  points: z.array(iec104PointSchema).min(1).max(10_000),
+});
+
+const deviceSchema = z.discriminatedUnion('protocol', [modbusDeviceSchema, iec104DeviceSchema]);
+
+/** A point of a Modbus device. */
 export type PointConfig = z.output<typeof pointSchema>;
+/** A point of an IEC 104 device. */
+export type Iec104PointConfig = z.output<typeof iec104PointSchema>;
+/** A point of any device: what the point table holds. */
+export type ScadaPointConfig = PointConfig | Iec104PointConfig;
+export type ModbusDeviceConfig = z.output<typeof modbusDeviceSchema>;
+export type Iec104DeviceConfig = z.output<typeof iec104DeviceSchema>;
 export type DeviceConfig = z.output<typeof deviceSchema>;
 
 export const scadaSchema = z
@@ -102,6 +170,10 @@ export const scadaSchema = z
     for (const [d, device] of (scada.devices ?? []).entries()) {
       if (devices.has(device.name)) ctx.addIssue({ code: 'custom', path: ['devices', d, 'name'], message: `device ${device.name} is defined twice` });
       devices.add(device.name);
+      if (device.protocol === 'iec104') {
+        checkIec104Device(device, d, seen, ctx);
+        continue;
+      }
       for (const [p, point] of device.points.entries()) {
         if (seen.has(point.name)) ctx.addIssue({ code: 'custom', path: ['devices', d, 'points', p, 'name'], message: `point ${point.name} is defined twice` });
         seen.add(point.name);
@@ -118,3 +190,33 @@ export const scadaSchema = z
   });
 
 export type ScadaConfig = z.output<typeof scadaSchema>;
+
+/**
+ * An IEC 104 device's own rules: point names unique across the data plane,
+ * one point per device address, types that fit the class, and the standard's
+ * w ≤ k and t2 < t1. Its points' `ioa` is the device's address, so it is not
+ * checked against gridlink's own station addresses.
+ */
+function checkIec104Device(device: Iec104DeviceConfig, d: number, seen: Set<string>, ctx: z.RefinementCtx): void {
+  if (device.w > device.k) ctx.addIssue({ code: 'custom', path: ['devices', d, 'w'], message: `w (${device.w}) must not exceed k (${device.k})` });
+  if (device.t2 >= device.t1) ctx.addIssue({ code: 'custom', path: ['devices', d, 't2'], message: `t2 (${device.t2} ms) must be shorter than t1 (${device.t1} ms)` });
+  const ioas = new Map<number, string>();
+  for (const [p, point] of device.points.entries()) {
+    const path = ['devices', d, 'points', p];
+    if (seen.has(point.name)) ctx.addIssue({ code: 'custom', path: [...path, 'name'], message: `point ${point.name} is defined twice` });
+    seen.add(point.name);
+    const holder = ioas.get(point.ioa);
+    if (holder !== undefined) ctx.addIssue({ code: 'custom', path: [...path, 'ioa'], message: `ioa ${point.ioa} of ${device.name} is already ${holder}'s` });
+    ioas.set(point.ioa, point.name);
+    const binary = point.class === 'status' || point.class === 'control';
+    if (point.type !== undefined && binary !== (point.type === 'single' || point.type === 'double')) {
+      ctx.addIssue({ code: 'custom', path: [...path, 'type'], message: `a ${point.class} point cannot be ${point.type}` });
+    }
+    if (point.control !== undefined && point.class === 'telemetry') {
+      ctx.addIssue({ code: 'custom', path: [...path, 'control'], message: 'only status, control and setpoint points can be controlled' });
+    }
+    if (point.control !== undefined && binary && point.control.qualifier > 31) {
+      ctx.addIssue({ code: 'custom', path: [...path, 'control', 'qualifier'], message: 'the qualifier of a single or double command (QU) is 0..31' });
+    }
+  }
+}

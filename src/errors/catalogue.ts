@@ -312,6 +312,12 @@ const ENTRIES = {
     fatal: false,
     http: 503,
   },
+  GL_ERR_SCADA_COMMAND_REFUSED: {
+    message: 'the device refused the command',
+    hint: 'the station answered with a negative confirmation (IEC 104 P/N); check on site why it does not take commands (local control, interlock, wrong address); an alarm was raised',
+    fatal: false,
+    http: 409,
+  },
   GL_ERR_SCADA_NO_ALARM: {
     message: 'no such open alarm',
     hint: 'list the alarms with "gridlink alarms"',

@@ -1,4 +1,4 @@
-import type { PointConfig } from '../config/scada-schema.js';
+import type { ScadaPointConfig } from '../config/scada-schema.js';
 import { GridlinkError } from '../errors/index.js';
 import type { HistoryStore } from './history-store.js';
 import type { Alarm, AlarmKind, AlarmState } from './types.js';
@@ -51,7 +51,7 @@ export class AlarmBook {
   }
 
   /** Evaluates a point's limits against a good value; raises, escalates or clears its limit alarm. */
-  checkLimits(point: PointConfig, value: number, now: number): void {
+  checkLimits(point: ScadaPointConfig, value: number, now: number): void {
     const limits = point.limits;
     if (limits === undefined) return;
     const key = keyOf(point.name, 'high');
@@ -128,7 +128,7 @@ function keyOf(source: string, kind: AlarmKind): string {
   return `${source}\u0000${family}`;
 }
 
-function levelOf(limits: NonNullable<PointConfig['limits']>, value: number): LimitKind | null {
+function levelOf(limits: NonNullable<ScadaPointConfig['limits']>, value: number): LimitKind | null {
   if (limits.highHigh !== undefined && value >= limits.highHigh) return 'highHigh';
   if (limits.lowLow !== undefined && value <= limits.lowLow) return 'lowLow';
   if (limits.high !== undefined && value >= limits.high) return 'high';
@@ -136,7 +136,7 @@ function levelOf(limits: NonNullable<PointConfig['limits']>, value: number): Lim
   return null;
 }
 
-function stillNear(limits: NonNullable<PointConfig['limits']>, kind: LimitKind, value: number): boolean {
+function stillNear(limits: NonNullable<ScadaPointConfig['limits']>, kind: LimitKind, value: number): boolean {
   const bound = limits[kind];
   if (bound === undefined) return false;
   return kind === 'high' || kind === 'highHigh' ? value > bound - limits.hysteresis : value < bound + limits.hysteresis;

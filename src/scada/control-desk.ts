@@ -1,10 +1,8 @@
 import { auditEntry, type UserActor } from '../accounts/actor.js';
 import type { AuditLog } from '../accounts/audit-log.js';
 import { hasRole } from '../accounts/roles.js';
-import type { PointConfig } from '../config/scada-schema.js';
 import { GridlinkError } from '../errors/index.js';
 import { reasonOf } from './acquisition/modbus-poller.js';
-import { encodeRegisters, toRaw } from './acquisition/register-codec.js';
 import type { PointEntry } from './point-table.js';
 import type { OperateResult, SelectLease } from './types.js';
 
@@ -16,8 +14,14 @@ interface Lease extends SelectLease {
 /** What the desk needs from the rest of the data plane. */
 export interface ControlTarget {
   point(name: string): PointEntry | undefined;
-  /** Writes the command to the point's device. */
-  write(entry: PointEntry, target: 'coil' | 'holding', address: number, value: boolean | number[]): Promise<void>;
+  /**
+   * The command that sets the point to `value`, through its device's driver
+   * (see DeviceDriver.command in src/scada/acquisition/device-driver.ts):
+   * throws GL_ERR_SCADA_BAD_VALUE at once when the value does not fit; the
+   * function it returns delivers the command and resolves with the time from
+   * which a value counts as feedback.
+   */
+  command(entry: PointEntry, value: number): () => Promise<number>;
   /** Resolves with true once the point reads `value` (good quality, read after `after`), false on timeout. */
   feedback(entry: PointEntry, value: number, after: number, timeoutMs: number): Promise<boolean>;
   failed(point: string, message: string): void;
@@ -90,7 +94,7 @@ export class ControlDesk {
       throw new GridlinkError('GL_ERR_SCADA_NOT_SELECTED', held === undefined ? `${name} is not selected (or the selection expired)` : `${name} is held by ${held.holder}`);
     }
     const control = entry.config.control!;
-    const command = commandFor(entry.config, value);
+    const send = this.#target.command(entry, value);
     // The selection is spent by this command (one select, one operate).
     clearTimeout(held.timer);
     this.#leases.delete(name);
@@ -98,15 +102,21 @@ export class ControlDesk {
     const started = Date.now();
     this.#audit.record(auditEntry(actor, 'control.operate', { point: name, value }));
     try {
+      let after: number;
       try {
-        await this.#target.write(entry, control.target, control.address, command);
+        after = await send();
       } catch (err) {
         const reason = reasonOf(err);
         this.#audit.record(auditEntry(actor, 'control.failed', { point: name, value, reason }));
+        if (err instanceof GridlinkError) {
+          // The device answered and said no (an IEC 104 negative confirmation).
+          this.#target.failed(name, `command ${value} to ${name} by ${actor.identity.name} was refused: ${reason}`);
+          throw err;
+        }
         this.#target.failed(name, `command ${value} to ${name} by ${actor.identity.name} was not delivered: ${reason}`);
         throw new GridlinkError('GL_ERR_SCADA_DEVICE_UNAVAILABLE', `${entry.device}: ${reason}`);
       }
-      const confirmed = await this.#target.feedback(entry, value, Date.now(), control.timeoutMs);
+      const confirmed = await this.#target.feedback(entry, value, after, control.timeoutMs);
       const tookMs = Date.now() - started;
       if (!confirmed) {
         this.#audit.record(auditEntry(actor, 'control.failed', { point: name, value, reason: 'no feedback', tookMs }));
@@ -149,21 +159,5 @@ export class ControlDesk {
     clearTimeout(lease.timer);
     this.#leases.delete(name);
     this.#audit.record({ event, actor: lease.holder, detail: { point: name } });
-  }
-}
-
-/** The device write for an engineering value; throws GL_ERR_SCADA_BAD_VALUE when it does not fit. */
-function commandFor(point: PointConfig, value: number): boolean | number[] {
-  if (!Number.isFinite(value)) throw new GridlinkError('GL_ERR_SCADA_BAD_VALUE', `${value}`);
-  const control = point.control!;
-  if (point.class === 'status' || point.class === 'control') {
-    if (value !== 0 && value !== 1) throw new GridlinkError('GL_ERR_SCADA_BAD_VALUE', `${point.name} takes 0 or 1${point.states === undefined ? '' : ` (${point.states[0]} or ${point.states[1]})`}`);
-    return control.target === 'coil' ? value === 1 : [value];
-  }
-  if (control.target === 'coil') return value !== 0;
-  try {
-    return encodeRegisters(toRaw(value, point), point.type);
-  } catch (err) {
-    throw new GridlinkError('GL_ERR_SCADA_BAD_VALUE', `${point.name}: ${(err as Error).message}`);
   }
 }

@@ -1,12 +1,18 @@
-import type { DeviceConfig, PointConfig } from '../config/scada-schema.js';
-import type { Reading } from './acquisition/modbus-poller.js';
+import type { DeviceConfig, ScadaPointConfig } from '../config/scada-schema.js';
 import { toEngineering } from './acquisition/register-codec.js';
 import { pointMatcher } from './point-pattern.js';
 import type { PointSnapshot, Quality } from './types.js';
 
+/** One raw reading of a point from a poll (Modbus). */
+export interface Reading {
+  readonly point: string;
+  /** The raw register value (or 0/1 for bits); NaN when the reply was short. */
+  readonly raw: number;
+}
+
 /** A point in the real-time table: its configuration and its current value. */
 export interface PointEntry {
-  readonly config: PointConfig;
+  readonly config: ScadaPointConfig;
   readonly device: string;
   /** Information object address on IEC 104 (docs/iec104.md "Addresses"): configured, or assigned in table order. */
   readonly ioa: number;
@@ -42,7 +48,8 @@ export class PointTable {
   readonly #byDevice = new Map<string, PointEntry[]>();
 
   constructor(devices: readonly DeviceConfig[]) {
-    const ioas = assignIoas(devices.flatMap((device) => device.points));
+    // A point of an IEC 104 device has the device's address in `ioa`, not gridlink's own.
+    const ioas = assignIoas(devices.flatMap((device) => (device.protocol === 'iec104' ? device.points.map((point) => ({ name: point.name })) : device.points)));
     for (const device of devices) {
       const entries = device.points.map((config): PointEntry => ({ config, device: device.name, ioa: ioas.get(config.name)!, value: null, quality: 'invalid', sourceTime: null, serverTime: null, reported: null, substitute: null }));
       for (const entry of entries) this.#points.set(entry.config.name, entry);
@@ -56,6 +63,11 @@ export class PointTable {
 
   get(name: string): PointEntry | undefined {
     return this.#points.get(name);
+  }
+
+  /** The points of one device, in configuration order. */
+  ofDevice(device: string): readonly PointEntry[] {
+    return this.#byDevice.get(device) ?? [];
   }
 
   list(pattern?: string): PointEntry[] {
@@ -79,6 +91,28 @@ export class PointTable {
       if (change !== null && entry.substitute === null) changes.push(change);
     }
     return changes;
+  }
+
+  /**
+   * Stores one value a device sent with its own quality and time (IEC 104);
+   * returns the change to publish, or null when it is no event. Values that
+   * are not good are stored too, flagged: a station sends its last value with
+   * IV or NT set, and an operator should see it as such. A raw NaN (a double
+   * point between its positions) changes only the quality: questionable, or
+   * worse when the device says so.
+   */
+  applyUpdate(entry: PointEntry, raw: number, quality: Quality, sourceTime: number, serverTime: number): PointChange | null {
+    let change: PointChange | null;
+    if (Number.isFinite(raw)) {
+      change = this.#store(entry, raw, quality, sourceTime, serverTime);
+    } else {
+      const flagged = quality === 'good' ? 'questionable' : quality;
+      change = entry.quality === flagged ? null : { entry, kind: 'quality' };
+      entry.quality = flagged;
+      entry.sourceTime = sourceTime;
+      entry.serverTime = serverTime;
+    }
+    return change !== null && entry.substitute === null ? change : null;
   }
 
   /** Shows `value` (quality substituted) in place of the device's, or releases it (null). Returns the change to publish. */
@@ -108,7 +142,6 @@ export class PointTable {
   }
 
   #apply(entry: PointEntry, raw: number, sourceTime: number, serverTime: number): PointChange | null {
-    const config = entry.config;
     if (!Number.isFinite(raw)) {
       // A reply that decodes to nothing usable (short block, NaN float): the value is not trustworthy.
       const changed = entry.quality !== 'questionable';
@@ -116,13 +149,19 @@ export class PointTable {
       entry.serverTime = serverTime;
       return changed ? { entry, kind: 'quality' } : null;
     }
-    const value = config.class === 'status' || config.class === 'control' ? (raw === 0 ? 0 : 1) : toEngineering(raw, config);
-    const qualityChanged = entry.quality !== 'good';
+    return this.#store(entry, raw, 'good', sourceTime, serverTime);
+  }
+
+  /** Stores a finite raw value with its quality: an event when it moved beyond deadband (any change of a status), or when only the quality changed. */
+  #store(entry: PointEntry, raw: number, quality: Quality, sourceTime: number, serverTime: number): PointChange | null {
+    const config = entry.config;
+    const isBinary = config.class === 'status' || config.class === 'control';
+    const value = isBinary ? (raw === 0 ? 0 : 1) : toEngineering(raw, config);
+    const qualityChanged = entry.quality !== quality;
     entry.value = value;
-    entry.quality = 'good';
+    entry.quality = quality;
     entry.sourceTime = sourceTime;
     entry.serverTime = serverTime;
-    const isBinary = config.class === 'status' || config.class === 'control';
     const moved = entry.reported === null || (isBinary ? value !== entry.reported : Math.abs(value - entry.reported) > config.deadband);
     if (moved) {
       entry.reported = value;
@@ -159,7 +198,7 @@ export function snapshotOf(entry: PointEntry): PointSnapshot {
  * addresses; a control centre that must not see them move when points are
  * added should have them configured.
  */
-export function assignIoas(points: readonly PointConfig[]): Map<string, number> {
+export function assignIoas(points: ReadonlyArray<{ readonly name: string; readonly ioa?: number | undefined }>): Map<string, number> {
   const taken = new Set<number>();
   for (const point of points) if (point.ioa !== undefined) taken.add(point.ioa);
   const out = new Map<string, number>();

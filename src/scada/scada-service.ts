@@ -7,6 +7,8 @@ import { hasRole } from '../accounts/roles.js';
 import type { Bus } from '../bus/bus.js';
 import type { DeviceConfig, ScadaConfig } from '../config/scada-schema.js';
 import { GridlinkError } from '../errors/index.js';
+import type { DeviceDriver, DeviceSink, PointUpdate } from './acquisition/device-driver.js';
+import { Iec104Device } from './acquisition/iec104-device.js';
 import { ModbusPoller, type PollSink, type Reading } from './acquisition/modbus-poller.js';
 import { AlarmBook } from './alarm-book.js';
 import { ControlDesk } from './control-desk.js';
@@ -18,11 +20,15 @@ import { simulatorDevices } from './simulator/simulator-devices.js';
 import { SCADA_TOPICS, type Alarm, type DeviceStatus, type OperateResult, type PointEvent, type PointSnapshot, type ScadaApi, type ScadaMetrics, type SelectLease } from './types.js';
 
 interface FeedbackWaiter {
+  readonly entry: PointEntry;
   readonly value: number;
   readonly after: number;
   readonly tolerance: number;
   readonly resolve: (confirmed: boolean) => void;
 }
+
+/** IEC 104 stations are connected within this long of each other at start-up (their first interrogations spread out). */
+const IEC104_START_SPREAD_MS = 1_000;
 
 const HOUR_MS = 3_600_000;
 
@@ -36,11 +42,13 @@ export interface ScadaServiceOptions {
 
 /**
  * The SCADA data plane (SPEC §6) in one place: the built-in simulator (when
- * on), one poller per device, the real-time point table, events on the bus
- * and in history, alarms, and select-before-operate control. Front ends (the
- * native protocol, the web HMI) see it through {@link ScadaApi}.
+ * on), one driver per device (a Modbus poller or an IEC 104 controlling
+ * station, docs/iec104.md "Controlling station"), the real-time point table,
+ * events on the bus and in history, alarms, and select-before-operate
+ * control. Front ends (the native protocol, the web HMI) see it through
+ * {@link ScadaApi}.
  */
-export class ScadaService implements ScadaApi, PollSink {
+export class ScadaService implements ScadaApi, PollSink, DeviceSink {
   readonly simulator: SubstationSimulator | null;
   readonly simulatorAddress: AddressInfo | null;
   readonly #bus: Bus;
@@ -49,7 +57,7 @@ export class ScadaService implements ScadaApi, PollSink {
   readonly #table: PointTable;
   readonly #alarms: AlarmBook;
   readonly #desk: ControlDesk;
-  readonly #pollers = new Map<string, ModbusPoller>();
+  readonly #drivers = new Map<string, DeviceDriver>();
   readonly #waiters = new Map<string, Set<FeedbackWaiter>>();
   readonly #retentionMs: number;
   #retentionTimer: NodeJS.Timeout | null = null;
@@ -68,7 +76,7 @@ export class ScadaService implements ScadaApi, PollSink {
     this.#desk = new ControlDesk(
       {
         point: (name) => this.#table.get(name),
-        write: (entry, target, address, value) => this.#pollerOf(entry).write(target, address, value),
+        command: (entry, value) => this.#drivers.get(entry.device)!.command(entry, value),
         feedback: (entry, value, after, timeoutMs) => this.#feedback(entry, value, after, timeoutMs),
         failed: (point, message) => this.#alarms.commandFailed(point, message, Date.now()),
         succeeded: (point) => this.#alarms.commandSucceeded(point, Date.now()),
@@ -76,7 +84,11 @@ export class ScadaService implements ScadaApi, PollSink {
       options.audit,
       options.config.selectTimeoutMs,
     );
-    for (const device of devices) this.#pollers.set(device.name, new ModbusPoller(device, this, options.logger.child({ service: 'scada' })));
+    const logger = options.logger.child({ service: 'scada' });
+    for (const device of devices) {
+      const driver = device.protocol === 'iec104' ? new Iec104Device(device, this.#table.ofDevice(device.name), this, logger) : new ModbusPoller(device, this, logger);
+      this.#drivers.set(device.name, driver);
+    }
   }
 
   static async start(options: ScadaServiceOptions): Promise<ScadaService> {
@@ -112,14 +124,20 @@ export class ScadaService implements ScadaApi, PollSink {
   startAcquisition(): void {
     // Spread the devices over the poll period: 200 devices polled in one burst
     // would keep the event loop busy in chunks and delay each other's replies.
-    const pollers = [...this.#pollers.values()];
+    const pollers: ModbusPoller[] = [];
+    const stations: Iec104Device[] = [];
+    for (const driver of this.#drivers.values()) {
+      if (driver instanceof ModbusPoller) pollers.push(driver);
+      else if (driver instanceof Iec104Device) stations.push(driver);
+    }
     pollers.forEach((poller, i) => poller.start(Math.floor((i * poller.device.pollMs) / pollers.length)));
+    stations.forEach((station, i) => station.start(Math.floor((i * IEC104_START_SPREAD_MS) / stations.length)));
   }
 
   async stop(): Promise<void> {
     if (this.#retentionTimer !== null) clearInterval(this.#retentionTimer);
     this.#desk.close();
-    await Promise.all([...this.#pollers.values()].map((p) => p.stop()));
+    await Promise.all([...this.#drivers.values()].map((d) => d.stop()));
     for (const waiters of this.#waiters.values()) for (const w of waiters) w.resolve(false);
     this.#waiters.clear();
     this.#history.close();
@@ -128,8 +146,20 @@ export class ScadaService implements ScadaApi, PollSink {
 
   metrics(): ScadaMetrics {
     let online = 0;
-    for (const poller of this.#pollers.values()) if (poller.online) online += 1;
-    return { devices: this.#pollers.size, devicesOnline: online, points: this.#table.size, readings: this.#readings, events: this.#events, activeAlarms: this.#alarms.open().filter((a) => a.clearedAt === null).length };
+    let unknown = 0;
+    for (const driver of this.#drivers.values()) {
+      if (driver.online) online += 1;
+      if (driver instanceof Iec104Device) unknown += driver.unknownObjects;
+    }
+    return {
+      devices: this.#drivers.size,
+      devicesOnline: online,
+      points: this.#table.size,
+      readings: this.#readings,
+      events: this.#events,
+      activeAlarms: this.#alarms.open().filter((a) => a.clearedAt === null).length,
+      unknownObjects: unknown,
+    };
   }
 
   // --- ScadaApi ---
@@ -145,7 +175,7 @@ export class ScadaService implements ScadaApi, PollSink {
   }
 
   devices(): DeviceStatus[] {
-    return [...this.#pollers.values()].map((p) => p.status());
+    return [...this.#drivers.values()].map((d) => d.status());
   }
 
   history(point: string, since: number, until: number, limit: number, offset = 0): HistorySample[] {
@@ -220,6 +250,23 @@ export class ScadaService implements ScadaApi, PollSink {
     }
   }
 
+  // --- DeviceSink ---
+
+  updates(_device: string, updates: readonly PointUpdate[], receivedAt: number): void {
+    this.#readings += updates.length;
+    const table = this.#table;
+    for (const update of updates) {
+      const change = table.applyUpdate(update.entry, update.raw, update.quality, update.sourceTime, receivedAt);
+      if (change !== null) this.#emit(change, receivedAt);
+    }
+    if (this.#waiters.size === 0) return;
+    for (const update of updates) {
+      const waiters = this.#waiters.get(update.entry.config.name);
+      if (waiters === undefined) continue;
+      for (const waiter of waiters) if (confirms(waiter, receivedAt)) waiter.resolve(true);
+    }
+  }
+
   lost(device: string, reason: string): void {
     const now = Date.now();
     for (const change of this.#table.setDeviceQuality(device, 'invalid', now)) this.#emit(change, now);
@@ -250,10 +297,6 @@ export class ScadaService implements ScadaApi, PollSink {
     return alarm === undefined ? snapshot : { ...snapshot, alarm: alarm.state };
   }
 
-  #pollerOf(entry: PointEntry): ModbusPoller {
-    return this.#pollers.get(entry.device)!;
-  }
-
   #feedback(entry: PointEntry, value: number, after: number, timeoutMs: number): Promise<boolean> {
     const name = entry.config.name;
     const binary = entry.config.class === 'status' || entry.config.class === 'control';
@@ -266,6 +309,7 @@ export class ScadaService implements ScadaApi, PollSink {
       }
       const set = waiters;
       const waiter: FeedbackWaiter = {
+        entry,
         value,
         after,
         tolerance,
@@ -278,6 +322,9 @@ export class ScadaService implements ScadaApi, PollSink {
       };
       const timer = setTimeout(() => waiter.resolve(false), timeoutMs);
       set.add(waiter);
+      // The value may already be there: an IEC 104 station can report the change before its driver
+      // returned, and a station whose point already shows the commanded state reports nothing.
+      if (entry.serverTime !== null && confirms(waiter, entry.serverTime)) waiter.resolve(true);
     });
   }
 
@@ -285,6 +332,12 @@ export class ScadaService implements ScadaApi, PollSink {
     const removed = this.#history.prune(Date.now() - this.#retentionMs);
     if (removed > 0) this.#audit.record({ event: 'history.pruned', detail: { rows: removed } });
   }
+}
+
+/** The waiter's point reads its commanded value, good, in a value received at `receivedAt` (not before the waiter's `after`). */
+function confirms(waiter: FeedbackWaiter, receivedAt: number): boolean {
+  const entry = waiter.entry;
+  return entry.quality === 'good' && entry.value !== null && receivedAt >= waiter.after && Math.abs(entry.value - waiter.value) <= waiter.tolerance;
 }
 
 function checkRange(since: number, until: number): void {

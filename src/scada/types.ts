@@ -135,4 +135,6 @@ export interface ScadaMetrics {
   readonly readings: number;
   readonly events: number;
   readonly activeAlarms: number;
+  /** Information objects IEC 104 stations sent for addresses no point has (or another common address): ignored. */
+  readonly unknownObjects: number;
 }

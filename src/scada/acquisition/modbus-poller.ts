@@ -1,20 +1,18 @@
 import { createRequire } from 'node:module';
 import type { ModbusRTU } from 'modbus-serial/ModbusRTU.js';
 import type { Logger } from 'pino';
-import type { DeviceConfig } from '../../config/scada-schema.js';
+import type { ModbusDeviceConfig, PointConfig } from '../../config/scada-schema.js';
+import { GridlinkError } from '../../errors/index.js';
+import type { PointEntry, Reading } from '../point-table.js';
 import type { DeviceStatus } from '../types.js';
-import { decodeRegisters } from './register-codec.js';
+import type { DeviceDriver } from './device-driver.js';
+import { decodeRegisters, encodeRegisters, toRaw } from './register-codec.js';
 import { planReads, type ReadBlock } from './read-plan.js';
 
 // modbus-serial is CommonJS whose typings declare an ES default export; load it the CommonJS way.
 const ModbusClient = createRequire(import.meta.url)('modbus-serial') as typeof ModbusRTU;
 
-/** One raw reading of a point from a poll. */
-export interface Reading {
-  readonly point: string;
-  /** The raw register value (or 0/1 for bits); NaN when the reply was short. */
-  readonly raw: number;
-}
+export type { Reading };
 
 /** Where a poller reports; the point table and alarms are behind it. */
 export interface PollSink {
@@ -35,8 +33,8 @@ export interface PollSink {
  * the running poll on the same connection: Modbus TCP devices commonly
  * handle one request at a time.
  */
-export class ModbusPoller {
-  readonly device: DeviceConfig;
+export class ModbusPoller implements DeviceDriver {
+  readonly device: ModbusDeviceConfig;
   readonly #sink: PollSink;
   readonly #logger: Logger;
   readonly #plan: ReadBlock[];
@@ -53,7 +51,7 @@ export class ModbusPoller {
   #lastError: string | null = null;
   #loop: Promise<void> | null = null;
 
-  constructor(device: DeviceConfig, sink: PollSink, logger: Logger) {
+  constructor(device: ModbusDeviceConfig, sink: PollSink, logger: Logger) {
     this.device = device;
     this.#sink = sink;
     this.#logger = logger.child({ device: device.name });
@@ -86,8 +84,24 @@ export class ModbusPoller {
     };
   }
 
+  get name(): string {
+    return this.device.name;
+  }
+
   get online(): boolean {
     return this.#online === true;
+  }
+
+  /** The coil or register write of a command (see {@link DeviceDriver.command}); its feedback counts from when the write was answered. */
+  command(entry: PointEntry, value: number): () => Promise<number> {
+    const point = this.device.points.find((p) => p.name === entry.config.name);
+    if (point?.control === undefined) throw new GridlinkError('GL_ERR_SCADA_NOT_CONTROLLABLE', entry.config.name);
+    const control = point.control;
+    const words = commandFor(point, value);
+    return async () => {
+      await this.write(control.target, control.address, words);
+      return Date.now();
+    };
   }
 
   /** Writes a coil or holding register(s), after the poll in flight. Rejects when the device is unreachable. */
@@ -255,4 +269,20 @@ export function reasonOf(err: unknown): string {
   if (err instanceof Error) return err.message;
   if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string') return err.message;
   return typeof err === 'string' ? err : JSON.stringify(err) ?? 'unknown error';
+}
+
+/** The device write for an engineering value; throws GL_ERR_SCADA_BAD_VALUE when it does not fit. */
+function commandFor(point: PointConfig, value: number): boolean | number[] {
+  if (!Number.isFinite(value)) throw new GridlinkError('GL_ERR_SCADA_BAD_VALUE', `${value}`);
+  const control = point.control!;
+  if (point.class === 'status' || point.class === 'control') {
+    if (value !== 0 && value !== 1) throw new GridlinkError('GL_ERR_SCADA_BAD_VALUE', `${point.name} takes 0 or 1${point.states === undefined ? '' : ` (${point.states[0]} or ${point.states[1]})`}`);
+    return control.target === 'coil' ? value === 1 : [value];
+  }
+  if (control.target === 'coil') return value !== 0;
+  try {
+    return encodeRegisters(toRaw(value, point), point.type);
+  } catch (err) {
+    throw new GridlinkError('GL_ERR_SCADA_BAD_VALUE', `${point.name}: ${(err as Error).message}`);
+  }
 }
