@@ -100,6 +100,11 @@ export const configSchema = z.strictObject({
       tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
       /** Origins accepted besides the server's own (e.g. `https://hmi.example` behind a proxy). */
       origins: z.array(z.string().min(1)).default([]),
+      /**
+       * Host names the HMI is reached by, besides IP addresses, `localhost`, `host` and the hosts of
+       * `origins`: any other Host header is refused (a DNS-rebinding page), see docs/security.md.
+       */
+      hosts: z.array(z.string().min(1)).default([]),
       /** Addresses that may read /metrics (`*` for any); loopback by default. */
       metricsAllow: z.array(z.string().min(1)).default(['127.0.0.1', '::1']),
     })

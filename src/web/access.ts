@@ -3,7 +3,7 @@ import { hasRole, type Role } from '../accounts/roles.js';
 import type { UserStore } from '../accounts/user-store.js';
 import { GridlinkError } from '../errors/index.js';
 import type { UserActor } from '../accounts/actor.js';
-import { changesState, csrfMatches, originAllowed } from './csrf.js';
+import { changesState, csrfMatches, hostAllowed, originAllowed } from './csrf.js';
 import { credentialFingerprint, type SessionStore, type WebSession } from './sessions.js';
 
 /** The name of the session cookie (docs/http-api.md). */
@@ -34,11 +34,14 @@ export interface AccessOptions {
   readonly secure: boolean;
   /** Origins accepted besides the server's own. */
   readonly origins: readonly string[];
+  /** Names a `Host` may give besides IP addresses (see csrf.ts serverNames). */
+  readonly names: ReadonlySet<string>;
 }
 
 /**
  * The check every request passes before its body is read (an `onRequest`
- * hook), in this order: Origin on state-changing requests (403), session
+ * hook), in this order: Host names this server (403, on every request,
+ * docs/security.md), Origin on state-changing requests (403), session
  * (401), account still there with the same password (401, and the session
  * ends), role (403), CSRF token on state-changing requests (403). Only the
  * socket's address and the cookie count: no header such as X-Forwarded-For
@@ -48,12 +51,16 @@ export interface AccessOptions {
 export function accessCheck(options: AccessOptions): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
   return (request) => {
     request.webSession = null;
+    // Before anything else, on every request (the WebSocket upgrade and 404s too): a rebinding page names another host.
+    if (!hostAllowed(request.headers.host, options.names)) {
+      return Promise.reject(new GridlinkError('GL_ERR_HTTP_ORIGIN', `Host ${String(request.headers.host).slice(0, 100)} is not a name of this server (http.hosts)`));
+    }
     const config = request.routeOptions.config as Partial<RouteAccess> | undefined;
     // Unknown URLs reach the not-found handler, which has no config.
     if (request.is404) return Promise.resolve();
     const access = config?.access;
     const stateChanging = changesState(request.method);
-    if ((stateChanging || config?.origin === true) && !originAllowed(request.headers.origin, request.headers.host, options.secure, options.origins)) {
+    if ((stateChanging || config?.origin === true) && !originAllowed(request.headers.origin, request.headers.host, options.secure, options.origins, options.names)) {
       return Promise.reject(new GridlinkError('GL_ERR_HTTP_ORIGIN', String(request.headers.origin).slice(0, 100)));
     }
     if (access === 'public') return Promise.resolve();

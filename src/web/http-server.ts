@@ -8,6 +8,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { GridlinkError } from '../errors/index.js';
 import { accessCheck, connectionOf } from './access.js';
+import { hostAllowed, serverNames } from './csrf.js';
 import { errorBody, statusOf, toGridlinkError } from './http-errors.js';
 import { LiveSockets } from './live-sockets.js';
 import { HttpCounters } from './metrics.js';
@@ -16,6 +17,7 @@ import { fileRoutes } from './routes/files.js';
 import { metricsRoute } from './routes/metrics.js';
 import { pointRoutes } from './routes/points.js';
 import { sessionRoutes } from './routes/session.js';
+import { securityHeaders } from './security-headers.js';
 import { SessionStore } from './sessions.js';
 import { StaticFiles } from './static-files.js';
 import type { WebContext, WebDeps } from './web-context.js';
@@ -76,6 +78,7 @@ export class WebServer {
     const secure = tls !== undefined;
     const counters = this.#counters;
     const staticFiles = this.#static;
+    const names = serverNames(config.host, config.hosts, config.origins);
     const app = Fastify({
       logger: false,
       trustProxy: false,
@@ -87,6 +90,12 @@ export class WebServer {
       serverFactory: (handler) => {
         const route = (req: IncomingMessage, res: ServerResponse): void => {
           const method = req.method;
+          // A Host that is not ours is a DNS-rebinding page (docs/security.md): nothing is served to it, the page included.
+          if (!hostAllowed(req.headers.host, names)) {
+            refuseHost(req, res);
+            counters.count('unmatched', method ?? 'OTHER', 403);
+            return;
+          }
           if ((method === 'GET' || method === 'HEAD') && StaticFiles.owns(req.url ?? '/')) {
             const sent = staticFiles.serve(req, res);
             if (typeof sent === 'number') counters.count('static', method, sent);
@@ -124,7 +133,7 @@ export class WebServer {
     await app.register(fastifyCookie);
     await app.register(fastifyWebsocket, { options: { maxPayload: MAX_LIVE_MESSAGE_BYTES } });
     app.decorateRequest('webSession', null);
-    app.addHook('onRequest', accessCheck({ sessions: this.#sessions, users: this.#deps.users, secure, origins: config.origins }));
+    app.addHook('onRequest', accessCheck({ sessions: this.#sessions, users: this.#deps.users, secure, origins: config.origins, names }));
     // Only a request the access check let through is told to send its body.
     app.addHook('onRequest', (request, reply, done) => {
       if (request.headers.expect?.toLowerCase() === '100-continue') reply.raw.writeContinue();
@@ -177,4 +186,11 @@ export class WebServer {
       if (this.#deps.users.get(user) === undefined) this.#sessions.endUser(user, 'account-gone');
     }
   }
+}
+
+/** 403 for a request whose Host is not a name of this server; its body is not read, so the connection closes. */
+function refuseHost(req: IncomingMessage, res: ServerResponse): void {
+  const body = JSON.stringify(errorBody(new GridlinkError('GL_ERR_HTTP_ORIGIN', `Host ${String(req.headers.host).slice(0, 100)} is not a name of this server (http.hosts)`)));
+  res.writeHead(403, ['content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-control', 'no-store', 'connection', 'close', ...securityHeaders(false)]);
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
