@@ -153,6 +153,8 @@ export class Iec104Link {
     if (this.queued >= this.#maxQueued) {
       this.#queueHead += 1;
       this.stats.dropped += 1;
+      // Stopped, #flush returns before it compacts: without this the array keeps every dropped ASDU.
+      this.#compact();
     }
     this.#queue.push(asdu);
     this.#flush();
@@ -288,6 +290,11 @@ export class Iec104Link {
       this.stats.sent += 1;
       this.#write(apdu);
     }
+    this.#compact();
+  }
+
+  /** Drops the sent and dropped ASDUs from the front of the queue's array now and then, so it stays bounded. */
+  #compact(): void {
     if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
       this.#queue.splice(0, this.#queueHead);
       this.#queueHead = 0;
