@@ -97,6 +97,8 @@ export class WebServer {
             return;
           }
           if ((method === 'GET' || method === 'HEAD') && StaticFiles.owns(req.url ?? '/')) {
+            // The page never reads a body: answer and close rather than read what was sent for nothing.
+            if (announcesBody(req)) res.shouldKeepAlive = false;
             const sent = staticFiles.serve(req, res);
             if (typeof sent === 'number') counters.count('static', method, sent);
             else void sent.then((status) => counters.count('static', method, status));
@@ -139,7 +141,10 @@ export class WebServer {
       if (request.headers.expect?.toLowerCase() === '100-continue') reply.raw.writeContinue();
       done();
     });
-    app.addHook('onSend', async (_request, reply) => {
+    app.addHook('onSend', async (request, reply) => {
+      // A body the route did not read (an unknown route, /metrics, a refusal) is not read
+      // after the answer either, as keep-alive would: the connection closes (docs/security.md).
+      if (!request.raw.complete && announcesBody(request.raw)) void reply.header('connection', 'close');
       void reply.header('x-content-type-options', 'nosniff').header('x-frame-options', 'DENY').header('cache-control', reply.getHeader('cache-control') ?? 'no-store');
     });
     app.addHook('onResponse', async (request, reply) => {
@@ -186,6 +191,12 @@ export class WebServer {
       if (this.#deps.users.get(user) === undefined) this.#sessions.endUser(user, 'account-gone');
     }
   }
+}
+
+/** True when a request comes with a body (a length other than 0, or chunked). */
+function announcesBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** 403 for a request whose Host is not a name of this server; its body is not read, so the connection closes. */
