@@ -50,6 +50,17 @@ const pointSchema = z.strictObject({
       timeoutMs: positiveInt.default(5_000),
     })
     .optional(),
+  /** How gridlink's own IEC 104 station sends and commands this point (docs/iec104.md "Mapping"); unset: the defaults there. */
+  iec104: z
+    .strictObject({
+      /** single or double for status and control points, float, scaled or normalized for telemetry and setpoints. */
+      type: z.enum(['single', 'double', 'float', 'scaled', 'normalized']).optional(),
+      /** scaled: the 104 value is round(value × scaleFactor); normalized: value × scaleFactor (−1..1). */
+      scaleFactor: z.number().finite().positive().default(1),
+      /** Accept an execute without a prior select (direct execute). */
+      directExecute: z.boolean().default(false),
+    })
+    .optional(),
 });
 
 const modbusDeviceSchema = z.strictObject({

@@ -111,6 +111,42 @@ export const configSchema = z.strictObject({
     .prefault({}),
   /** The SCADA data plane (SPEC §6): simulator, acquisition, alarms, control, history. */
   scada: scadaSchema.prefault({}),
+  /**
+   * gridlink as an IEC 60870-5-104 controlled station (docs/iec104.md
+   * "Controlled station", docs/configuration.md "IEC 104"); off unless
+   * enabled (the demo defaults enable it, on loopback). Times in milliseconds.
+   */
+  iec104: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      host: z.string().min(1).default('127.0.0.1'),
+      port: port.default(2404),
+      /** Common address of ASDU of the station, 1..65534 (65535 is the global address). */
+      commonAddress: z.number().int().min(1).max(65_534).default(1),
+      /** Peer addresses a master may connect from (`*`: any); others are closed at accept. */
+      allow: z.array(z.string().min(1)).default(['127.0.0.1', '::1', '::ffff:127.0.0.1']),
+      /** Most I-format APDUs sent and not yet acknowledged. */
+      k: z.number().int().min(1).max(32_767).default(12),
+      /** Acknowledge at the latest after this many received I-format APDUs (w ≤ k). */
+      w: z.number().int().min(1).max(32_767).default(8),
+      /** TLS handshake time-out (connection establishment), ms. */
+      t0: positiveInt.default(30_000),
+      /** Time-out of send or test APDUs, ms. */
+      t1: positiveInt.default(15_000),
+      /** Time-out for acknowledging received I-format APDUs, ms (t2 < t1). */
+      t2: positiveInt.default(10_000),
+      /** Idle time before a test frame, ms. */
+      t3: positiveInt.default(20_000),
+      /** ASDUs (spontaneous events while data transfer is stopped) buffered per master; past it the oldest are dropped and counted. */
+      maxQueued: positiveInt.default(10_000),
+      /** Masters connected at once. */
+      maxConnections: positiveInt.default(16),
+      /** PEM files; when both are set the station speaks TLS. */
+      tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+    })
+    .refine((c) => c.w <= c.k, { message: 'w must not exceed k', path: ['w'] })
+    .refine((c) => c.t2 < c.t1, { message: 't2 must be shorter than t1', path: ['t2'] })
+    .prefault({}),
   /** On SIGINT/SIGTERM, running transfers get this long to finish. */
   shutdownGraceMs: z.number().int().min(0).default(10_000),
   log: z
@@ -132,4 +168,5 @@ export const DEMO_CONFIG: ConfigInput = {
   anonymous: { enabled: true, writable: true },
   chat: { allowAnonymous: true },
   legacyChat: { enabled: true },
+  iec104: { enabled: true },
 };

@@ -20,6 +20,7 @@ import { createLegacyHandler } from '../native/commands/legacy.js';
 import { scadaCommands } from '../native/commands/scada.js';
 import { NativeListener } from '../native/native-listener.js';
 import { createRouter } from '../native/router.js';
+import type { Iec104Station } from '../iec104/station/station.js';
 import type { ServerStatus } from '../protocol/server-status.js';
 import { ChatRooms } from '../services/chat/chat-rooms.js';
 import { LegacyUdpChat } from '../services/chat/legacy-udp-chat.js';
@@ -48,6 +49,7 @@ interface Addresses {
   native: AddressInfo | null;
   legacyChat: AddressInfo | null;
   http: AddressInfo | null;
+  iec104: AddressInfo | null;
 }
 
 /**
@@ -70,7 +72,9 @@ export class GridlinkServer {
   readonly initialAdminPassword: string | null;
   readonly #closers: Closers;
   readonly #native: NativeListener;
-  readonly #addresses: Addresses = { native: null, legacyChat: null, http: null };
+  readonly #addresses: Addresses = { native: null, legacyChat: null, http: null, iec104: null };
+  /** The IEC 104 controlled station (docs/iec104.md); null when `iec104.enabled` is false. */
+  #iec104: Iec104Station | null = null;
   readonly #startedAt = Date.now();
   #stopping: Promise<void> | null = null;
 
@@ -203,6 +207,18 @@ export class GridlinkServer {
       });
       closers.push('web HMI', () => web.close());
     }
+    if (config.iec104.enabled) {
+      // Loaded only when enabled, like the web listener: the station's code stays out of other servers' memory.
+      if (scada === null) throw new GridlinkError('GL_ERR_CONFIG_INVALID', 'iec104.enabled needs the SCADA data plane (scada.enabled)');
+      const { Iec104Station, pointOptionsFrom } = await import('../iec104/station/station.js');
+      const iec104Tls = config.iec104.tls === undefined ? undefined : { cert: await readFile(config.iec104.tls.certFile), key: await readFile(config.iec104.tls.keyFile) };
+      const station = new Iec104Station({ config: config.iec104, scada, bus, logger, tls: iec104Tls, pointOptions: pointOptionsFrom(config.scada.devices) });
+      closers.push('IEC 104 station', () => station.close());
+      addresses.iec104 = await station.listen().catch((err: unknown) => {
+        throw listenFailure('the IEC 104 station', 'iec104.port', config.iec104, err);
+      });
+      server.#iec104 = station;
+    }
     scada?.startAcquisition();
     const simulatorAddress = scada?.simulatorAddress ?? null;
     logger.info(
@@ -212,6 +228,7 @@ export class GridlinkServer {
         legacyChat: addresses.legacyChat === null ? false : `${addresses.legacyChat.address}:${addresses.legacyChat.port}`,
         tls: tls !== undefined,
         http: addresses.http === null ? false : `${config.http.tls === undefined ? 'http' : 'https'}://${addresses.http.address}:${addresses.http.port}`,
+        iec104: addresses.iec104 === null ? false : `${config.iec104.tls === undefined ? '' : 'tls://'}${addresses.iec104.address}:${addresses.iec104.port}`,
         simulator: simulatorAddress === null ? false : `${simulatorAddress.address}:${simulatorAddress.port}`,
         dataDir: config.dataDir,
         anonymous: config.anonymous.enabled ? { dir: anonymousDir, writable: config.anonymous.writable } : false,
@@ -232,6 +249,11 @@ export class GridlinkServer {
     return this.#addresses.http;
   }
 
+  /** Address of the IEC 104 controlled station (null when it is off). */
+  get iec104Address(): AddressInfo | null {
+    return this.#addresses.iec104;
+  }
+
   /** Address of the legacy UDP chat (null when it is off). */
   get legacyChatAddress(): AddressInfo | null {
     return this.#addresses.legacyChat;
@@ -247,6 +269,7 @@ export class GridlinkServer {
       chatRooms: this.chat.rooms(),
       bus: this.bus.metrics(),
       scada: this.scada?.metrics() ?? null,
+      iec104: this.#iec104?.status() ?? null,
     };
   }
 

@@ -30,6 +30,7 @@ export async function startTestServer(overrides: ConfigInput = {}): Promise<Test
     native: { port: 0, ...(overrides.native ?? {}) },
     legacyChat: { port: 0, ...(overrides.legacyChat ?? {}) },
     http: { port: 0, ...(overrides.http ?? {}) },
+    iec104: { port: 0, ...(overrides.iec104 ?? {}) },
     scada: { ...(overrides.scada ?? {}), simulator: { port: 0, ...(overrides.scada?.simulator ?? {}) } },
     anonymous: { enabled: true, writable: true, ...(overrides.anonymous ?? {}) },
   });

@@ -1,0 +1,266 @@
+import {
+  Cot,
+  DoublePointState,
+  TypeId,
+  maxObjectsPerAsdu,
+  pointQualityFromByte,
+  qdsFromByte,
+  type Asdu,
+  type PointQuality,
+  type Quality as Qds,
+} from '../codec/index.js';
+import type { PointClass, PointSnapshot, Quality } from '../../scada/types.js';
+
+/** How one gridlink point is sent (docs/iec104.md "Mapping"). */
+export type Iec104Kind = 'single' | 'double' | 'float' | 'scaled' | 'normalized';
+
+/** A point's `iec104` options from its configuration (src/config/scada-schema.ts). */
+export interface Iec104PointOptions {
+  readonly type?: Iec104Kind | undefined;
+  readonly scaleFactor: number;
+  readonly directExecute: boolean;
+}
+
+interface MutableSingle {
+  readonly ioa: number;
+  value: boolean;
+  quality: PointQuality;
+}
+
+interface MutableDouble {
+  readonly ioa: number;
+  value: DoublePointState;
+  quality: PointQuality;
+}
+
+interface MutableMeasured {
+  readonly ioa: number;
+  value: number;
+  quality: Qds;
+}
+
+interface PointBase {
+  readonly name: string;
+  readonly ioa: number;
+  readonly pointClass: PointClass;
+  /** status and control points carry 0/1. */
+  readonly binary: boolean;
+  readonly controllable: boolean;
+  readonly directExecute: boolean;
+  readonly scaleFactor: number;
+  /** The point shows a substituted value now (an operator's): commands cannot be confirmed. */
+  substituted: boolean;
+}
+
+/**
+ * One point as the station holds it: its address, type and the information
+ * object a general interrogation sends, updated in place by every event, so
+ * an interrogation allocates no object per point.
+ */
+export type StationPoint =
+  | (PointBase & { readonly kind: 'single'; readonly object: MutableSingle })
+  | (PointBase & { readonly kind: 'double'; readonly object: MutableDouble })
+  | (PointBase & { readonly kind: 'float' | 'scaled' | 'normalized'; readonly object: MutableMeasured });
+
+/** The monitoring type ids of each kind: without time (interrogation) and with CP56Time2a (spontaneous). */
+export const KIND_TYPES = {
+  single: { plain: TypeId.M_SP_NA_1, timed: TypeId.M_SP_TB_1 },
+  double: { plain: TypeId.M_DP_NA_1, timed: TypeId.M_DP_TB_1 },
+  normalized: { plain: TypeId.M_ME_NA_1, timed: TypeId.M_ME_TD_1 },
+  scaled: { plain: TypeId.M_ME_NB_1, timed: TypeId.M_ME_TE_1 },
+  float: { plain: TypeId.M_ME_NC_1, timed: TypeId.M_ME_TF_1 },
+} as const satisfies Record<Iec104Kind, { plain: number; timed: number }>;
+
+const KINDS: readonly Iec104Kind[] = ['single', 'double', 'normalized', 'scaled', 'float'];
+
+// Quality bits (docs/iec104.md "Quality").
+const OV = 0x01;
+const SB = 0x20;
+const NT = 0x40;
+const IV = 0x80;
+const FLOAT32_MAX = 3.4028234663852886e38;
+const NORMALIZED_MAX = 32_767 / 32_768;
+
+/**
+ * gridlink quality → 104 quality bits (docs/iec104.md "Mapping"): invalid →
+ * IV, substituted → SB, questionable → NT, a value never read → IV + NT.
+ */
+export function qualityBits(value: number | null, quality: Quality): number {
+  if (value === null) return IV | NT;
+  switch (quality) {
+    case 'good':
+      return 0;
+    case 'invalid':
+      return IV;
+    case 'substituted':
+      return SB;
+    case 'questionable':
+      return NT;
+  }
+}
+
+/** The kind a point is sent as: its `iec104.type`, else double for controllable status points (breakers), single for other binary points, float otherwise. */
+export function kindOf(snapshot: Pick<PointSnapshot, 'class' | 'controllable' | 'name'>, options: Iec104PointOptions | undefined): Iec104Kind {
+  const binary = snapshot.class === 'status' || snapshot.class === 'control';
+  const configured = options?.type;
+  if (configured !== undefined) {
+    const binaryKind = configured === 'single' || configured === 'double';
+    if (binaryKind !== binary) throw new Error(`point ${snapshot.name}: a ${snapshot.class} point cannot be sent as ${configured} (iec104.type)`);
+    return configured;
+  }
+  if (binary) return snapshot.controllable && snapshot.class === 'status' ? 'double' : 'single';
+  return 'float';
+}
+
+/** Builds a station point from a snapshot and its options; `update` then sets its value. */
+export function stationPoint(snapshot: PointSnapshot, options: Iec104PointOptions | undefined): StationPoint {
+  const kind = kindOf(snapshot, options);
+  const base: PointBase = {
+    name: snapshot.name,
+    ioa: snapshot.ioa,
+    pointClass: snapshot.class,
+    binary: snapshot.class === 'status' || snapshot.class === 'control',
+    controllable: snapshot.controllable,
+    directExecute: options?.directExecute ?? false,
+    scaleFactor: options?.scaleFactor ?? 1,
+    substituted: false,
+  };
+  let point: StationPoint;
+  if (kind === 'single') point = { ...base, kind, object: { ioa: snapshot.ioa, value: false, quality: pointQualityFromByte(IV | NT) } };
+  else if (kind === 'double') point = { ...base, kind, object: { ioa: snapshot.ioa, value: DoublePointState.Indeterminate, quality: pointQualityFromByte(IV | NT) } };
+  else point = { ...base, kind, object: { ioa: snapshot.ioa, value: 0, quality: qdsFromByte(IV | NT) } };
+  update(point, snapshot.value, snapshot.quality);
+  return point;
+}
+
+/** Sets a point's information object from a gridlink value and quality (docs/iec104.md "Mapping"). */
+export function update(point: StationPoint, value: number | null, quality: Quality): void {
+  const bits = qualityBits(value, quality);
+  point.substituted = quality === 'substituted';
+  switch (point.kind) {
+    case 'single':
+      point.object.value = value === 1;
+      point.object.quality = pointQualityFromByte(bits);
+      return;
+    case 'double':
+      point.object.value = value === null ? DoublePointState.Indeterminate : value === 1 ? DoublePointState.On : DoublePointState.Off;
+      point.object.quality = pointQualityFromByte(bits);
+      return;
+    default: {
+      const [v, ov] = measured(point.kind, point.scaleFactor, value);
+      point.object.value = v;
+      point.object.quality = qdsFromByte(bits | (ov ? OV : 0));
+    }
+  }
+}
+
+/** A measured value as its kind carries it, clamped to its range with OV set when it did not fit. */
+function measured(kind: 'float' | 'scaled' | 'normalized', scaleFactor: number, value: number | null): [number, boolean] {
+  if (value === null || !Number.isFinite(value)) return [0, value !== null];
+  switch (kind) {
+    case 'float':
+      if (value > FLOAT32_MAX) return [FLOAT32_MAX, true];
+      if (value < -FLOAT32_MAX) return [-FLOAT32_MAX, true];
+      return [value, false];
+    case 'scaled': {
+      const raw = Math.round(value * scaleFactor);
+      if (raw > 32_767) return [32_767, true];
+      if (raw < -32_768) return [-32_768, true];
+      return [raw, false];
+    }
+    case 'normalized': {
+      const raw = value * scaleFactor;
+      if (raw > 1) return [NORMALIZED_MAX, true];
+      if (raw < -1) return [-1, true];
+      return [raw, false];
+    }
+  }
+}
+
+/**
+ * An engineering value from a set-point command's value (the inverse of the
+ * monitoring scaling): scaled and normalized are divided by the point's
+ * scaleFactor, a short float is taken as it is.
+ */
+export function setpointValue(typeId: number, value: number, scaleFactor: number): number {
+  return typeId === TypeId.C_SE_NC_1 ? value : value / scaleFactor;
+}
+
+/** A run of points of one kind that a general interrogation sends in ASDUs of one SQ mode. */
+interface Segment {
+  readonly typeId: number;
+  readonly sequence: boolean;
+  readonly objects: readonly (MutableSingle | MutableDouble | MutableMeasured)[];
+}
+
+/**
+ * The station's points: by name (events), by IOA (commands), and the plan of
+ * a general interrogation: per kind in IOA order, long runs of consecutive
+ * addresses sent with SQ = 1 (more objects per ASDU), the rest with SQ = 0.
+ */
+export class PointMap {
+  readonly #byName = new Map<string, StationPoint>();
+  readonly #byIoa = new Map<number, StationPoint>();
+  readonly #segments: Segment[] = [];
+
+  constructor(snapshots: readonly PointSnapshot[], optionsOf: (name: string) => Iec104PointOptions | undefined) {
+    for (const snapshot of snapshots) {
+      const point = stationPoint(snapshot, optionsOf(snapshot.name));
+      this.#byName.set(point.name, point);
+      this.#byIoa.set(point.ioa, point);
+    }
+    for (const kind of KINDS) {
+      const points = [...this.#byName.values()].filter((p) => p.kind === kind).sort((a, b) => a.ioa - b.ioa);
+      this.#plan(KIND_TYPES[kind].plain, points);
+    }
+  }
+
+  get size(): number {
+    return this.#byName.size;
+  }
+
+  byName(name: string): StationPoint | undefined {
+    return this.#byName.get(name);
+  }
+
+  byIoa(ioa: number): StationPoint | undefined {
+    return this.#byIoa.get(ioa);
+  }
+
+  /**
+   * The ASDUs answering a station interrogation (COT 20), in the plan's
+   * order, as full as they can be: encoded once per request, each buffer an
+   * ASDU ready for the link. Empty when the station has no points.
+   */
+  interrogationAsdus(pack: (asdu: Asdu) => Buffer[], commonAddress: number, originator: number): Buffer[] {
+    const out: Buffer[] = [];
+    for (const segment of this.#segments) {
+      const asdu = { typeId: segment.typeId, sequence: segment.sequence, cause: Cot.InterrogatedByStation, negative: false, test: false, originator, commonAddress, objects: segment.objects } as Asdu;
+      for (const buffer of pack(asdu)) out.push(buffer);
+    }
+    return out;
+  }
+
+  #plan(typeId: number, points: readonly StationPoint[]): void {
+    // A run of consecutive addresses at least as long as an SQ = 0 ASDU holds goes out with SQ = 1.
+    const longRun = maxObjectsPerAsdu(typeId, false);
+    let loose: StationPoint[] = [];
+    const flushLoose = (): void => {
+      if (loose.length > 0) this.#segments.push({ typeId, sequence: false, objects: loose.map((p) => p.object) });
+      loose = [];
+    };
+    for (let start = 0; start < points.length; ) {
+      let end = start + 1;
+      while (end < points.length && points[end]!.ioa === points[end - 1]!.ioa + 1) end += 1;
+      const run = points.slice(start, end);
+      if (run.length >= longRun) {
+        flushLoose();
+        this.#segments.push({ typeId, sequence: true, objects: run.map((p) => p.object) });
+      } else {
+        loose.push(...run);
+      }
+      start = end;
+    }
+    flushLoose();
+  }
+}

@@ -1,0 +1,153 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { UserActor } from '../../src/accounts/actor.js';
+import type { PointSnapshot } from '../../src/scada/types.js';
+import { COT, TYPE, ensureLib60870, isAsdu, startMaster, stopAllPeers, type AsduEvent, type InfoObject, type Lib60870Master } from '../helpers/lib60870.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { until } from '../helpers/until.js';
+
+/**
+ * gridlink's controlled station against lib60870-C's master (the reference
+ * implementation, tests/helpers/lib60870.ts): interrogation, spontaneous
+ * data, select + execute of a simulator breaker, and two masters at once
+ * (docs/iec104.md "Controlled station").
+ */
+
+const POLL_MS = 100;
+const GOOD = { iv: false, nt: false, sb: false, bl: false, ov: false };
+
+let server: TestServer | null = null;
+
+beforeAll(async () => {
+  await ensureLib60870();
+}, 300_000);
+
+afterEach(async () => {
+  await stopAllPeers();
+  await server?.stop();
+  server = null;
+});
+
+/** A server with the simulator (noise off, fast polls) and the station on a free loopback port. */
+async function startStation(iec104: Record<string, unknown> = {}): Promise<{ server: TestServer; port: number }> {
+  server = await startTestServer({
+    http: { enabled: false },
+    scada: { simulator: { noise: false, pollMs: POLL_MS, breakerTravelMs: 50, feeders: 4 }, selectTimeoutMs: 5_000 },
+    iec104: { enabled: true, ...iec104 },
+  });
+  const scada = server.server.scada!;
+  await until(() => scada.points().every((p) => p.quality === 'good'), 10_000);
+  return { server, port: server.server.iec104Address!.port };
+}
+
+const operator: UserActor = { identity: { name: 'op', role: 'operator' }, address: '127.0.0.1', front: 'native', connection: 'native:test' };
+
+/** What a master must receive for a gridlink point in a general interrogation. */
+function expectedObject(p: PointSnapshot): { type: number; value: boolean | number } {
+  if (p.class === 'status') return p.controllable ? { type: TYPE.M_DP_NA_1, value: p.value === 1 ? 2 : 1 } : { type: TYPE.M_SP_NA_1, value: p.value === 1 };
+  return { type: TYPE.M_ME_NC_1, value: Math.fround(p.value!) };
+}
+
+describe('IEC 104 controlled station against a lib60870 master', () => {
+  it('a general interrogation returns every point with its type, value, quality and IOA, between ACTCON and ACTTERM', async () => {
+    const { server: s, port } = await startStation();
+    const master = await startMaster({ port, startdt: true });
+    const gi = await master.interrogate();
+    expect(gi.actcon).toMatchObject({ type: TYPE.C_IC_NA_1, cot: COT.ACTIVATION_CON, negative: false, ca: 1 });
+    expect(gi.actterm).toMatchObject({ cot: COT.ACTIVATION_TERMINATION, negative: false });
+
+    const points = s.server.scada!.points();
+    expect(points.length).toBe(24);
+    expect(gi.done.objects).toBe(points.length);
+    const received = new Map<number, { type: number; object: InfoObject }>();
+    for (const asdu of gi.data) {
+      expect(asdu).toMatchObject({ cot: COT.INTERROGATED_BY_STATION, ca: 1, negative: false });
+      for (const object of asdu.objects) received.set(object.ioa, { type: asdu.type, object });
+    }
+    expect(received.size).toBe(points.length);
+    for (const p of points) {
+      const got = received.get(p.ioa);
+      const want = expectedObject(p);
+      expect(got?.type, p.name).toBe(want.type);
+      expect(typeof want.value === 'number' ? Math.fround(got!.object.value as number) : got!.object.value, p.name).toBe(want.value);
+      expect(got!.object.quality, p.name).toEqual(GOOD);
+      expect(got!.object.time).toBeNull();
+    }
+    // ACTCON first, ACTTERM last, the data in between.
+    const causes = master.events.filter(isAsdu).map((a) => a.cot);
+    expect(causes[0]).toBe(COT.ACTIVATION_CON);
+    expect(causes.at(-1)).toBe(COT.ACTIVATION_TERMINATION);
+    expect(causes.slice(1, -1).every((c) => c === COT.INTERROGATED_BY_STATION)).toBe(true);
+  });
+
+  it('a breaker tripped at the simulator reaches the master spontaneously with a CP56Time2a within one poll', async () => {
+    const { server: s, port } = await startStation();
+    const master = await startMaster({ port, startdt: true });
+    const breaker = s.server.scada!.points().find((p) => p.name === 'sub1.f2.breaker')!;
+    expect(breaker.value).toBe(1);
+    const before = Date.now();
+    s.server.scada!.simulator!.setBreaker(1, 1, false);
+    const { asdu, object } = await master.spontaneous(breaker.ioa, 5_000);
+    const took = Date.now() - before;
+    expect(asdu).toMatchObject({ type: TYPE.M_DP_TB_1, cot: COT.SPONTANEOUS, ca: 1 });
+    expect(object).toMatchObject({ value: 1, quality: GOOD, timeInvalid: false });
+    expect(object.time).toBeGreaterThanOrEqual(before - 1);
+    expect(object.time).toBeLessThanOrEqual(Date.now());
+    // One poll period, plus the loopback and the lib60870 master's own thread.
+    expect(took).toBeLessThan(POLL_MS + 250);
+  });
+
+  it('select + execute of a double command opens a simulator breaker: ACTCON, ACTCON, the change, ACTTERM', async () => {
+    const { server: s, port } = await startStation();
+    const scada = s.server.scada!;
+    const breaker = scada.points().find((p) => p.name === 'sub1.f1.breaker')!;
+    const master = await startMaster({ port, startdt: true });
+
+    const selected = await master.command('dc', breaker.ioa, 1, { select: true });
+    expect(selected).toMatchObject({ type: TYPE.C_DC_NA_1, cot: COT.ACTIVATION_CON, negative: false });
+    expect(selected.objects[0]).toMatchObject({ ioa: breaker.ioa, value: 1, select: true });
+
+    const executed = await master.command('dc', breaker.ioa, 1);
+    expect(executed).toMatchObject({ cot: COT.ACTIVATION_CON, negative: false });
+    expect(executed.objects[0]).toMatchObject({ select: false });
+    const { object } = await master.spontaneous(breaker.ioa, 10_000);
+    expect(object.value).toBe(1); // OFF: open
+    const term = await master.commandTermination('dc', breaker.ioa, 10_000);
+    expect(term).toMatchObject({ negative: false });
+    const at = (a: AsduEvent): number => master.events.indexOf(a);
+    expect(at(executed)).toBeLessThan(at(term));
+    expect(scada.points().find((p) => p.name === 'sub1.f1.breaker')!.value).toBe(0);
+    expect(scada.simulator!.breaker(1, 0)).toBe(false);
+  });
+
+  it('a second master selecting a breaker the first holds gets a negative ACTCON; the first still operates it', async () => {
+    const { server: s, port } = await startStation();
+    const breaker = s.server.scada!.points().find((p) => p.name === 'sub1.f3.breaker')!;
+    const main = await startMaster({ port, startdt: true });
+    const backup = await startMaster({ port, startdt: true });
+    expect(await main.command('dc', breaker.ioa, 1, { select: true })).toMatchObject({ cot: COT.ACTIVATION_CON, negative: false });
+    expect(await backup.command('dc', breaker.ioa, 1, { select: true })).toMatchObject({ cot: COT.ACTIVATION_CON, negative: true });
+    // An operator cannot take it either: the lease is the first master's.
+    expect(() => s.server.scada!.select(operator, breaker.name)).toThrow(/held by iec104:127\.0\.0\.1/);
+    expect(await main.command('dc', breaker.ioa, 1)).toMatchObject({ negative: false });
+    expect(await main.commandTermination('dc', breaker.ioa, 10_000)).toMatchObject({ negative: false });
+    expect(s.server.scada!.simulator!.breaker(1, 2)).toBe(false);
+  });
+
+  it('closing a master releases its selection', async () => {
+    const { server: s, port } = await startStation();
+    const breaker = s.server.scada!.points().find((p) => p.name === 'sub1.f4.breaker')!;
+    const master = await startMaster({ port, startdt: true });
+    expect(await master.command('dc', breaker.ioa, 1, { select: true })).toMatchObject({ negative: false });
+    await master.request('close');
+    await until(() => {
+      try {
+        s.server.scada!.select(operator, breaker.name);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 5_000);
+  });
+});
+
+export type { Lib60870Master };
