@@ -84,7 +84,7 @@ export async function readPassword(prompt: string, streams: PromptStreams = defa
   const fromEnv = streams.env['GRIDLINK_PASSWORD'];
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
   if (streams.input.isTTY !== true || streams.input.setRawMode === undefined) {
-    throw new GridlinkError('GL_ERR_CLIENT_USAGE', 'no password: set GRIDLINK_PASSWORD or run in a terminal to be asked');
+    throw new GridlinkError('GL_ERR_CLIENT_NO_PASSWORD', 'set GRIDLINK_PASSWORD or run in a terminal to be asked');
   }
   return readSecret(prompt, streams);
 }

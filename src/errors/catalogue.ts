@@ -561,6 +561,12 @@ const ENTRIES = {
     http: 400,
     usage: true,
   },
+  GL_ERR_CLIENT_NO_PASSWORD: {
+    message: 'no password to log in with',
+    hint: 'set GRIDLINK_PASSWORD, or run the command in a terminal to be asked for it',
+    fatal: false,
+    http: 400,
+  },
 
   // --- configuration (docs/configuration.md) ---
   GL_ERR_CONFIG_INVALID: {

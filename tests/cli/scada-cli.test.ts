@@ -114,7 +114,7 @@ describe('gridlink points|watch|history|alarms|select|operate', () => {
     expect(released.stdout).toMatch(/^sub1\.f2\.voltage\s+10\.\d\d kV\s+\S+$/mu);
     for (const args of [['substitute', 'sub1.f2.voltage'], ['substitute', 'sub1.f2.voltage', '9', '--release']]) {
       const bad = await cli(args, 'otto');
-      expect(bad.code).toBe(1);
+      expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/usage: gridlink substitute POINT VALUE/u);
     }
   });
@@ -125,7 +125,7 @@ describe('gridlink points|watch|history|alarms|select|operate', () => {
     expect(viewer.stderr).toMatch(/^gridlink: .*operator role.*\n$/u);
     expect(server.server.scada!.simulator!.breaker(1, 1)).toBe(false);
     const sideways = await cli(['operate', 'sub1.f2.breaker', 'sideways'], 'otto');
-    expect(sideways.code).toBe(1);
+    expect(sideways.code).toBe(2);
     expect(sideways.stderr).toMatch(/"sideways" is not a value for sub1\.f2\.breaker; expected open, closed, 0 or 1/u);
     const badTime = await cli(['history', 'sub1.f1.breaker', '--since', 'yesterday'], 'vic');
     expect(badTime.code).toBe(2);
@@ -134,7 +134,7 @@ describe('gridlink points|watch|history|alarms|select|operate', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/no such point/u);
     const badAck = await cli(['alarms', 'ack', 'x1'], 'otto');
-    expect(badAck.code).toBe(1);
+    expect(badAck.code).toBe(2);
     expect(badAck.stderr).toMatch(/usage: gridlink alarms/u);
     const noAlarm = await cli(['alarms', 'ack', '424242'], 'otto');
     expect(noAlarm.code).toBe(1);
