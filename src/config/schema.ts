@@ -109,6 +109,31 @@ export const configSchema = z.strictObject({
       metricsAllow: z.array(z.string().min(1)).default(['127.0.0.1', '::1']),
     })
     .prefault({}),
+  /**
+   * The FTP / FTPS front (docs/ftp.md, docs/configuration.md "FTP"): the same
+   * accounts, homes, quotas and audit as the native protocol; off unless
+   * enabled (the demo defaults enable it, on loopback).
+   */
+  ftp: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      host: z.string().min(1).default('127.0.0.1'),
+      port: port.default(2121),
+      /** Ports passive data connections listen on: "first-last", or 0 for any free port the OS picks. */
+      passivePorts: z
+        .union([z.literal(0), z.string().regex(/^\d{1,5}-\d{1,5}$/u, 'a range "first-last", e.g. "30000-30099", or 0')])
+        .default('30000-30099')
+        .refine((v) => v === 0 || passiveRange(v) !== null, 'ports 1..65535 with first <= last'),
+      /** PEM files; when both are set the front offers AUTH TLS (RFC 4217). */
+      tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+      /** Control connections at most; beyond, 421 and closed. */
+      maxConnections: positiveInt.default(2048),
+      /** Close a control connection with no command for this long (never during a transfer). */
+      idleTimeoutMs: positiveInt.default(300_000),
+      /** A data connection must open, and then move bytes, within this long. */
+      dataTimeoutMs: positiveInt.default(30_000),
+    })
+    .prefault({}),
   /** The SCADA data plane (SPEC §6): simulator, acquisition, alarms, control, history. */
   scada: scadaSchema.prefault({}),
   /**
@@ -156,6 +181,13 @@ export const configSchema = z.strictObject({
     .prefault({}),
 });
 
+/** `ftp.passivePorts` as [first, last], or null when it is not a valid range. */
+export function passiveRange(value: string): [number, number] | null {
+  const [first, last] = value.split('-').map(Number);
+  if (first === undefined || last === undefined || first < 1 || last > 65_535 || first > last) return null;
+  return [first, last];
+}
+
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 
@@ -168,5 +200,6 @@ export const DEMO_CONFIG: ConfigInput = {
   anonymous: { enabled: true, writable: true },
   chat: { allowAnonymous: true },
   legacyChat: { enabled: true },
+  ftp: { enabled: true },
   iec104: { enabled: true },
 };

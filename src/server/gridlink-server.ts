@@ -47,6 +47,8 @@ interface Parts {
 /** Where the listeners are, once they listen. */
 interface Addresses {
   native: AddressInfo | null;
+  /** The FTP front (docs/ftp.md); absent when `ftp.enabled` is false. */
+  ftp?: AddressInfo | undefined;
   legacyChat: AddressInfo | null;
   http: AddressInfo | null;
   iec104: AddressInfo | null;
@@ -198,6 +200,16 @@ export class GridlinkServer {
       });
       closers.push('legacy UDP chat', () => legacyChat.close());
     }
+    if (config.ftp.enabled) {
+      // Loaded only when enabled, like the web listener below.
+      const { FtpListener } = await import('../ftp/ftp-listener.js');
+      const ftpTls = config.ftp.tls === undefined ? undefined : { cert: await readFile(config.ftp.tls.certFile), key: await readFile(config.ftp.tls.keyFile) };
+      const ftp = new FtpListener({ ...config.ftp, tls: ftpTls, files, auth, logger });
+      addresses.ftp = await ftp.listen().catch((err: unknown) => {
+        throw listenFailure('the FTP front', 'ftp.port', config.ftp, err);
+      });
+      closers.push('FTP front', (graceMs) => ftp.close(graceMs));
+    }
     if (config.http.enabled) {
       const s = server;
       const { WebServer } = await import('../web/http-server.js');
@@ -227,6 +239,7 @@ export class GridlinkServer {
         native: `${addresses.native.address}:${addresses.native.port}`,
         legacyChat: addresses.legacyChat === null ? false : `${addresses.legacyChat.address}:${addresses.legacyChat.port}`,
         tls: tls !== undefined,
+        ftp: addresses.ftp === undefined ? false : `${config.ftp.tls === undefined ? 'ftp' : 'ftp+tls'}://${addresses.ftp.address}:${addresses.ftp.port}`,
         http: addresses.http === null ? false : `${config.http.tls === undefined ? 'http' : 'https'}://${addresses.http.address}:${addresses.http.port}`,
         iec104: addresses.iec104 === null ? false : `${config.iec104.tls === undefined ? '' : 'tls://'}${addresses.iec104.address}:${addresses.iec104.port}`,
         simulator: simulatorAddress === null ? false : `${simulatorAddress.address}:${simulatorAddress.port}`,
@@ -252,6 +265,11 @@ export class GridlinkServer {
   /** Address of the IEC 104 controlled station (null when it is off). */
   get iec104Address(): AddressInfo | null {
     return this.#addresses.iec104;
+  }
+
+  /** Address of the FTP front (null when it is off). */
+  get ftpAddress(): AddressInfo | null {
+    return this.#addresses.ftp ?? null;
   }
 
   /** Address of the legacy UDP chat (null when it is off). */

@@ -35,6 +35,7 @@ export async function startServerProcess(dir: string, config: Record<string, unk
       native: { port: 0, ...((config['native'] as object | undefined) ?? {}) },
       // Every listener on a port the OS picks: test processes never collide.
       http: { port: 0, ...((config['http'] as object | undefined) ?? {}) },
+      ftp: { port: 0, passivePorts: 0, ...((config['ftp'] as object | undefined) ?? {}) },
       iec104: { port: 0, ...((config['iec104'] as object | undefined) ?? {}) },
       scada: { ...scada, simulator: { port: 0, ...((scada['simulator'] as object | undefined) ?? {}) } },
     }),

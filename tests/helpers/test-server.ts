@@ -30,6 +30,8 @@ export async function startTestServer(overrides: ConfigInput = {}): Promise<Test
     native: { port: 0, ...(overrides.native ?? {}) },
     legacyChat: { port: 0, ...(overrides.legacyChat ?? {}) },
     http: { port: 0, ...(overrides.http ?? {}) },
+    // Passive data ports too: 0 lets the OS pick, so parallel test files never collide.
+    ftp: { port: 0, passivePorts: 0, ...(overrides.ftp ?? {}) },
     iec104: { port: 0, ...(overrides.iec104 ?? {}) },
     scada: { ...(overrides.scada ?? {}), simulator: { port: 0, ...(overrides.scada?.simulator ?? {}) } },
     anonymous: { enabled: true, writable: true, ...(overrides.anonymous ?? {}) },

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { auditEntry, type Actor } from '../../accounts/actor.js';
 import { GridlinkError } from '../../errors/index.js';
@@ -6,6 +7,7 @@ import { Download, type DownloadRequest } from './download.js';
 import { entryType, type FileArea, type OpenedFile } from './file-area.js';
 import type { FileService } from './file-service.js';
 import { printable } from './path-rules.js';
+import { StreamUpload, type StreamStart } from './stream-upload.js';
 import { Upload } from './upload.js';
 import type { EntryInfo } from '../../protocol/v1.js';
 
@@ -35,6 +37,8 @@ export class FileSession {
   #actor: Actor;
   #cwd = '';
   readonly #uploads = new Map<number, Upload>();
+  /** Open-ended uploads (FTP STOR/APPE) open now; they count against the same limit. */
+  readonly #streams = new Set<StreamUpload>();
   #nextUpload = 1;
   readonly #onAccountGone: () => void;
 
@@ -56,7 +60,7 @@ export class FileSession {
 
   /** Uploads open now. */
   get openUploads(): number {
-    return this.#uploads.size;
+    return this.#uploads.size + this.#streams.size;
   }
 
   /** A login (or logout) changes the area: start again at its root. */
@@ -156,7 +160,7 @@ export class FileSession {
    */
   async openUpload(request: UploadRequest): Promise<{ handle: number; offset: number; path: string }> {
     const limit = this.#files.options.maxUploadsPerSession;
-    if (this.#uploads.size >= limit) throw new GridlinkError('GL_ERR_FILE_TOO_MANY_TRANSFERS', `at most ${limit}`);
+    if (this.openUploads >= limit) throw new GridlinkError('GL_ERR_FILE_TOO_MANY_TRANSFERS', `at most ${limit}`);
     const { area, path } = await this.#place(request.path);
     const upload = await this.#open(area, path, request.length, request.md5 === true);
     const handle = this.#nextUpload++;
@@ -206,7 +210,7 @@ export class FileSession {
    */
   async store(path: string, length: number, body: Readable, expected: DigestResult | null): Promise<{ path: string; length: number; digests: DigestResult }> {
     const limit = this.#files.options.maxUploadsPerSession;
-    if (this.#uploads.size >= limit) throw new GridlinkError('GL_ERR_FILE_TOO_MANY_TRANSFERS', `at most ${limit}`);
+    if (this.openUploads >= limit) throw new GridlinkError('GL_ERR_FILE_TOO_MANY_TRANSFERS', `at most ${limit}`);
     const { area, path: target } = await this.#place(path);
     if (target === '') throw new GridlinkError('GL_ERR_FILE_IS_DIRECTORY', 'the home directory');
     const upload = await this.#openFresh(area, target, length);
@@ -249,11 +253,77 @@ export class FileSession {
     return { path: target, file: await area.openForRead(target) };
   }
 
+  /**
+   * Opens an upload whose length is unknown until its data ends (an FTP
+   * STOR or APPE; stream-upload.ts, docs/ftp.md): confined, locked and
+   * counted like any upload; the quota is claimed as it grows. Feed it
+   * with {@link receiveStream}, then {@link commitStream} or {@link closeStream}.
+   */
+  async openStream(path: string, start: StreamStart): Promise<StreamUpload> {
+    const limit = this.#files.options.maxUploadsPerSession;
+    if (this.openUploads >= limit) throw new GridlinkError('GL_ERR_FILE_TOO_MANY_TRANSFERS', `at most ${limit}`);
+    const { area, path: target } = await this.#place(path);
+    if (target === '') throw new GridlinkError('GL_ERR_FILE_IS_DIRECTORY', 'the root of your area');
+    const limits = this.#files.limitsOf(area);
+    const stream = await StreamUpload.open(area, target, start, { ...this.#files.uploadDeps, quotas: this.#files.quotas, limits });
+    this.#streams.add(stream);
+    return stream;
+  }
+
+  /** Stores the bytes of `body` in an open stream, within the server's budget of active transfers. */
+  receiveStream(stream: StreamUpload, body: AsyncIterable<unknown>): Promise<number> {
+    return this.#files.track(() => stream.receive(body));
+  }
+
+  /** The data ended normally: the file goes into place, audited in the actor's name. */
+  async commitStream(stream: StreamUpload): Promise<{ path: string; length: number; digests: DigestResult }> {
+    this.#streams.delete(stream);
+    const { length, digests } = await stream.commit();
+    const detail: Record<string, unknown> = { path: printable(stream.path), length, sha256: digests.sha256 };
+    if (stream.extendsStored) detail['append'] = true;
+    else if (stream.offset > 0) detail['resumedAt'] = stream.offset;
+    this.#audit('file.put', detail);
+    return { path: stream.path, length, digests };
+  }
+
+  /** Ends a stream without storing it: its partial file stays for a resume, unless `discard`. */
+  async closeStream(stream: StreamUpload, discard: boolean): Promise<void> {
+    this.#streams.delete(stream);
+    if (discard) await stream.discard();
+    else await stream.close();
+  }
+
+  /**
+   * The length of `path` as a resuming client needs it (FTP SIZE): the
+   * stored file's, else the caller's unfinished open-ended upload of that
+   * name (`pending`), so `REST n` + `STOR` or `APPE` can continue it. A
+   * partial file is never listed or read; only its length is told.
+   */
+  async sizeForResume(path: string): Promise<{ path: string; length: number; pending: boolean }> {
+    const { area, path: target } = await this.#place(path);
+    if (target === '') throw new GridlinkError('GL_ERR_FILE_IS_DIRECTORY', 'the root of your area');
+    try {
+      const stats = await area.stat(target);
+      if (stats.isDirectory()) throw new GridlinkError('GL_ERR_FILE_IS_DIRECTORY', printable(target));
+      return { path: target, length: stats.size, pending: false };
+    } catch (err) {
+      if (!(err instanceof GridlinkError) || err.code !== 'GL_ERR_FILE_NOT_FOUND') throw err;
+      // The parent must exist inside the area for an upload of the name to exist.
+      await area.realParent(target);
+      const partial = await stat(this.#files.staging.streamPartialPath(area.key, target)).catch(() => null);
+      if (partial === null || partial.size === 0) throw err;
+      return { path: target, length: partial.size, pending: true };
+    }
+  }
+
   /** The connection ended: uploads keep their partial files for a resume, but free their names. */
   async close(): Promise<void> {
     const open = [...this.#uploads.values()];
     this.#uploads.clear();
     for (const upload of open) await upload.close();
+    const streams = [...this.#streams];
+    this.#streams.clear();
+    for (const stream of streams) await stream.close();
   }
 
   #upload(handle: number): Upload {

@@ -35,6 +35,17 @@ export class Staging {
     return join(this.partialDir, `${areaPrefix(areaKey)}${hex(path).slice(0, 40)}-${length}.part`);
   }
 
+  /**
+   * The partial file of an open-ended upload to `path` in area `areaKey`
+   * (an FTP STOR or APPE: no length up front, see stream-upload.ts):
+   * `<area>-<path>-stream.part`, one per name, so a cut upload is found
+   * again by name alone. Same prefix as {@link partialPath}: it counts
+   * against the area's quota like any other unfinished upload.
+   */
+  streamPartialPath(areaKey: string, path: string): string {
+    return join(this.partialDir, `${areaPrefix(areaKey)}${hex(path).slice(0, 40)}-stream.part`);
+  }
+
   /** Bytes held by the partial uploads of an area, except the file `exclude`. */
   async partialBytes(areaKey: string, exclude?: string): Promise<number> {
     const prefix = areaPrefix(areaKey);

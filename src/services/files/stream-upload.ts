@@ -1,0 +1,390 @@
+import { constants } from 'node:fs';
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { GridlinkError, fromSystemError } from '../../errors/index.js';
+import type { DigestResult } from '../../integrity/digests.js';
+import { HashPool, type IncrementalFileHash } from '../../integrity/hash-pool.js';
+import { FILE_IO_BYTES } from '../../transport/buffer-sizes.js';
+import type { FileArea } from './file-area.js';
+import { printable } from './path-rules.js';
+import type { Limits, QuotaLedger, Reservation } from './quota-ledger.js';
+import type { UploadDeps } from './upload.js';
+
+/**
+ * Where an open-ended upload starts (docs/ftp.md, "Resuming"):
+ * - `fresh`: at byte 0 (a plain STOR); an unfinished upload of the name is dropped.
+ * - `resume`: at `offset` (REST n + STOR): the unfinished upload of the name must
+ *   hold exactly n bytes, or (when there is none) the stored file must.
+ * - `append`: after the name's current content (APPE): the stored file when
+ *   there is one, else the unfinished upload, else nothing.
+ */
+export type StreamStart = { readonly kind: 'fresh' } | { readonly kind: 'resume'; readonly offset: number } | { readonly kind: 'append' };
+
+export interface StreamUploadDeps extends UploadDeps {
+  readonly quotas: QuotaLedger;
+  /** The area's limits when the upload opens (the owner's quota, `files.maxEntries`). */
+  readonly limits: Limits;
+}
+
+/** A quota claim grows by at least this much at a time (fewer ledger updates per chunk). */
+const CLAIM_STEP_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A claim on the area's quota for an upload whose length is not known up
+ * front: it grows as bytes arrive, ahead of each write, so the quota is
+ * never passed on disk (docs/ftp.md, "Quota"). Growing re-reserves with the
+ * ledger: the old claim is given back and the larger one taken in the same
+ * synchronous step, so no other upload can slip in between.
+ */
+class GrowingClaim {
+  readonly #quotas: QuotaLedger;
+  readonly #key: string;
+  readonly #limits: Limits;
+  readonly #replaced: number | null;
+  readonly #parked: number;
+  #reservation: Reservation;
+  #claimed: number;
+
+  constructor(quotas: QuotaLedger, key: string, limits: Limits, replaced: number | null, parked: number, initial: number) {
+    this.#quotas = quotas;
+    this.#key = key;
+    this.#limits = limits;
+    this.#replaced = replaced;
+    this.#parked = parked;
+    this.#reservation = quotas.reserve(key, limits, initial, replaced, parked);
+    this.#claimed = initial;
+  }
+
+  /** Makes the claim cover a file of `length` bytes; throws GL_ERR_FILE_QUOTA when it cannot. */
+  cover(length: number): void {
+    if (length <= this.#claimed) return;
+    this.#reservation.release();
+    try {
+      this.#take(length + CLAIM_STEP_BYTES);
+    } catch {
+      // Near the quota: claim exactly what this chunk needs, or fail.
+      this.#take(length);
+    }
+  }
+
+  /** The claim sized to the file's final `length`, to be settled by the commit. */
+  exact(length: number): Reservation {
+    if (length !== this.#claimed) {
+      this.#reservation.release();
+      this.#take(length);
+    }
+    return this.#reservation;
+  }
+
+  release(): void {
+    this.#reservation.release();
+  }
+
+  #take(length: number): void {
+    try {
+      this.#reservation = this.#quotas.reserve(this.#key, this.#limits, length, this.#replaced, this.#parked);
+      this.#claimed = length;
+    } catch (err) {
+      // Nothing is claimed any more; a later release must not free someone else's bytes.
+      this.#reservation = { check: () => undefined, commit: () => undefined, release: () => undefined };
+      this.#claimed = 0;
+      throw err;
+    }
+  }
+}
+
+/**
+ * An upload whose length is known only when its data ends (FTP STOR and
+ * APPE, docs/ftp.md): bytes go to a partial file in staging keyed by
+ * (area, path) alone, the quota is claimed as the file grows, and the file
+ * is renamed into place (after an fsync when `files.durable`) only when the
+ * front end says the data ended normally. A cut or aborted upload leaves
+ * nothing visible and keeps its partial file, so it can be resumed by name.
+ * One writer per name (the same path lock as known-length uploads).
+ */
+export class StreamUpload {
+  readonly area: FileArea;
+  /** Normalised path inside the area. */
+  readonly path: string;
+  /** Where this upload started writing (bytes already in the partial file). */
+  readonly offset: number;
+  /** True when the upload continues the name's stored file (APPE, or REST n with n its size). */
+  readonly extendsStored: boolean;
+  readonly #deps: StreamUploadDeps;
+  readonly #partialPath: string;
+  readonly #handle: FileHandle;
+  readonly #release: () => void;
+  readonly #hash: IncrementalFileHash;
+  readonly #claim: GrowingClaim;
+  /** Bytes on disk in the partial file. */
+  #written: number;
+  #broken = false;
+  #inflight: Promise<unknown> | null = null;
+
+  private constructor(
+    fields: { area: FileArea; path: string; offset: number; extendsStored: boolean; partialPath: string; handle: FileHandle; release: () => void; hash: IncrementalFileHash; claim: GrowingClaim },
+    deps: StreamUploadDeps,
+  ) {
+    this.area = fields.area;
+    this.path = fields.path;
+    this.offset = fields.offset;
+    this.extendsStored = fields.extendsStored;
+    this.#partialPath = fields.partialPath;
+    this.#handle = fields.handle;
+    this.#release = fields.release;
+    this.#hash = fields.hash;
+    this.#claim = fields.claim;
+    this.#written = fields.offset;
+    this.#deps = deps;
+  }
+
+  /**
+   * Opens the upload of `path`: takes the name's lock, prepares the partial
+   * file for `start` (truncated, kept, or seeded with a copy of the stored
+   * file) and claims what it already holds. Refused before any byte is
+   * read: GL_ERR_FILE_BUSY (another upload of the name runs),
+   * GL_ERR_FILE_OFFSET_INVALID (a resume offset that matches nothing),
+   * GL_ERR_FILE_QUOTA / _TOO_MANY_ENTRIES.
+   */
+  static async open(area: FileArea, path: string, start: StreamStart, deps: StreamUploadDeps): Promise<StreamUpload> {
+    await area.checkWritable(path);
+    const release = deps.locks.tryAcquire(`${area.key}\0${path}`);
+    if (release === null) throw new GridlinkError('GL_ERR_FILE_BUSY', `${printable(path)}: another upload of this name is running`);
+    const partialPath = deps.staging.streamPartialPath(area.key, path);
+    let handle: FileHandle | null = null;
+    try {
+      handle = await open(partialPath, constants.O_RDWR | constants.O_CREAT, 0o644);
+      const pending = (await handle.stat()).size;
+      const stored = await area.fileSize(path);
+      let offset: number;
+      let seed = false;
+      if (start.kind === 'fresh' || (start.kind === 'resume' && start.offset === 0)) {
+        offset = 0;
+      } else if (start.kind === 'resume') {
+        if (pending === start.offset) offset = pending;
+        else if (stored === start.offset) seed = true;
+        else {
+          const held = pending > 0 ? `the unfinished upload of this name holds ${pending} bytes` : stored === null ? 'there is no unfinished upload of this name' : `the stored file has ${stored} bytes`;
+          throw new GridlinkError('GL_ERR_FILE_OFFSET_INVALID', `restart at ${start.offset}: ${held}`);
+        }
+        offset = start.offset;
+      } else {
+        seed = stored !== null;
+        offset = stored ?? pending;
+      }
+      if (seed) await copyStored(area, path, handle);
+      else if (offset !== pending) await handle.truncate(offset);
+      const written = seed ? (await handle.stat()).size : offset;
+      if (seed && written !== offset) throw new GridlinkError('GL_ERR_FILE_CHANGED', `${printable(path)} changed while it was copied; run the command again`);
+      await deps.quotas.usage(area.key, area.root);
+      const parked = await deps.staging.partialBytes(area.key, partialPath);
+      const claim = new GrowingClaim(deps.quotas, area.key, deps.limits, stored, parked, written);
+      const hash = HashPool.shared().incremental(false);
+      hash.feed(partialPath, written, true);
+      return new StreamUpload({ area, path, offset: written, extendsStored: seed, partialPath, handle, release, hash, claim }, deps);
+    } catch (err) {
+      await handle?.close().catch(() => undefined);
+      release();
+      throw fromSystemError(err, printable(path));
+    }
+  }
+
+  /** Bytes in the partial file: the file's length if it were committed now. */
+  get received(): number {
+    return this.#written;
+  }
+
+  /**
+   * Writes everything `body` yields after what the partial file holds, the
+   * quota claimed ahead of each chunk. Returns when `body` ends. When `body`
+   * fails (a cut connection) its own error is thrown, after what arrived is
+   * on disk, kept for a resume. A GridlinkError means the upload failed
+   * here: GL_ERR_FILE_QUOTA when the quota would be passed or
+   * GL_ERR_FILE_NO_SPACE for a full disk (the partial file is deleted,
+   * nothing is kept), GL_ERR_FILE_IO for another write failure.
+   */
+  receive(body: AsyncIterable<unknown>): Promise<number> {
+    const work = this.#receive(body);
+    this.#inflight = work.catch(() => undefined);
+    return work;
+  }
+
+  async #receive(body: AsyncIterable<unknown>): Promise<number> {
+    this.#checkUsable();
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    // Bytes read so far: on disk, being written, or in the batch.
+    let accepted = this.#written;
+    // At most one write in flight while the next batch fills: the disk and the socket work together.
+    let writing: Promise<void> = Promise.resolve();
+    let failure: unknown = null;
+    let bodyFailed = false;
+    try {
+      for await (const item of body) {
+        const chunk = typeof item === 'string' ? Buffer.from(item) : (item as Buffer);
+        this.#claim.cover(accepted + chunk.length);
+        accepted += chunk.length;
+        batch.push(chunk);
+        batchBytes += chunk.length;
+        if (batchBytes >= FILE_IO_BYTES) {
+          await writing;
+          writing = this.#write(batch, batchBytes);
+          writing.catch(() => undefined);
+          batch = [];
+          batchBytes = 0;
+        }
+      }
+    } catch (err) {
+      failure = err;
+      bodyFailed = !(err instanceof GridlinkError);
+    }
+    const quotaPassed = failure instanceof GridlinkError && (failure.code === 'GL_ERR_FILE_QUOTA' || failure.code === 'GL_ERR_FILE_TOO_MANY_ENTRIES');
+    // Flush what did arrive even when the data was cut, so a resume loses nothing.
+    try {
+      await writing;
+      // Not after a failure of ours (quota, a failed write): the batch would land out of place.
+      if (batchBytes > 0 && !(failure instanceof GridlinkError)) await this.#write(batch, batchBytes);
+    } catch (err) {
+      if (failure === null || bodyFailed) {
+        failure = err;
+        bodyFailed = false;
+      }
+    }
+    if (failure !== null) {
+      this.#broken = true;
+      if (bodyFailed) throw failure instanceof Error ? failure : new Error('the data ended with an error');
+      const mapped = failure instanceof GridlinkError ? failure : fromSystemError(failure, printable(this.path));
+      // Past the quota or a full disk: nothing is stored and nothing kept (docs/ftp.md).
+      if (quotaPassed || mapped.code === 'GL_ERR_FILE_NO_SPACE') await this.#drop();
+      throw mapped;
+    }
+    return this.#written;
+  }
+
+  /** Writes a batch at the end of the partial file; a failure is always a GridlinkError (the body's are not). */
+  async #write(chunks: Buffer[], bytes: number): Promise<void> {
+    let position = this.#written;
+    let rest = chunks;
+    let left = bytes;
+    while (left > 0) {
+      const { bytesWritten } = await this.#handle.writev(rest, position).catch((err: unknown) => {
+        throw fromSystemError(err, printable(this.path));
+      });
+      if (bytesWritten === 0) throw new GridlinkError('GL_ERR_FILE_IO', `${printable(this.path)}: the disk took no bytes`);
+      position += bytesWritten;
+      left -= bytesWritten;
+      if (left > 0) rest = skipBytes(rest, bytesWritten);
+    }
+    this.#written = position;
+    this.#hash.feed(this.#partialPath, position);
+  }
+
+  /**
+   * Renames the partial file into place (fsync first when durable), settles
+   * the quota claim against the name as it is at that moment (under the
+   * area's mutation lock) and remembers the digest for later downloads.
+   * A failure deletes the partial file.
+   */
+  async commit(): Promise<{ length: number; digests: DigestResult }> {
+    this.#checkUsable();
+    this.#broken = true;
+    const length = this.#written;
+    let digests: DigestResult;
+    try {
+      digests = await this.#hash.finish(this.#partialPath, length);
+    } catch (err) {
+      await this.#drop();
+      throw new GridlinkError('GL_ERR_FILE_IO', `hashing ${printable(this.path)} failed; send the file again`, { cause: err });
+    }
+    try {
+      if (this.#deps.durable) await this.#handle.sync();
+      await this.#handle.close();
+      const reservation = this.#claim.exact(length);
+      const { area, path } = this;
+      const stored = await area.exclusive(async () => {
+        const replaced = await area.fileSize(path).catch(() => null);
+        reservation.check(replaced);
+        await area.commit(this.#partialPath, path, this.#deps.durable);
+        reservation.commit(replaced);
+        return area.stat(path);
+      });
+      this.#deps.digestCache.set(stored, digests);
+    } catch (err) {
+      await this.#drop();
+      throw fromSystemError(err, printable(this.path));
+    }
+    this.#release();
+    return { length, digests };
+  }
+
+  /** Stops; the partial file stays for a resume. The name is freed once a running write has flushed. */
+  async close(): Promise<void> {
+    this.#broken = true;
+    await this.#inflight;
+    this.#hash.drop();
+    this.#claim.release();
+    await this.#handle.close().catch(() => undefined);
+    this.#release();
+  }
+
+  /** Stops and deletes the partial file. */
+  async discard(): Promise<void> {
+    this.#broken = true;
+    await this.#inflight;
+    await this.#drop();
+  }
+
+  async #drop(): Promise<void> {
+    this.#broken = true;
+    this.#hash.drop();
+    this.#claim.release();
+    await this.#handle.close().catch(() => undefined);
+    await rm(this.#partialPath, { force: true });
+    this.#release();
+  }
+
+  #checkUsable(): void {
+    if (this.#broken) throw new GridlinkError('GL_ERR_PROTO_BAD_STATE', 'this upload failed or ended; send the file again to resume it');
+  }
+}
+
+/** The chunks after the first `count` bytes of `chunks`. */
+function skipBytes(chunks: Buffer[], count: number): Buffer[] {
+  let left = count;
+  const out: Buffer[] = [];
+  for (const chunk of chunks) {
+    if (left >= chunk.length) {
+      left -= chunk.length;
+      continue;
+    }
+    out.push(left > 0 ? chunk.subarray(left) : chunk);
+    left = 0;
+  }
+  return out;
+}
+
+/**
+ * Replaces the partial file's content with a copy of the stored file (an
+ * append stages the old bytes plus the new ones, then renames: readers see
+ * the old file or the new one, never a mix). Read through a descriptor the
+ * area checked, so a link cannot lead the copy outside.
+ */
+async function copyStored(area: FileArea, path: string, target: FileHandle): Promise<void> {
+  const source = await area.openForRead(path);
+  try {
+    await target.truncate(0);
+    const buffer = Buffer.allocUnsafe(Math.min(FILE_IO_BYTES, Math.max(1, source.stats.size)));
+    let position = 0;
+    for (;;) {
+      const { bytesRead } = await source.handle.read(buffer, 0, buffer.length, position);
+      if (bytesRead === 0) break;
+      let done = 0;
+      while (done < bytesRead) {
+        const { bytesWritten } = await target.write(buffer, done, bytesRead - done, position + done);
+        done += bytesWritten;
+      }
+      position += bytesRead;
+    }
+  } finally {
+    await source.handle.close();
+  }
+}
