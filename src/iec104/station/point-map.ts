@@ -9,6 +9,7 @@ import {
   type PointQuality,
   type Quality as Qds,
 } from '../codec/index.js';
+import { GridlinkError } from '../../errors/index.js';
 import type { PointClass, PointSnapshot, Quality } from '../../scada/types.js';
 
 /** How one gridlink point is sent (docs/iec104.md "Mapping"). */
@@ -105,7 +106,7 @@ export function kindOf(snapshot: Pick<PointSnapshot, 'class' | 'controllable' | 
   const configured = options?.type;
   if (configured !== undefined) {
     const binaryKind = configured === 'single' || configured === 'double';
-    if (binaryKind !== binary) throw new Error(`point ${snapshot.name}: a ${snapshot.class} point cannot be sent as ${configured} (iec104.type)`);
+    if (binaryKind !== binary) throw new GridlinkError('GL_ERR_CONFIG_INVALID', `point ${snapshot.name}: a ${snapshot.class} point cannot be sent as ${configured} (iec104.type)`);
     return configured;
   }
   if (binary) return snapshot.controllable && snapshot.class === 'status' ? 'double' : 'single';
