@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import fastifyCookie from '@fastify/cookie';
 import fastifyWebsocket from '@fastify/websocket';
@@ -27,6 +27,9 @@ const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../dist/hmi/', import.meta.
 
 /** Largest message a browser may send on /api/live. */
 const MAX_LIVE_MESSAGE_BYTES = 64 * 1024;
+/** After answering a request whose body was not read: how long, and how many more bytes, the connection is read before it is cut. */
+const LINGER_MS = 2_000;
+const LINGER_BYTES = 4 * 1024 * 1024;
 
 /**
  * The web HMI's HTTP listener (SPEC §7, docs/http-api.md): the built page,
@@ -90,6 +93,8 @@ export class WebServer {
       serverFactory: (handler) => {
         const route = (req: IncomingMessage, res: ServerResponse): void => {
           const method = req.method;
+          const withBody = announcesBody(req);
+          if (withBody) lingerOnClose(req.socket);
           // A Host that is not ours is a DNS-rebinding page (docs/security.md): nothing is served to it, the page included.
           if (!hostAllowed(req.headers.host, names)) {
             refuseHost(req, res);
@@ -98,7 +103,7 @@ export class WebServer {
           }
           if ((method === 'GET' || method === 'HEAD') && StaticFiles.owns(req.url ?? '/')) {
             // The page never reads a body: answer and close rather than read what was sent for nothing.
-            if (announcesBody(req)) res.shouldKeepAlive = false;
+            if (withBody) res.shouldKeepAlive = false;
             const sent = staticFiles.serve(req, res);
             if (typeof sent === 'number') counters.count('static', method, sent);
             else void sent.then((status) => counters.count('static', method, status));
@@ -197,6 +202,32 @@ export class WebServer {
 function announcesBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * How a connection closes after an answer to a request whose body was not
+ * read: cut at once with bytes unread, the kernel sends a reset, and the
+ * client may lose the answer before reading it. So it ends (FIN) and goes on
+ * reading, and throwing away, for at most LINGER_MS and LINGER_BYTES before
+ * it is cut (what nginx calls a lingering close): the body is still not read
+ * (docs/security.md). Node's server calls `destroySoon` to close after a
+ * `Connection: close` answer.
+ */
+function lingerOnClose(socket: Socket): void {
+  socket.destroySoon = function lingeringClose(this: Socket): void {
+    if (this.destroyed) return;
+    const cut = (): void => {
+      this.destroy();
+    };
+    let read = 0;
+    this.on('data', (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > LINGER_BYTES) cut();
+    });
+    this.once('end', cut);
+    setTimeout(cut, LINGER_MS).unref();
+    this.end();
+  };
 }
 
 /** 403 for a request whose Host is not a name of this server; its body is not read, so the connection closes. */
