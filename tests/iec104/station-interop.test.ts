@@ -101,6 +101,7 @@ describe('IEC 104 controlled station against a lib60870 master', () => {
     const scada = s.server.scada!;
     const breaker = scada.points().find((p) => p.name === 'sub1.f1.breaker')!;
     const master = await startMaster({ port, startdt: true });
+    expect((await master.interrogate()).objects.find((o) => o.ioa === breaker.ioa)?.value).toBe(2);
 
     const selected = await master.command('dc', breaker.ioa, 1, { select: true });
     expect(selected).toMatchObject({ type: TYPE.C_DC_NA_1, cot: COT.ACTIVATION_CON, negative: false });
@@ -117,6 +118,8 @@ describe('IEC 104 controlled station against a lib60870 master', () => {
     expect(at(executed)).toBeLessThan(at(term));
     expect(scada.points().find((p) => p.name === 'sub1.f1.breaker')!.value).toBe(0);
     expect(scada.simulator!.breaker(1, 0)).toBe(false);
+    // The next interrogation shows it open too (its ASDU was encoded again after the change).
+    expect((await master.interrogate()).objects.find((o) => o.ioa === breaker.ioa)?.value).toBe(1);
   });
 
   it('a second master selecting a breaker the first holds gets a negative ACTCON; the first still operates it', async () => {

@@ -2,6 +2,7 @@ import {
   Cot,
   DoublePointState,
   TypeId,
+  encodeAsdu,
   maxObjectsPerAsdu,
   pointQualityFromByte,
   qdsFromByte,
@@ -51,6 +52,8 @@ interface PointBase {
   readonly scaleFactor: number;
   /** The point shows a substituted value now (an operator's): commands cannot be confirmed. */
   substituted: boolean;
+  /** The interrogation ASDU that carries the point (set by {@link PointMap}); a change makes it encode again. */
+  chunk: Chunk | null;
 }
 
 /**
@@ -125,6 +128,7 @@ export function stationPoint(snapshot: PointSnapshot, options: Iec104PointOption
     directExecute: options?.directExecute ?? false,
     scaleFactor: options?.scaleFactor ?? 1,
     substituted: false,
+    chunk: null,
   };
   let point: StationPoint;
   if (kind === 'single') point = { ...base, kind, object: { ioa: snapshot.ioa, value: false, quality: pointQualityFromByte(IV | NT) } };
@@ -138,6 +142,7 @@ export function stationPoint(snapshot: PointSnapshot, options: Iec104PointOption
 export function update(point: StationPoint, value: number | null, quality: Quality): void {
   const bits = qualityBits(value, quality);
   point.substituted = quality === 'substituted';
+  if (point.chunk !== null) point.chunk.encoded = null;
   switch (point.kind) {
     case 'single':
       point.object.value = value === 1;
@@ -187,24 +192,31 @@ export function setpointValue(typeId: number, value: number, scaleFactor: number
   return typeId === TypeId.C_SE_NC_1 ? value : value / scaleFactor;
 }
 
-/** A run of points of one kind that a general interrogation sends in ASDUs of one SQ mode. */
-interface Segment {
-  readonly typeId: number;
-  readonly sequence: boolean;
-  readonly objects: readonly (MutableSingle | MutableDouble | MutableMeasured)[];
+/**
+ * One ASDU of the interrogation answer: its points' information objects
+ * (updated in place) and its encoding, kept until one of them changes. A
+ * buffer once encoded is never written again (a master's queue may still
+ * hold it); a change makes the next interrogation encode a new one.
+ */
+interface Chunk {
+  readonly asdu: Asdu;
+  encoded: Buffer | null;
 }
 
 /**
- * The station's points: by name (events), by IOA (commands), and the plan of
- * a general interrogation: per kind in IOA order, long runs of consecutive
- * addresses sent with SQ = 1 (more objects per ASDU), the rest with SQ = 0.
+ * The station's points: by name (events), by IOA (commands), and the
+ * answer to a general interrogation, planned once: per kind in IOA order,
+ * long runs of consecutive addresses sent with SQ = 1 (more objects per
+ * ASDU), the rest with SQ = 0, cut into ASDUs as full as they can be.
  */
 export class PointMap {
   readonly #byName = new Map<string, StationPoint>();
   readonly #byIoa = new Map<number, StationPoint>();
-  readonly #segments: Segment[] = [];
+  readonly #chunks: Chunk[] = [];
+  readonly #commonAddress: number;
 
-  constructor(snapshots: readonly PointSnapshot[], optionsOf: (name: string) => Iec104PointOptions | undefined) {
+  constructor(snapshots: readonly PointSnapshot[], optionsOf: (name: string) => Iec104PointOptions | undefined, commonAddress: number) {
+    this.#commonAddress = commonAddress;
     for (const snapshot of snapshots) {
       const point = stationPoint(snapshot, optionsOf(snapshot.name));
       this.#byName.set(point.name, point);
@@ -229,15 +241,22 @@ export class PointMap {
   }
 
   /**
-   * The ASDUs answering a station interrogation (COT 20), in the plan's
-   * order, as full as they can be: encoded once per request, each buffer an
-   * ASDU ready for the link. Empty when the station has no points.
+   * The ASDUs answering a station interrogation (COT 20), each an ASDU
+   * ready for the link: those whose points did not change since the last
+   * interrogation are the buffers encoded then, the others are encoded now
+   * (docs/iec104.md "Interrogation"). Empty when the station has no points.
    */
-  interrogationAsdus(pack: (asdu: Asdu) => Buffer[], commonAddress: number, originator: number): Buffer[] {
-    const out: Buffer[] = [];
-    for (const segment of this.#segments) {
-      const asdu = { typeId: segment.typeId, sequence: segment.sequence, cause: Cot.InterrogatedByStation, negative: false, test: false, originator, commonAddress, objects: segment.objects } as Asdu;
-      for (const buffer of pack(asdu)) out.push(buffer);
+  interrogationAsdus(originator: number): Buffer[] {
+    const out = new Array<Buffer>(this.#chunks.length);
+    for (let i = 0; i < this.#chunks.length; i++) {
+      const chunk = this.#chunks[i]!;
+      chunk.encoded ??= encodeAsdu(chunk.asdu);
+      let asdu = chunk.encoded;
+      if (originator !== 0) {
+        asdu = Buffer.from(asdu);
+        asdu[3] = originator;
+      }
+      out[i] = asdu;
     }
     return out;
   }
@@ -247,7 +266,7 @@ export class PointMap {
     const longRun = maxObjectsPerAsdu(typeId, false);
     let loose: StationPoint[] = [];
     const flushLoose = (): void => {
-      if (loose.length > 0) this.#segments.push({ typeId, sequence: false, objects: loose.map((p) => p.object) });
+      if (loose.length > 0) this.#cut(typeId, false, loose);
       loose = [];
     };
     for (let start = 0; start < points.length; ) {
@@ -256,12 +275,24 @@ export class PointMap {
       const run = points.slice(start, end);
       if (run.length >= longRun) {
         flushLoose();
-        this.#segments.push({ typeId, sequence: true, objects: run.map((p) => p.object) });
+        this.#cut(typeId, true, run);
       } else {
         loose.push(...run);
       }
       start = end;
     }
     flushLoose();
+  }
+
+  /** Cuts points of one type and SQ mode into ASDUs of as many objects as fit. */
+  #cut(typeId: number, sequence: boolean, points: readonly StationPoint[]): void {
+    const max = maxObjectsPerAsdu(typeId, sequence);
+    for (let start = 0; start < points.length; start += max) {
+      const members = points.slice(start, start + max);
+      const asdu = { typeId, sequence, cause: Cot.InterrogatedByStation, negative: false, test: false, originator: 0, commonAddress: this.#commonAddress, objects: members.map((p) => p.object) } as Asdu;
+      const chunk: Chunk = { asdu, encoded: null };
+      for (const p of members) p.chunk = chunk;
+      this.#chunks.push(chunk);
+    }
   }
 }

@@ -58,12 +58,14 @@ export class StationSession {
   readonly actor: UserActor;
   readonly peer: string;
   readonly #ctx: SessionContext;
+  readonly #socket: Socket;
   readonly #commands: CommandHandler;
   readonly #ledger = new QueueLedger();
   #droppedEvents = 0;
 
   constructor(socket: Socket, ctx: SessionContext, onClosed: (session: StationSession, reason: string | null) => void) {
     this.#ctx = ctx;
+    this.#socket = socket;
     const address = socket.remoteAddress ?? 'unknown';
     const port = socket.remotePort ?? 0;
     this.peer = `${address}:${port}`;
@@ -109,6 +111,19 @@ export class StationSession {
     if (link.stats.dropped !== dropped) this.#droppedEvents += this.#ledger.shift();
     this.#ledger.push(events);
     this.#ledger.trimTo(link.queued);
+  }
+
+  /**
+   * Runs `send`s with the socket corked: the APDUs the link writes meanwhile
+   * leave in one write (one system call, full segments) instead of one each.
+   */
+  corked(work: () => void): void {
+    this.#socket.cork();
+    try {
+      work();
+    } finally {
+      this.#socket.uncork();
+    }
   }
 
   #onAsdu(bytes: Buffer): void {
@@ -159,9 +174,12 @@ export class StationSession {
     if (asdu.objects.length !== 1 || object.ioa !== 0) return this.#refuse(bytes, Cot.UnknownIoa, 'an interrogation is one object at IOA 0');
     // Group interrogations (QOI 21..36): gridlink's points belong to no group.
     if (object.qoi !== 20) return this.#answer(bytes, Cot.ActivationCon, true);
-    this.#answer(bytes, Cot.ActivationCon, false);
-    for (const data of this.#ctx.interrogation(asdu.originator)) this.send(data, 0);
-    this.#answer(bytes, Cot.ActivationTermination, false);
+    const data = this.#ctx.interrogation(asdu.originator);
+    this.corked(() => {
+      this.#answer(bytes, Cot.ActivationCon, false);
+      for (const answer of data) this.send(answer, 0);
+      this.#answer(bytes, Cot.ActivationTermination, false);
+    });
   }
 
   #clockSync(bytes: Buffer, asdu: Extract<Asdu, { typeId: typeof TypeId.C_CS_NA_1 }>): void {

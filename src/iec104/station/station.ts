@@ -3,7 +3,6 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Bus, Subscription } from '../../bus/bus.js';
 import type { Logger } from '../../log/logger.js';
 import type { PointEvent, ScadaApi } from '../../scada/types.js';
-import { packAsdus } from '../codec/index.js';
 import type { LinkParameters } from '../link/link.js';
 import { PointMap, update, type Iec104PointOptions } from './point-map.js';
 import { StationSession, type SessionContext } from './session.js';
@@ -82,7 +81,7 @@ export class Iec104Station {
     // Subscribe before taking the snapshot: no change falls between the two.
     const subscription = options.bus.subscribe('events.>', (message) => this.#onEvent(message.payload as PointEvent), { maxQueued: MIN_BUS_QUEUE, policy: 'drop-oldest' });
     try {
-      this.#points = new PointMap(options.scada.points(), options.pointOptions);
+      this.#points = new PointMap(options.scada.points(), options.pointOptions, commonAddress);
     } catch (err) {
       subscription.unsubscribe();
       throw err;
@@ -97,7 +96,7 @@ export class Iec104Station {
       parameters,
       maxQueued: options.config.maxQueued,
       logger: this.#logger,
-      interrogation: (originator) => this.#points.interrogationAsdus((asdu) => packAsdus(asdu), commonAddress, originator),
+      interrogation: (originator) => this.#points.interrogationAsdus(originator),
     };
     if (options.tls === undefined) {
       this.#server = createServer();
@@ -216,7 +215,9 @@ export class Iec104Station {
     this.#batch = new ChangeBatch(this.#config.commonAddress);
     for (const session of this.#sessions) {
       const asdus = session.link.started ? batch.packed() : batch.single();
-      for (const { asdu, events } of asdus) session.send(asdu, events);
+      session.corked(() => {
+        for (const { asdu, events } of asdus) session.send(asdu, events);
+      });
     }
   }
 }
