@@ -70,6 +70,7 @@ BENCHES=(
   bench/chat-fanout.ts
   bench/http-static.ts
   bench/scada-poll.ts
+  bench/iec104-master.ts
 )
 
 install_missing_peers

@@ -133,7 +133,7 @@ const iec104DeviceSchema = z.strictObject({
   points: z.array(iec104PointSchema).min(1).max(10_000),
 });
 
-const deviceSchema = z.discriminatedUnion('protocol', [modbusDeviceSchema, iec104DeviceSchema]);
+const deviceSchema = z.discriminatedUnion('protocol', [modbusDeviceSchema, iec104DeviceSchema], { error: 'protocol is modbus (the default) or iec104' });
 
 /** A point of a Modbus device. */
 export type PointConfig = z.output<typeof pointSchema>;

@@ -62,16 +62,22 @@ interface AlarmRow {
   acked_by: string | null;
 }
 
-/** Rows waiting for the next batch; beyond this the writer flushes at once. */
-const MAX_PENDING = 5_000;
+/**
+ * Rows waiting for the next batch; beyond this the writer flushes at once.
+ * A flush blocks the event loop for a few microseconds per row, so the batch
+ * is kept to a few milliseconds of work: at 20,000 events/s a batch of 5,000
+ * held every event behind it for tens of milliseconds (the acquisition
+ * benchmarks, bench/scada-poll.ts and bench/iec104-master.ts, measure it).
+ */
+const MAX_PENDING = 1_000;
 
 /**
  * History (SPEC §6): every event (value change beyond deadband, status or
  * quality change) and every alarm, in SQLite (`<data>/history.db`, WAL).
  * Events are report-by-exception, so the events of a point are its value
  * history. Inserts are batched (one transaction per `flushMs` or
- * {@link MAX_PENDING} rows) so 20,000 points/s cost a few transactions a
- * second; a crash loses at most the last batch, never a committed one.
+ * {@link MAX_PENDING} rows) so 20,000 points/s cost some twenty transactions
+ * a second; a crash loses at most the last batch, never a committed one.
  */
 export class HistoryStore {
   readonly #db: Database.Database;

@@ -1,0 +1,569 @@
+/**
+ * IEC 104 acquisition benchmark (issue 12, benchmark c): `gridlink serve` as
+ * the controlling station of 200 lib60870-C controlled stations (the
+ * reference implementation, tests/helpers/lib60870.ts), each holding
+ * `--points` single, double and float points (34 each: 102 per station,
+ * 20,400 in all), all sending spontaneous changes at 20,000 points/s in
+ * total (100/s each through the harness's `burst`, round robin over its
+ * points, time-tagged ASDUs with the station's CP56Time2a; see --pulse-ms).
+ * Measures over a sustained window after a warm-up: the server's CPU (100 %
+ * = one core), the rate it takes changes in (its `readings` counter), and
+ * the latency from a change at a station to the `point.event` at a watching
+ * native client. Targets: server CPU < 50 % of one core, p99
+ * change → subscriber ≤ 50 ms. Prints a markdown table and writes
+ * bench/results/iec104-master.json.
+ *
+ *   npx tsx bench/iec104-master.ts [--quick] [--stations 200] [--points 34] [--rate 20000]
+ *                                  [--pulse-ms 100] [--station-nice 10] [--w 8] [--watch sample|all] [--cpu-prof DIR]
+ *
+ * --quick: 15 s window after 5 s of warm-up (full: 60 s after 10 s).
+ * --pulse-ms: how the stations are driven. While a rate-limited `burst N
+ *   RATE` runs, iec104_slave polls its stdin every millisecond: 1,000
+ *   wake-ups a second per process, 200,000 for 200 stations, which on a
+ *   two-core machine left no CPU for anything else (load average ~190, the
+ *   stations stopped answering their stdin). So by default each station gets
+ *   `burst K 0` every 100 ms (K = its share of --rate per pulse: 10), which
+ *   it sends at once, as one or two time-tagged ASDUs, and then idles; the
+ *   pulses of the stations are spread evenly over the period, so gridlink
+ *   sees a steady 20,000 changes/s. --pulse-ms 0: one long `burst N RATE`
+ *   per station instead (what the harness offers; fine for a few stations).
+ * --station-nice (default 10): the stations run at this nice value. 200
+ *   lib60870 processes (600 threads: each polls its listening socket every
+ *   10 ms even when idle) take more than a core of this machine between
+ *   them; at equal priority the server under test and the watching client
+ *   wait behind them for the CPU, and that wait, not gridlink's work, is
+ *   what the latency then shows. RTUs run on their own hardware in the field;
+ *   0 keeps the stations' priority.
+ * --w: gridlink's acknowledgement window towards the stations (the devices'
+ *   `w`, default the standard's 8); see the note on latency below.
+ * --watch sample (default): three client connections, each watching one
+ *   point of every station (`*.s00`, `*.d00`, `*.f00`: each changes about
+ *   once a second per station, ~600 events/s to the clients, every one a
+ *   latency sample); all: one connection watches every point (every event
+ *   goes to the bench, which then competes for the same two cores).
+ * --cpu-prof DIR: run the server under `node --cpu-prof` (profile in DIR;
+ *   it costs the server some CPU, so its numbers are not the benchmark's).
+ *
+ * Latency: a change's time is its CP56Time2a, which the station takes from
+ * its wall clock when it queues the change; the event carries it as
+ * `sourceTime`, and the client compares it with its own wall clock on
+ * arrival (same machine, same clock; millisecond resolution). It therefore
+ * includes the station's own queueing: lib60870's connection thread looks at
+ * its event queue only after a select() of up to 100 ms when nothing arrives
+ * from the master, so an acknowledgement (an S-frame every `w` I-frames)
+ * wakes it; the table shows the part before gridlink (station change →
+ * gridlink received it, `serverTime`) and after (gridlink → subscriber).
+ *
+ * Process layout: the stations are 200 iec104_slave processes (C, started
+ * by this process); the server is the built `gridlink serve` with a
+ * generated config (simulator off, http off, log level warn); this process
+ * holds the watching clients and the admin-socket client.
+ */
+import { readdir, writeFile } from 'node:fs/promises';
+import { setPriority } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { AdminClient } from '../dist/admin/admin-client.js';
+import { GridlinkClient } from '../dist/client/index.js';
+import type { PointEvent } from '../dist/scada/types.js';
+import { ensureLib60870, startSlave, type Lib60870Slave, type SlaveEvent } from '../tests/helpers/lib60870.js';
+import { makeTempDir, onCleanup, runBenchmark } from './lib/cleanup.js';
+import { LOOPBACK, readInitialAdminPassword, REPO_ROOT, type GridlinkServer } from './lib/peers.js';
+import { cpuSeconds, freePort, machineBusySeconds, peakRssBytes, ServerProcess } from './lib/processes.js';
+import { fixed, markdownTable, percentile, runInfo, toMB, writeJson } from './lib/report.js';
+
+// ---------------------------------------------------------------------------
+// Settings
+
+const TARGET_CPU_PERCENT = 50;
+const TARGET_P99_MS = 50;
+/** Acquiring this share of the offered changes counts as keeping up (the window's edges cut a few). */
+const SUSTAINED_SHARE = 0.98;
+
+interface Timing {
+  readonly warmupSeconds: number;
+  readonly windowSeconds: number;
+}
+const FULL: Timing = { warmupSeconds: 10, windowSeconds: 60 };
+const QUICK: Timing = { warmupSeconds: 5, windowSeconds: 15 };
+
+/** Stations are started this many at a time. */
+const START_CONCURRENCY = 20;
+const ONLINE_LIMIT_MS = 120_000;
+const SERVER_START_MS = 60_000;
+const STATUS_EVERY_MS = 250;
+/** Flag a window during which processes other than ours used more than this share of a core. */
+const OTHER_CPU_WARNING = 0.1;
+const RESULTS_PATH = join(REPO_ROOT, 'bench', 'results', 'iec104-master.json');
+
+interface Settings {
+  readonly stations: number;
+  /** Drive each station with `burst K 0` this often; 0: one `burst N RATE`. */
+  readonly pulseMs: number;
+  /** Nice value of the stations' processes (0: as started). */
+  readonly stationNice: number;
+  /** Points of each kind per station. */
+  readonly points: number;
+  /** Spontaneous changes per second, all stations together. */
+  readonly rate: number;
+  readonly w: number;
+  readonly watch: 'sample' | 'all';
+}
+
+const stationName = (i: number): string => `st${String(i + 1).padStart(3, '0')}`;
+const pointIndex = (i: number): string => String(i).padStart(2, '0');
+
+/** `scada.devices` of the server's config: one iec104 device per station, its points named `stNNN.s00`, `.d00`, `.f00`…. */
+function deviceConfigs(slaves: readonly Lib60870Slave[], settings: Settings): unknown[] {
+  return slaves.map((slave, s) => {
+    const name = stationName(s);
+    const points: unknown[] = [];
+    for (let i = 0; i < settings.points; i++) points.push({ name: `${name}.s${pointIndex(i)}`, class: 'status', ioa: slave.ioa('single', i), type: 'single' });
+    for (let i = 0; i < settings.points; i++) points.push({ name: `${name}.d${pointIndex(i)}`, class: 'status', ioa: slave.ioa('double', i), type: 'double' });
+    for (let i = 0; i < settings.points; i++) points.push({ name: `${name}.f${pointIndex(i)}`, class: 'telemetry', ioa: slave.ioa('float', i), unit: 'A' });
+    return { name, protocol: 'iec104', host: LOOPBACK, port: slave.port, commonAddress: 1, w: settings.w, giIntervalMs: 3_600_000, points };
+  });
+}
+
+function watchPatterns(mode: Settings['watch']): Array<string | undefined> {
+  return mode === 'all' ? [undefined] : ['*.s00', '*.d00', '*.f00'];
+}
+
+// ---------------------------------------------------------------------------
+// Measuring helpers
+
+const nowSeconds = (): number => Number(process.hrtime.bigint()) / 1e9;
+
+interface CounterSample {
+  readonly t: number;
+  readonly readings: number;
+  readonly events: number;
+}
+
+/** Least-squares slope of a counter over time (per second). */
+function slope(samples: readonly CounterSample[], field: 'readings' | 'events'): number {
+  if (samples.length < 2) return Number.NaN;
+  const n = samples.length;
+  const meanT = samples.reduce((sum, s) => sum + s.t, 0) / n;
+  const meanY = samples.reduce((sum, s) => sum + s[field], 0) / n;
+  let cov = 0;
+  let varT = 0;
+  for (const s of samples) {
+    cov += (s.t - meanT) * (s[field] - meanY);
+    varT += (s.t - meanT) ** 2;
+  }
+  return cov / varT;
+}
+
+interface CpuSnapshot {
+  readonly t: number;
+  readonly server: number;
+  readonly stations: number;
+  readonly bench: number;
+  readonly machine: number;
+}
+
+async function cpuSnapshot(serverPid: number, stationPids: readonly number[]): Promise<CpuSnapshot> {
+  const of = (pid: number): Promise<number> => cpuSeconds(pid).catch(() => Number.NaN);
+  const [server, stations, machine] = await Promise.all([of(serverPid), Promise.all(stationPids.map(of)).then((all) => all.reduce((a, b) => a + b, 0)), machineBusySeconds()]);
+  const own = process.cpuUsage();
+  return { t: nowSeconds(), server, stations, machine, bench: (own.user + own.system) / 1e6 };
+}
+
+interface CpuUse {
+  readonly windowSeconds: number;
+  readonly serverPercent: number;
+  readonly stationsPercent: number;
+  readonly benchPercent: number;
+  readonly otherPercent: number;
+}
+
+function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
+  const seconds = after.t - before.t;
+  const pct = (a: number, b: number): number => (100 * (b - a)) / seconds;
+  const server = pct(before.server, after.server);
+  const stations = pct(before.stations, after.stations);
+  const bench = pct(before.bench, after.bench);
+  return { windowSeconds: seconds, serverPercent: server, stationsPercent: stations, benchPercent: bench, otherPercent: Math.max(0, pct(before.machine, after.machine) - server - stations - bench) };
+}
+
+interface LatencySummary {
+  readonly samples: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+function summarise(values: readonly number[]): LatencySummary | null {
+  if (values.length === 0) return null;
+  const sorted = Float64Array.from(values).sort();
+  return { samples: sorted.length, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted[sorted.length - 1]! };
+}
+
+/** Latencies of the watched events, recorded while `on`. */
+class Watcher {
+  on = false;
+  events = 0;
+  readonly total: number[] = [];
+  readonly acquisition: number[] = [];
+  readonly delivery: number[] = [];
+
+  event(event: PointEvent): void {
+    if (!this.on || event.kind !== 'change') return;
+    const received = Date.now();
+    this.events += 1;
+    this.total.push(received - event.sourceTime);
+    this.acquisition.push(event.serverTime - event.sourceTime);
+    this.delivery.push(received - event.serverTime);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The stations
+
+async function startStations(settings: Settings): Promise<Lib60870Slave[]> {
+  await ensureLib60870();
+  const slaves: Lib60870Slave[] = [];
+  onCleanup(async () => {
+    await Promise.all(slaves.map((s) => s.kill('SIGKILL').catch(() => undefined)));
+  });
+  for (let from = 0; from < settings.stations; from += START_CONCURRENCY) {
+    const batch = Array.from({ length: Math.min(START_CONCURRENCY, settings.stations - from) }, () => startSlave({ points: settings.points }));
+    slaves.push(...(await Promise.all(batch)));
+  }
+  if (settings.stationNice !== 0) for (const slave of slaves) await renice(slave.child.pid ?? 0, settings.stationNice);
+  return slaves;
+}
+
+/**
+ * Sets the nice value of every thread of a process (Linux keeps it per
+ * thread; threads started later inherit it from the thread that starts them).
+ */
+async function renice(pid: number, nice: number): Promise<void> {
+  if (pid === 0) return;
+  for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+    try {
+      setPriority(Number(tid), nice);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+}
+
+/** Changes the stations reported sent (their `burst_done` events) from each one's event index in `from` on. */
+function changesSince(slaves: readonly Lib60870Slave[], from: readonly number[]): number {
+  let sum = 0;
+  slaves.forEach((slave, i) => {
+    for (let e = from[i] ?? 0; e < slave.events.length; e++) {
+      const event = slave.events[e] as SlaveEvent;
+      if (event.event === 'burst_done') sum += event.changes;
+    }
+  });
+  return sum;
+}
+
+/**
+ * Keeps the stations sending: `burst K 0` to each every `pulseMs`, their
+ * phases spread over the period (or one long `burst N RATE` each when
+ * pulseMs is 0). Returns the function that stops it.
+ */
+async function drive(slaves: readonly Lib60870Slave[], settings: Settings, seconds: number): Promise<() => Promise<void>> {
+  const perStation = settings.rate / settings.stations;
+  if (settings.pulseMs === 0) {
+    const changes = Math.ceil(perStation * seconds);
+    log(`bursts of ${changes} changes at ${fixed(perStation, 1)}/s on every station`);
+    await Promise.all(slaves.map((slave) => slave.request(`burst ${changes} ${perStation}`)));
+    return async () => {
+      await Promise.all(slaves.map((slave) => slave.request('burst stop').catch(() => undefined)));
+    };
+  }
+  const perPulse = Math.max(1, Math.round((perStation * settings.pulseMs) / 1000));
+  log(`every station sends ${perPulse} changes every ${settings.pulseMs} ms (${fixed((perPulse * 1000) / settings.pulseMs, 1)}/s each)`);
+  const timers: NodeJS.Timeout[] = [];
+  let stopped = false;
+  const pulse = (slave: Lib60870Slave): void => {
+    if (!stopped && slave.exited === null) slave.send(`burst ${perPulse} 0`);
+  };
+  slaves.forEach((slave, i) => {
+    timers.push(
+      setTimeout(() => {
+        pulse(slave);
+        timers.push(setInterval(() => pulse(slave), settings.pulseMs));
+      }, (i * settings.pulseMs) / slaves.length),
+    );
+  });
+  return async () => {
+    stopped = true;
+    for (const timer of timers) clearTimeout(timer);
+    await sleep(settings.pulseMs);
+  };
+}
+
+// ---------------------------------------------------------------------------
+// gridlink
+
+interface ScadaStatus {
+  readonly devicesOnline: number;
+  readonly readings: number;
+  readonly events: number;
+  readonly activeAlarms: number;
+  readonly unknownObjects?: number;
+  readonly bus: { readonly published: number; readonly dropped: number };
+}
+
+async function scadaStatus(admin: AdminClient): Promise<ScadaStatus> {
+  const status = await admin.status();
+  const scada = status['scada'] as Omit<ScadaStatus, 'bus'> | null | undefined;
+  if (scada === null || scada === undefined) throw new Error('the server reports no scada status (is the data plane enabled?)');
+  return { ...scada, bus: status['bus'] as ScadaStatus['bus'] };
+}
+
+async function connectAdmin(dataDir: string): Promise<AdminClient> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      return await AdminClient.connect(join(dataDir, 'admin.sock'));
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(100);
+    }
+  }
+}
+
+/**
+ * `node bin/gridlink.js serve` as peers.ts's startGridlink starts it (quiet
+ * logs, a free loopback port, no anonymous area), with more time to come up
+ * (200 stations' configuration on a busy machine), and under `--cpu-prof`
+ * into `profileDir` when given (written when the server exits after SIGTERM).
+ */
+async function startServer(dir: string, config: Record<string, unknown>, profileDir: string | null): Promise<GridlinkServer> {
+  const port = await freePort();
+  const dataDir = join(dir, 'data');
+  const configPath = join(dir, 'gridlink.json');
+  await writeFile(configPath, JSON.stringify({ dataDir, native: { host: LOOPBACK, port }, log: { level: 'warn' }, ...config }));
+  const profile = profileDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+  const server = new ServerProcess('gridlink', process.execPath, [...profile, join(REPO_ROOT, 'bin', 'gridlink.js'), 'serve', '--config', configPath], { cwd: REPO_ROOT });
+  await server.waitForPort(LOOPBACK, port, SERVER_START_MS);
+  return { process: server, port, dataDir, anonymousDir: join(dataDir, 'public') };
+}
+
+interface Run {
+  readonly offeredPerSecond: number;
+  readonly acquiredPerSecond: number;
+  readonly eventsPerSecond: number;
+  readonly cpu: CpuUse;
+  readonly peakRssBytes: number;
+  readonly latency: LatencySummary | null;
+  readonly acquisitionLatency: LatencySummary | null;
+  readonly deliveryLatency: LatencySummary | null;
+  readonly watchedEventsPerSecond: number;
+  readonly watchers: number;
+  readonly devicesOnline: number;
+  readonly deviceFailures: number;
+  readonly deviceLossAlarms: readonly string[];
+  readonly unknownObjects: number;
+  readonly busDropped: number;
+  readonly changesSent: number;
+  readonly firstGiMs: number;
+}
+
+async function run(settings: Settings, timing: Timing, workDir: string, profileDir: string | null): Promise<Run> {
+  log(`starting ${settings.stations} lib60870 stations × ${3 * settings.points} points`);
+  const slaves = await startStations(settings);
+  const watchers: GridlinkClient[] = [];
+  let server: GridlinkServer | null = null;
+  let admin: AdminClient | null = null;
+  try {
+    log('starting gridlink serve');
+    const startedAt = Date.now();
+    server = await startServer(workDir, { http: { enabled: false }, scada: { simulator: { enabled: false }, devices: deviceConfigs(slaves, settings) } }, profileDir);
+    admin = await connectAdmin(server.dataDir);
+    const total = settings.stations * settings.points * 3;
+    const onlineBy = Date.now() + ONLINE_LIMIT_MS;
+    for (;;) {
+      const status = await scadaStatus(admin);
+      if (status.devicesOnline === settings.stations && status.readings >= total) break;
+      if (Date.now() > onlineBy) throw new Error(`after ${ONLINE_LIMIT_MS} ms: ${status.devicesOnline} of ${settings.stations} stations online, ${status.readings} of ${total} points read`);
+      await sleep(100);
+    }
+    const firstGiMs = Date.now() - startedAt;
+    log(`all stations online and interrogated ${firstGiMs} ms after the server started`);
+
+    const password = await readInitialAdminPassword(server.dataDir);
+    const watcher = new Watcher();
+    for (const pattern of watchPatterns(settings.watch)) {
+      const client = await GridlinkClient.connect({ host: LOOPBACK, port: server.port });
+      watchers.push(client);
+      await client.login('admin', password);
+      await client.watch(pattern, { onEvent: (event: PointEvent) => watcher.event(event) });
+    }
+
+    const stopDriving = await drive(slaves, settings, timing.warmupSeconds + timing.windowSeconds + 30);
+    log(`warming up ${timing.warmupSeconds} s`);
+    await sleep(timing.warmupSeconds * 1000);
+
+    const samples: CounterSample[] = [];
+    const adminClient = admin;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const started = performance.now();
+        const status = await scadaStatus(adminClient);
+        samples.push({ t: nowSeconds(), readings: status.readings, events: status.events });
+        await sleep(Math.max(0, started + STATUS_EVERY_MS - performance.now()));
+      }
+    })();
+    const statusBefore = await scadaStatus(admin);
+    const pids = slaves.map((s) => s.child.pid ?? 0);
+    const eventsBefore = slaves.map((slave) => slave.events.length);
+    const cpuBefore = await cpuSnapshot(server.process.pid, pids);
+    watcher.on = true;
+    log(`measuring for ${timing.windowSeconds} s`);
+    await sleep(timing.windowSeconds * 1000);
+    const cpuAfter = await cpuSnapshot(server.process.pid, pids);
+    const changesSent = changesSince(slaves, eventsBefore);
+    watcher.on = false;
+    sampling = false;
+    await sampler;
+    const statusAfter = await scadaStatus(admin);
+    const peak = await peakRssBytes(server.process.pid);
+    await stopDriving();
+    const devices = await watchers[0]!.devices();
+    const lossAlarms = (await watchers[0]!.alarms(true)).filter((a) => a.kind === 'deviceLost');
+    const cpu = cpuUse(cpuBefore, cpuAfter);
+    return {
+      offeredPerSecond: settings.pulseMs === 0 ? settings.rate : changesSent / cpu.windowSeconds,
+      acquiredPerSecond: slope(samples, 'readings'),
+      eventsPerSecond: slope(samples, 'events'),
+      cpu,
+      peakRssBytes: peak,
+      latency: summarise(watcher.total),
+      acquisitionLatency: summarise(watcher.acquisition),
+      deliveryLatency: summarise(watcher.delivery),
+      watchedEventsPerSecond: watcher.events / cpu.windowSeconds,
+      watchers: watchers.length,
+      devicesOnline: statusAfter.devicesOnline,
+      deviceFailures: devices.reduce((sum, d) => sum + d.failures, 0),
+      deviceLossAlarms: lossAlarms.map((a) => `${new Date(a.raisedAt).toISOString()} ${a.message}`),
+      unknownObjects: statusAfter.unknownObjects ?? 0,
+      busDropped: statusAfter.bus.dropped - statusBefore.bus.dropped,
+      changesSent,
+      firstGiMs,
+    };
+  } finally {
+    for (const client of watchers) client.destroy();
+    await admin?.close().catch(() => undefined);
+    await server?.process.stop();
+    await Promise.all(slaves.map((s) => s.stop()));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Reporting
+
+function log(line: string): void {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+const count = (value: number): string => (Number.isFinite(value) ? Math.round(value).toLocaleString('en') : '–');
+const check = (ok: boolean): string => (ok ? '✓' : '✗');
+
+function render(r: Run, settings: Settings, timing: Timing): { text: string; checks: Record<string, boolean> } {
+  const checks = {
+    cpu: r.cpu.serverPercent < TARGET_CPU_PERCENT,
+    p99: r.latency !== null && r.latency.p99Ms <= TARGET_P99_MS,
+    keptUp: r.acquiredPerSecond >= settings.rate * SUSTAINED_SHARE,
+  };
+  const lat = (s: LatencySummary | null): string => (s === null ? '–' : `${fixed(s.p50Ms, 0)} / ${fixed(s.p99Ms, 0)} / ${fixed(s.maxMs, 0)}`);
+  const rows: string[][] = [
+    ['changes sent by the stations /s', count(r.offeredPerSecond), `${count(settings.rate)}`, ''],
+    ['changes acquired /s (readings counter)', count(r.acquiredPerSecond), `≥ ${SUSTAINED_SHARE * 100} % of offered`, check(checks.keptUp)],
+    ['server CPU, % of one core', fixed(r.cpu.serverPercent, 1), `< ${TARGET_CPU_PERCENT} %`, check(checks.cpu)],
+    ['change → subscriber p50 / p99 / max, ms', lat(r.latency), `p99 ≤ ${TARGET_P99_MS} ms`, check(checks.p99)],
+    ['  of which station change → gridlink received', lat(r.acquisitionLatency), '', ''],
+    ['  of which gridlink → subscriber', lat(r.deliveryLatency), '', ''],
+    ['latency samples (events to the watchers /s)', `${count(r.latency?.samples ?? 0)} (${count(r.watchedEventsPerSecond)})`, '', ''],
+    ['events /s (history + bus)', count(r.eventsPerSecond), '', ''],
+    ['bus messages dropped in the window', count(r.busDropped), '', ''],
+    ['peak RSS, MB', fixed(toMB(r.peakRssBytes), 0), '', ''],
+    ['stations online at the end; connection losses; deviceLost alarms', `${r.devicesOnline}; ${r.deviceFailures}; ${r.deviceLossAlarms.length}`, '', ''],
+    ['start → all stations interrogated, ms', count(r.firstGiMs), '', ''],
+    ['stations CPU % (200 processes)', fixed(r.cpu.stationsPercent, 1), '', ''],
+    ['bench CPU % (watchers, status)', fixed(r.cpu.benchPercent, 1), '', ''],
+    ['other processes CPU % (noise)', fixed(r.cpu.otherPercent, 1), '', ''],
+  ];
+  const notes: string[] = [];
+  if (r.cpu.otherPercent > OTHER_CPU_WARNING * 100) notes.push(`window disturbed: other processes used ${fixed(r.cpu.otherPercent, 0)} % of a core meanwhile.`);
+  if (r.deviceLossAlarms.length > 0) notes.push(`device-loss alarms: ${r.deviceLossAlarms.slice(0, 3).join('; ')}${r.deviceLossAlarms.length > 3 ? ` (and ${r.deviceLossAlarms.length - 3} more)` : ''}.`);
+  if (r.unknownObjects > 0) notes.push(`${count(r.unknownObjects)} information objects for unknown addresses (expected 0).`);
+  const text = [
+    `### IEC 104 acquisition: ${settings.stations} lib60870 stations × ${3 * settings.points} points, ${count(settings.rate)} spontaneous changes/s${timing.windowSeconds === QUICK.windowSeconds ? ' (quick)' : ''}`,
+    '',
+    `Stations: lib60870-C's CS104_Slave (tests/peers/iec104/iec104_slave.c), one process each on loopback, ${settings.points} single + ${settings.points} double + ${settings.points} float points, ` +
+      `${fixed(settings.rate / settings.stations, 1)} changes/s each (${settings.pulseMs === 0 ? '`burst N RATE`' : `\`burst K 0\` every ${settings.pulseMs} ms, the stations' pulses spread over the period`}; round robin over the points, M_SP_TB_1 / M_DP_TB_1 / M_ME_TF_1 with CP56Time2a). ` +
+      `${settings.stationNice === 0 ? '' : `The stations run at nice ${settings.stationNice} (see --station-nice). `}` +
+      `gridlink: \`gridlink serve\` (dist) as the controlling station of all of them (k 12, w ${settings.w}, deadband 0: every change is an event, stored in history and published), http off; ` +
+      `${settings.watch === 'all' ? '1 native client watches every point' : `${r.watchers} native clients each watch one point of every station`}. ` +
+      `Window ${timing.windowSeconds} s after ${timing.warmupSeconds} s of warm-up. CPU = process CPU time ÷ wall time (100 % = one core); ` +
+      `latency = the event's sourceTime (the station's CP56Time2a, taken when it queued the change) → arrival at the client (same wall clock, ms).`,
+    '',
+    markdownTable(['measure', 'gridlink', 'target', 'met'], rows),
+    '',
+    ...notes.map((n) => `- ${n}`),
+    '',
+  ].join('\n');
+  return { text, checks };
+}
+
+// ---------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      stations: { type: 'string', default: '200' },
+      points: { type: 'string', default: '34' },
+      rate: { type: 'string', default: '20000' },
+      'pulse-ms': { type: 'string', default: '100' },
+      'station-nice': { type: 'string', default: '10' },
+      w: { type: 'string', default: '8' },
+      watch: { type: 'string', default: 'sample' },
+      'cpu-prof': { type: 'string' },
+    },
+    strict: true,
+  });
+  const int = (name: string, text: string, min: number, max: number): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}, not ${text}`);
+    return n;
+  };
+  if (values.watch !== 'sample' && values.watch !== 'all') throw new Error(`--watch must be sample or all, not ${values.watch}`);
+  const settings: Settings = {
+    stations: int('stations', values.stations, 1, 1_000),
+    pulseMs: int('pulse-ms', values['pulse-ms'], 0, 10_000),
+    stationNice: int('station-nice', values['station-nice'], 0, 19),
+    points: int('points', values.points, 1, 1_000),
+    rate: int('rate', values.rate, 1, 1_000_000),
+    w: int('w', values.w, 1, 12),
+    watch: values.watch,
+  };
+  const timing = values.quick ? QUICK : FULL;
+  const profileDir = values['cpu-prof'] === undefined ? null : resolve(values['cpu-prof']);
+  const workDir = await makeTempDir('gridlink-bench-iec104-');
+  const result = await run(settings, timing, workDir, profileDir);
+  if (profileDir !== null) log(`server CPU profile (.cpuprofile, whole lifetime) written to ${profileDir}`);
+  log(`gridlink: ${count(result.acquiredPerSecond)} changes/s, CPU ${fixed(result.cpu.serverPercent, 1)} %, latency p50 ${fixed(result.latency?.p50Ms, 0)} ms p99 ${fixed(result.latency?.p99Ms, 0)} ms`);
+  const { text, checks } = render(result, settings, timing);
+  process.stdout.write(text);
+  await writeJson(RESULTS_PATH, {
+    ...runInfo('iec104-master', values.quick),
+    settings: { ...settings, ...timing, statusEveryMs: STATUS_EVERY_MS },
+    targets: { cpuPercent: TARGET_CPU_PERCENT, p99Ms: TARGET_P99_MS, sustainedShare: SUSTAINED_SHARE },
+    gridlink: result,
+    checks,
+  });
+  log(`results written to ${RESULTS_PATH}`);
+}
+
+await runBenchmark(main);
