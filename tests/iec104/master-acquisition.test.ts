@@ -156,9 +156,13 @@ describe('gridlink acquires a lib60870 controlled station', () => {
     // The last values are kept, flagged invalid.
     expect(scada.point('rtu1.f0').value).toBe(valueBefore);
 
-    // Down for several backoff rounds (refused connections), then back on the same port.
+    // Down for several backoff rounds (refused connections: still lost, one alarm), then back on the same port.
+    const failures = scada.devices()[0]!.failures;
     await new Promise((r) => setTimeout(r, 1_000));
     expect(deviceLost()).toBe(true);
+    expect(scada.devices()[0]!.failures).toBeGreaterThan(failures);
+    expect(scada.devices()[0]!.lastError).toMatch(/ECONNREFUSED/u);
+    expect(scada.alarms().filter((a) => a.source === 'device:rtu1' && a.clearedAt === null)).toHaveLength(1);
     slave = await startSlave({ points: POINTS, port });
     const tookMs = await recovered(5_000);
     expect(tookMs).toBeLessThan(BACKOFF_MAX_MS + 2_000);
