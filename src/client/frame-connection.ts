@@ -29,8 +29,11 @@ const MAX_QUEUED_FRAMES = 64;
 /**
  * A client connection of the native protocol: frames out through a
  * {@link FrameWriter}, frames in through a {@link FrameDecoder}, and replies
- * routed to their request by `id` (SPEC §2.2) so requests may be pipelined.
- * In legacy mode (SPEC §2.1) frames carry no id and all go to one inbox.
+ * routed to their request by `id` (docs/protocol.md §3) so requests may be
+ * pipelined. In legacy mode (docs/protocol.md §2) frames carry no id and all
+ * go to one inbox. It knows frames, not commands: the typed requests of the
+ * native protocol are {@link NativeChannel}'s (native-channel.ts); the admin
+ * socket speaks its own commands over it (src/admin/admin-client.ts).
  */
 export class FrameConnection {
   readonly #socket: Socket;
@@ -112,9 +115,9 @@ export class FrameConnection {
   }
 
   /**
-   * Receives frames the server pushes without an `id` (chat events, SPEC
-   * §5.1, watched points §6); every listener sees every pushed frame.
-   * Without a listener such a frame is a protocol error.
+   * Receives frames the server pushes without an `id` (chat events, watched
+   * points: docs/protocol.md §3.4, §3.6); every listener sees every pushed
+   * frame. Without a listener such a frame is a protocol error.
    */
   onPush(listener: (header: FrameHeader) => void): void {
     this.#pushListeners.add(listener);
@@ -127,7 +130,12 @@ export class FrameConnection {
     return frame;
   }
 
-  /** Sends a request without a body and returns its single reply header. */
+  /**
+   * Sends a request without a body and returns its single reply header,
+   * unchecked: for the admin socket's commands and for tests that send what a
+   * hostile or broken peer would. The native commands are typed and their
+   * replies checked by {@link NativeChannel.request}.
+   */
   async request(cmd: string, fields: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const id = this.open();
     try {
@@ -173,10 +181,20 @@ export class FrameConnection {
     this.#socket.destroy();
   }
 
+  /**
+   * Ends the connection because of `err` (a pushed frame that breaks the
+   * protocol): waiting and later requests fail with it, as after a cut.
+   */
+  abort(err: GridlinkError): void {
+    this.#fail(err);
+    this.#socket.destroy();
+  }
+
   #onFrame(frame: Frame): void {
     const rawId = frame.header['id'];
-    const key = this.#legacy ? null : ((rawId ?? null) as RequestId | null);
-    const inbox = this.#inboxes.get(key);
+    // null: no id (a push, or about the whole connection); undefined: an id no request can have.
+    const key = this.#legacy || rawId === undefined || rawId === null ? null : typeof rawId === 'number' || typeof rawId === 'string' ? rawId : undefined;
+    const inbox = key === undefined ? undefined : this.#inboxes.get(key);
     if (key === null && !this.#legacy && frame.header.cmd !== 'error' && frame.body === null && this.#pushListeners.size > 0) {
       for (const listener of this.#pushListeners) listener(frame.header);
       return;

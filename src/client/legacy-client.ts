@@ -8,7 +8,7 @@ import { localFileLength } from './local-files.js';
 import type { ProgressListener } from './transfer-progress.js';
 
 /**
- * `gridlink put|get --legacy`: the course's simulated-FTP protocol (SPEC §2.1),
+ * `gridlink put|get --legacy`: the course's simulated-FTP protocol (docs/protocol.md §2),
  * for talking to a course-style server (or gridlink's anonymous area) without
  * login. The protocol has no checksums, no resume and no reply to `put`; a put
  * is known to have failed only if the server answers with an error frame.

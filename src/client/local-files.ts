@@ -1,10 +1,12 @@
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { z } from 'zod';
 import { GridlinkError } from '../errors/index.js';
 
 /**
  * The client side of a resumable download: bytes go to `<local>.gridlink-part`
  * and what they belong to is kept in `<local>.gridlink-part.json`, so a rerun
- * of the same command continues where the last one stopped (SPEC §4).
+ * of the same command continues where the last one stopped (docs/protocol.md
+ * §3.3, "Download").
  */
 export interface PartialDownload {
   readonly partPath: string;
@@ -15,11 +17,9 @@ export interface PartialDownload {
   readonly ifMatch?: { readonly length: number; readonly mtimeMs: number } | undefined;
 }
 
-interface PartMeta {
-  readonly remote: string;
-  readonly length: number;
-  readonly mtimeMs: number;
-}
+/** What `<local>.gridlink-part.json` holds. */
+const partMeta = z.object({ remote: z.string(), length: z.number().int(), mtimeMs: z.number() });
+type PartMeta = z.infer<typeof partMeta>;
 
 export async function findPartialDownload(local: string, remote: string): Promise<PartialDownload> {
   const partPath = `${local}.gridlink-part`;
@@ -43,10 +43,8 @@ export async function forgetPartialDownload(partial: PartialDownload): Promise<v
 
 async function readMeta(path: string): Promise<PartMeta | null> {
   try {
-    const value = JSON.parse(await readFile(path, 'utf8')) as Partial<PartMeta>;
-    if (typeof value.remote === 'string' && Number.isSafeInteger(value.length) && typeof value.mtimeMs === 'number') {
-      return value as PartMeta;
-    }
+    const parsed = partMeta.safeParse(JSON.parse(await readFile(path, 'utf8')));
+    if (parsed.success) return parsed.data;
   } catch {
     // Missing or damaged: start afresh.
   }
@@ -56,9 +54,14 @@ async function readMeta(path: string): Promise<PartMeta | null> {
 /** Size of a local regular file to upload; a clear error otherwise. */
 export async function localFileLength(path: string): Promise<number> {
   const info = await stat(path).catch((cause: unknown) => {
-    throw new GridlinkError('GL_ERR_CLIENT_LOCAL_FILE', `${path}: ${(cause as Error).message}`, { cause });
+    throw new GridlinkError('GL_ERR_CLIENT_LOCAL_FILE', `${path}: ${messageOf(cause)}`, { cause });
   });
   if (!info.isFile()) throw new GridlinkError('GL_ERR_CLIENT_LOCAL_FILE', `${path} is not a regular file`);
   return info.size;
 }
 
+
+/** The message of something thrown, which need not be an Error. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

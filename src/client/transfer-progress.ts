@@ -1,4 +1,4 @@
-/** Progress of one transfer, reported as bytes move (SPEC §4 progress bar). */
+/** Progress of one transfer, reported as bytes move (the CLI's progress bar). */
 export interface TransferProgress {
   /** Bytes of the file now at the destination, including a resumed prefix. */
   readonly done: number;
