@@ -1,8 +1,12 @@
 import { chmodSync, closeSync, openSync } from 'node:fs';
+import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 
-/** The SQLite database (SPEC §1 embedded default): accounts and audit now, history later. */
+/** The SQLite database (SPEC §1 embedded default): accounts, audit and web sessions; history has its own file. */
 export type GridlinkDatabase = Database.Database;
+
+/** Its file name in the data directory (docs/configuration.md, `dataDir`). */
+export const DATABASE_FILE = 'gridlink.db';
 
 /** Schema versions, applied in order; `PRAGMA user_version` records the last one applied. */
 const MIGRATIONS: readonly string[] = [
@@ -26,7 +30,25 @@ const MIGRATIONS: readonly string[] = [
      detail  TEXT
    ) STRICT;
    CREATE INDEX audit_at ON audit (at);`,
+  // Web sessions that outlive a restart (docs/http-api.md "Sessions and CSRF"): keyed by the
+  // SHA-256 of the cookie token, never the token; a deleted account takes its sessions with it.
+  `CREATE TABLE web_sessions (
+     key        TEXT PRIMARY KEY,
+     handle     TEXT NOT NULL UNIQUE,
+     user       TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+     role       TEXT NOT NULL,
+     csrf       TEXT NOT NULL,
+     credential TEXT NOT NULL,
+     address    TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     last_used  INTEGER NOT NULL
+   ) STRICT;
+   CREATE INDEX web_sessions_user ON web_sessions (user);
+   CREATE INDEX web_sessions_last_used ON web_sessions (last_used);`,
 ];
+
+/** The connections {@link openDatabase} opened and nobody closed yet, by absolute path. */
+const opened = new Map<string, GridlinkDatabase>();
 
 /**
  * Opens (creating if needed, mode 0600) and migrates the database. WAL mode:
@@ -46,6 +68,23 @@ export function openDatabase(path: string): GridlinkDatabase {
       db.exec(MIGRATIONS[v]!);
       db.pragma(`user_version = ${v + 1}`);
     })();
+  }
+  opened.set(resolve(path), db);
+  return db;
+}
+
+/**
+ * The connection this process already has open on `path`, if any: a part of
+ * the server that is handed the data directory rather than the connection
+ * (the web sessions, the sequence-of-events route) shares it instead of
+ * opening a second writer on the same file.
+ */
+export function openedDatabase(path: string): GridlinkDatabase | undefined {
+  const key = resolve(path);
+  const db = opened.get(key);
+  if (db !== undefined && !db.open) {
+    opened.delete(key);
+    return undefined;
   }
   return db;
 }

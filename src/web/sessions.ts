@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Role } from '../accounts/roles.js';
+import type { GridlinkDatabase } from '../accounts/database.js';
+import { isRole, type Role } from '../accounts/roles.js';
 
 /** One logged-in browser (docs/http-api.md "Sessions and CSRF"). */
 export interface WebSession {
@@ -33,21 +34,131 @@ const TOKEN_BYTES = 32;
 const keyOf = (token: string): string => createHash('sha256').update(token).digest('base64url');
 
 /**
+ * Where sessions are kept across restarts (docs/http-api.md "Sessions and
+ * CSRF"): every session by the SHA-256 of its token, never the token.
+ */
+export interface SessionTable {
+  /** The stored sessions used within `idleMs` of `now`, most recently used last, at most `max`; older ones are deleted. */
+  load(now: number, idleMs: number, max: number): Array<{ readonly key: string; readonly session: WebSession }>;
+  insert(key: string, session: WebSession): void;
+  touch(key: string, lastUsed: number): void;
+  delete(key: string): void;
+}
+
+interface SessionRow {
+  key: string;
+  handle: string;
+  user: string;
+  role: string;
+  csrf: string;
+  credential: string;
+  address: string;
+  created_at: number;
+  last_used: number;
+}
+
+/** {@link SessionTable} in the `web_sessions` table of the accounts database (src/accounts/database.ts). */
+export class SqliteSessionTable implements SessionTable {
+  readonly #db: GridlinkDatabase;
+  readonly #insert;
+  readonly #touch;
+  readonly #delete;
+
+  constructor(db: GridlinkDatabase) {
+    this.#db = db;
+    this.#insert = db.prepare('INSERT OR REPLACE INTO web_sessions (key, handle, user, role, csrf, credential, address, created_at, last_used) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.#touch = db.prepare('UPDATE web_sessions SET last_used = ? WHERE key = ? AND last_used < ?');
+    this.#delete = db.prepare('DELETE FROM web_sessions WHERE key = ?');
+  }
+
+  load(now: number, idleMs: number, max: number): Array<{ key: string; session: WebSession }> {
+    const oldest = now - idleMs;
+    this.#db.prepare('DELETE FROM web_sessions WHERE last_used < ?').run(oldest);
+    const rows = this.#db.prepare('SELECT * FROM web_sessions ORDER BY last_used DESC LIMIT ?').all(max) as SessionRow[];
+    // Beyond the limit: the least recently used go, as they would have while running.
+    this.#db.prepare('DELETE FROM web_sessions WHERE key NOT IN (SELECT key FROM web_sessions ORDER BY last_used DESC LIMIT ?)').run(max);
+    return rows.reverse().map((row) => ({
+      key: row.key,
+      session: {
+        handle: row.handle,
+        user: row.user,
+        role: isRole(row.role) ? row.role : 'viewer',
+        csrf: row.csrf,
+        credential: row.credential,
+        address: row.address,
+        createdAt: row.created_at,
+        lastUsed: row.last_used,
+      },
+    }));
+  }
+
+  insert(key: string, s: WebSession): void {
+    try {
+      this.#insert.run(key, s.handle, s.user, s.role, s.csrf, s.credential, s.address, s.createdAt, s.lastUsed);
+    } catch (err) {
+      // The account went away between the password check and now: the session lives in memory only, and the access check ends it.
+      if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw err;
+    }
+  }
+
+  touch(key: string, lastUsed: number): void {
+    this.#touch.run(lastUsed, key, lastUsed);
+  }
+
+  delete(key: string): void {
+    this.#delete.run(key);
+  }
+}
+
+/**
  * Server-side web sessions: bounded (the least recently used is evicted when
  * full), ended after `idleMs` without use, ended at once on logout. The map's
  * insertion order is its use order (a use moves the entry to the end), so the
  * oldest entry is always the first.
+ *
+ * With a {@link SessionTable} ({@link persistTo}) they outlive a restart:
+ * every session is written when it starts and deleted when it ends, except
+ * at shutdown, which keeps them; its last use is written at most every
+ * {@link touchEveryMs} (a restart may so cut a session's idle time short by
+ * that much, never lengthen it).
  */
 export class SessionStore {
   readonly #byKey = new Map<string, WebSession>();
   readonly #keys = new WeakMap<WebSession, string>();
   readonly #options: SessionStoreOptions;
   readonly #now: () => number;
+  /** When each session's last use was last written. */
+  readonly #stored = new WeakMap<WebSession, number>();
+  #table: SessionTable | null = null;
   #sweeper: NodeJS.Timeout | null = null;
 
   constructor(options: SessionStoreOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+  }
+
+  /** How stale the stored last use of a session may get: a tenth of the idle limit, at most a minute. */
+  get touchEveryMs(): number {
+    return Math.min(60_000, Math.floor(this.#options.idleMs / 10));
+  }
+
+  /**
+   * Keeps the sessions in `table` from now on, and takes back those stored by
+   * an earlier run that have not expired meanwhile. Their accounts are checked
+   * on their next request, as always (a password changed while the server was
+   * down ends them then).
+   */
+  persistTo(table: SessionTable): number {
+    this.#table = table;
+    const now = this.#now();
+    const restored = table.load(now, this.#options.idleMs, this.#options.maxSessions);
+    for (const { key, session } of restored) {
+      if (this.#byKey.has(key)) continue;
+      this.#byKey.set(key, session);
+      this.#keys.set(session, key);
+      this.#stored.set(session, session.lastUsed);
+    }
+    return restored.length;
   }
 
   /** Starts the periodic sweep of idle sessions. */
@@ -74,8 +185,11 @@ export class SessionStore {
       createdAt: now,
       lastUsed: now,
     };
-    this.#byKey.set(keyOf(token), session);
-    this.#keys.set(session, keyOf(token));
+    const key = keyOf(token);
+    this.#byKey.set(key, session);
+    this.#keys.set(session, key);
+    this.#table?.insert(key, session);
+    this.#stored.set(session, now);
     while (this.#byKey.size > this.#options.maxSessions) {
       const [oldestKey, oldest] = this.#byKey.entries().next().value!;
       this.#end(oldestKey, oldest, 'evicted');
@@ -97,12 +211,15 @@ export class SessionStore {
     session.lastUsed = now;
     this.#byKey.delete(key);
     this.#byKey.set(key, session);
+    this.#store(key, session, false);
     return session;
   }
 
   /** Marks a session as used (a message on its live socket). */
   touch(session: WebSession): void {
     session.lastUsed = this.#now();
+    const key = this.#keys.get(session);
+    if (key !== undefined) this.#store(key, session, false);
   }
 
   /** Ends one session (logout, or its account changed). */
@@ -136,14 +253,27 @@ export class SessionStore {
     }
   }
 
-  /** Ends everything (server stop). */
+  /** Ends everything here (server stop); stored sessions stay stored, with their last use, for the next run. */
   close(): void {
     if (this.#sweeper !== null) clearInterval(this.#sweeper);
-    for (const [key, session] of [...this.#byKey]) this.#end(key, session, 'shutdown');
+    for (const [key, session] of [...this.#byKey]) {
+      this.#store(key, session, true);
+      this.#end(key, session, 'shutdown');
+    }
+    this.#table = null;
+  }
+
+  #store(key: string, session: WebSession, now: boolean): void {
+    if (this.#table === null) return;
+    const stored = this.#stored.get(session) ?? 0;
+    if (session.lastUsed <= stored || (!now && session.lastUsed - stored < this.touchEveryMs)) return;
+    this.#stored.set(session, session.lastUsed);
+    this.#table.touch(key, session.lastUsed);
   }
 
   #end(key: string, session: WebSession, reason: EndReason): void {
     if (!this.#byKey.delete(key)) return;
+    if (reason !== 'shutdown') this.#table?.delete(key);
     this.#options.onEnd(session, reason);
   }
 }
