@@ -46,7 +46,9 @@ export async function startGridlink(options: GridlinkServerOptions): Promise<Gri
   const configPath = join(options.dir, 'gridlink.json');
   const config = {
     dataDir,
-    native: { host: LOOPBACK, port },
+    // Every client of a bench comes from 127.0.0.1: lift the per-address cap
+    // (native.maxConnectionsPerAddress, 256 by default) meant for strangers.
+    native: { host: LOOPBACK, port, maxConnectionsPerAddress: 20_000 },
     ...(options.anonymous === false ? {} : { anonymous: { enabled: true, writable: true } }),
     log: { level: 'warn' },
     // Only the native listener unless a bench asks for more: the web page
