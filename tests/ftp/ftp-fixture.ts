@@ -7,9 +7,17 @@ import type { ConfigInput } from '../../src/config/schema.js';
 import { run, type RunResult } from '../helpers/python.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
-/** A test server with the FTP front on (a port the OS picks, passive ports too). */
+/**
+ * A test server with the FTP front on (a port the OS picks, passive ports
+ * too); the web HMI and the SCADA data plane off, which FTP does not use.
+ */
 export async function startFtpServer(overrides: ConfigInput = {}): Promise<TestServer & { ftpPort: number }> {
-  const server = await startTestServer({ ...overrides, ftp: { enabled: true, ...(overrides.ftp ?? {}) } });
+  const server = await startTestServer({
+    ...overrides,
+    http: { enabled: false, ...(overrides.http ?? {}) },
+    scada: { enabled: false, ...(overrides.scada ?? {}) },
+    ftp: { enabled: true, ...(overrides.ftp ?? {}) },
+  });
   const address = server.server.ftpAddress;
   if (address === null) throw new Error('the FTP front did not start');
   return { ...server, ftpPort: address.port };

@@ -4,6 +4,7 @@ import { GridlinkError, fromSystemError } from '../../errors/index.js';
 import type { DigestResult } from '../../integrity/digests.js';
 import { HashPool, type IncrementalFileHash } from '../../integrity/hash-pool.js';
 import { FILE_IO_BYTES } from '../../transport/buffer-sizes.js';
+import { formatBytes } from '../../units/bytes.js';
 import type { FileArea } from './file-area.js';
 import { printable } from './path-rules.js';
 import type { Limits, QuotaLedger, Reservation } from './quota-ledger.js';
@@ -62,7 +63,12 @@ class GrowingClaim {
       this.#take(length + CLAIM_STEP_BYTES);
     } catch {
       // Near the quota: claim exactly what this chunk needs, or fail.
-      this.#take(length);
+      try {
+        this.#take(length);
+      } catch (err) {
+        if (!(err instanceof GridlinkError)) throw err;
+        throw new GridlinkError(err.code, `the upload reached ${formatBytes(length)} (${err.detail ?? err.message})`);
+      }
     }
   }
 
