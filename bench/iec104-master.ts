@@ -5,7 +5,7 @@
  * `--points` single, double and float points (34 each: 102 per station,
  * 20,400 in all), all sending spontaneous changes at 20,000 points/s in
  * total (100/s each through the harness's `burst`, round robin over its
- * points, time-tagged ASDUs with the station's CP56Time2a; see --pulse-ms).
+ * points, time-tagged ASDUs with the station's CP56Time2a; see --per-pulse).
  * Measures over a sustained window after a warm-up: the server's CPU (100 %
  * = one core), the rate it takes changes in (its `readings` counter), and
  * the latency from a change at a station to the `point.event` at a watching
@@ -13,26 +13,34 @@
  * change → subscriber ≤ 50 ms. Prints a markdown table and writes
  * bench/results/iec104-master.json.
  *
- *   npx tsx bench/iec104-master.ts [--quick] [--stations 200] [--points 34] [--rate 20000]
- *                                  [--pulse-ms 100] [--station-nice 10] [--w 8] [--watch sample|all] [--cpu-prof DIR]
+ *   npx tsx bench/iec104-master.ts [--quick] [--stations 200,20] [--points 34] [--rate 20000]
+ *                                  [--per-pulse 10] [--station-nice 19] [--w 8] [--watch sample|all] [--cpu-prof DIR]
  *
  * --quick: 15 s window after 5 s of warm-up (full: 60 s after 10 s).
- * --pulse-ms: how the stations are driven. While a rate-limited `burst N
+ * --stations: one run per number, one after the other, each with the whole
+ *   --rate. 200 is the issue's load. lib60870's station is a process of
+ *   three threads that wake every 10 to 200 ms even when idle (its accept
+ *   loop polls every 10 ms): 200 of them take about a core of a two-core
+ *   machine before they send anything, and cannot reach 20,000 changes/s
+ *   there. The second run, 20 stations of 1,000 changes/s, brings the same
+ *   rate in ASDUs of the same shape (the same K changes per ASDU, as many
+ *   ASDUs per second), with ten times fewer connections: gridlink's cost at
+ *   the full rate.
+ * --per-pulse: how the stations are driven. While a rate-limited `burst N
  *   RATE` runs, iec104_slave polls its stdin every millisecond: 1,000
  *   wake-ups a second per process, 200,000 for 200 stations, which on a
  *   two-core machine left no CPU for anything else (load average ~190, the
- *   stations stopped answering their stdin). So by default each station gets
- *   `burst K 0` every 100 ms (K = its share of --rate per pulse: 10), which
- *   it sends at once, as one or two time-tagged ASDUs, and then idles; the
- *   pulses of the stations are spread evenly over the period, so gridlink
- *   sees a steady 20,000 changes/s. --pulse-ms 0: one long `burst N RATE`
- *   per station instead (what the harness offers; fine for a few stations).
- * --station-nice (default 10): the stations run at this nice value. 200
- *   lib60870 processes (600 threads: each polls its listening socket every
- *   10 ms even when idle) take more than a core of this machine between
- *   them; at equal priority the server under test and the watching client
- *   wait behind them for the CPU, and that wait, not gridlink's work, is
- *   what the latency then shows. RTUs run on their own hardware in the field;
+ *   stations stopped answering their stdin). So each station gets `burst K
+ *   0` (K = 10) as often as its share of --rate needs (every 100 ms for 200
+ *   stations, every 10 ms for 20), which it sends at once, as one or two
+ *   time-tagged ASDUs, and then idles; the pulses of the stations are spread
+ *   evenly over the period, so gridlink sees a steady rate. --per-pulse 0:
+ *   one long `burst N RATE` per station instead (what the harness offers;
+ *   fine for a few stations).
+ * --station-nice (default 19): the stations run at this nice value. At equal
+ *   priority the server under test and the watching client wait behind the
+ *   stations' 600 threads for the CPU, and that wait, not gridlink's work,
+ *   is what the latency shows. RTUs run on their own hardware in the field;
  *   0 keeps the stations' priority.
  * --w: gridlink's acknowledgement window towards the stations (the devices'
  *   `w`, default the standard's 8); see the note on latency below.
@@ -59,8 +67,10 @@
  * generated config (simulator off, http off, log level warn); this process
  * holds the watching clients and the admin-socket client.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
 import { setPriority } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -69,6 +79,7 @@ import { GridlinkClient } from '../dist/client/index.js';
 import type { PointEvent } from '../dist/scada/types.js';
 import { ensureLib60870, startSlave, type Lib60870Slave, type SlaveEvent } from '../tests/helpers/lib60870.js';
 import { makeTempDir, onCleanup, runBenchmark } from './lib/cleanup.js';
+import { sendToParent, serveParent } from './lib/forked-child.js';
 import { LOOPBACK, readInitialAdminPassword, REPO_ROOT, type GridlinkServer } from './lib/peers.js';
 import { cpuSeconds, freePort, machineBusySeconds, peakRssBytes, ServerProcess } from './lib/processes.js';
 import { fixed, markdownTable, percentile, runInfo, toMB, writeJson } from './lib/report.js';
@@ -99,8 +110,8 @@ const RESULTS_PATH = join(REPO_ROOT, 'bench', 'results', 'iec104-master.json');
 
 interface Settings {
   readonly stations: number;
-  /** Drive each station with `burst K 0` this often; 0: one `burst N RATE`. */
-  readonly pulseMs: number;
+  /** Drive each station with `burst K 0`, K this; 0: one `burst N RATE`. */
+  readonly perPulse: number;
   /** Nice value of the stations' processes (0: as started). */
   readonly stationNice: number;
   /** Points of each kind per station. */
@@ -164,11 +175,11 @@ interface CpuSnapshot {
   readonly machine: number;
 }
 
-async function cpuSnapshot(serverPid: number, stationPids: readonly number[]): Promise<CpuSnapshot> {
+async function cpuSnapshot(serverPid: number, stationPids: readonly number[], watcherPid: number): Promise<CpuSnapshot> {
   const of = (pid: number): Promise<number> => cpuSeconds(pid).catch(() => Number.NaN);
-  const [server, stations, machine] = await Promise.all([of(serverPid), Promise.all(stationPids.map(of)).then((all) => all.reduce((a, b) => a + b, 0)), machineBusySeconds()]);
+  const [server, stations, watcher, machine] = await Promise.all([of(serverPid), Promise.all(stationPids.map(of)).then((all) => all.reduce((a, b) => a + b, 0)), of(watcherPid), machineBusySeconds()]);
   const own = process.cpuUsage();
-  return { t: nowSeconds(), server, stations, machine, bench: (own.user + own.system) / 1e6 };
+  return { t: nowSeconds(), server, stations, machine, bench: (own.user + own.system) / 1e6 + watcher };
 }
 
 interface CpuUse {
@@ -219,6 +230,106 @@ class Watcher {
   }
 }
 
+// The watching clients run in a child process of their own (this script,
+// forked with WATCHER_FLAG): in this process, the stations' stdout (two JSON
+// lines per pulse, 4,000 a second) and the pulse timers would delay their
+// events, and that delay would show as gridlink's latency.
+
+const WATCHER_FLAG = '--watcher-child';
+
+type ToWatcher = { type: 'watch'; port: number; password: string; patterns: Array<string | null> } | { type: 'record'; on: boolean } | { type: 'report' };
+interface WatcherReport {
+  readonly type: 'report';
+  readonly events: number;
+  readonly total: number[];
+  readonly acquisition: number[];
+  readonly delivery: number[];
+}
+type FromWatcher = { type: 'watching' } | { type: 'recording' } | WatcherReport | { type: 'failed'; message: string };
+
+function runWatcherChild(): void {
+  const watcher = new Watcher();
+  const clients: GridlinkClient[] = [];
+  serveParent(async (message) => {
+    const m = message as ToWatcher;
+    switch (m.type) {
+      case 'watch':
+        for (const pattern of m.patterns) {
+          const client = await GridlinkClient.connect({ host: LOOPBACK, port: m.port });
+          clients.push(client);
+          await client.login('admin', m.password);
+          await client.watch(pattern ?? undefined, { onEvent: (event: PointEvent) => watcher.event(event) });
+        }
+        await sendToParent({ type: 'watching' });
+        return;
+      case 'record':
+        watcher.on = m.on;
+        await sendToParent({ type: 'recording' });
+        return;
+      case 'report':
+        for (const client of clients) client.destroy();
+        await sendToParent({ type: 'report', events: watcher.events, total: watcher.total, acquisition: watcher.acquisition, delivery: watcher.delivery } satisfies WatcherReport);
+        return;
+    }
+  });
+}
+
+/** The parent's handle on the watcher child. */
+class WatcherProcess {
+  readonly #child: ChildProcess;
+  readonly pid: number;
+  readonly #unregister: () => void;
+  #waiter: { type: FromWatcher['type']; resolve: (reply: FromWatcher) => void; reject: (err: Error) => void } | null = null;
+
+  constructor() {
+    this.#child = fork(fileURLToPath(import.meta.url), [WATCHER_FLAG], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    if (this.#child.pid === undefined) throw new Error('could not start the watcher process');
+    this.pid = this.#child.pid;
+    this.#unregister = onCleanup(() => {
+      this.#child.kill('SIGKILL');
+    });
+    this.#child.on('message', (message: unknown) => {
+      const reply = message as FromWatcher;
+      const waiter = this.#waiter;
+      if (reply.type === 'failed') {
+        this.#waiter = null;
+        waiter?.reject(new Error(`watcher process: ${reply.message}`));
+      } else if (waiter?.type === reply.type) {
+        this.#waiter = null;
+        waiter.resolve(reply);
+      }
+    });
+    this.#child.once('exit', (code, signal) => {
+      const waiter = this.#waiter;
+      this.#waiter = null;
+      waiter?.reject(new Error(`watcher process exited (${String(code ?? signal)})`));
+    });
+  }
+
+  request<T extends FromWatcher['type']>(command: ToWatcher, type: T, timeoutMs = 60_000): Promise<Extract<FromWatcher, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${type} from the watcher process within ${timeoutMs} ms`)), timeoutMs);
+      this.#waiter = {
+        type,
+        resolve: (reply) => {
+          clearTimeout(timer);
+          resolve(reply as Extract<FromWatcher, { type: T }>);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      this.#child.send(command);
+    });
+  }
+
+  close(): void {
+    this.#child.kill('SIGKILL');
+    this.#unregister();
+  }
+}
+
 // ---------------------------------------------------------------------------
 // The stations
 
@@ -263,14 +374,20 @@ function changesSince(slaves: readonly Lib60870Slave[], from: readonly number[])
   return sum;
 }
 
+/** How often each station gets its `burst K 0` (0: one long burst). */
+function pulseMsOf(settings: Settings): number {
+  return settings.perPulse === 0 ? 0 : (1000 * settings.perPulse * settings.stations) / settings.rate;
+}
+
 /**
- * Keeps the stations sending: `burst K 0` to each every `pulseMs`, their
- * phases spread over the period (or one long `burst N RATE` each when
- * pulseMs is 0). Returns the function that stops it.
+ * Keeps the stations sending: `burst K 0` to each as often as its share of
+ * the rate needs, their phases spread over the period (or one long `burst N
+ * RATE` each when perPulse is 0). Returns the function that stops it.
  */
 async function drive(slaves: readonly Lib60870Slave[], settings: Settings, seconds: number): Promise<() => Promise<void>> {
   const perStation = settings.rate / settings.stations;
-  if (settings.pulseMs === 0) {
+  const pulseMs = pulseMsOf(settings);
+  if (pulseMs === 0) {
     const changes = Math.ceil(perStation * seconds);
     log(`bursts of ${changes} changes at ${fixed(perStation, 1)}/s on every station`);
     await Promise.all(slaves.map((slave) => slave.request(`burst ${changes} ${perStation}`)));
@@ -278,8 +395,8 @@ async function drive(slaves: readonly Lib60870Slave[], settings: Settings, secon
       await Promise.all(slaves.map((slave) => slave.request('burst stop').catch(() => undefined)));
     };
   }
-  const perPulse = Math.max(1, Math.round((perStation * settings.pulseMs) / 1000));
-  log(`every station sends ${perPulse} changes every ${settings.pulseMs} ms (${fixed((perPulse * 1000) / settings.pulseMs, 1)}/s each)`);
+  const perPulse = settings.perPulse;
+  log(`every station sends ${perPulse} changes every ${fixed(pulseMs, 1)} ms (${fixed(perStation, 1)}/s each)`);
   const timers: NodeJS.Timeout[] = [];
   let stopped = false;
   const pulse = (slave: Lib60870Slave): void => {
@@ -289,14 +406,14 @@ async function drive(slaves: readonly Lib60870Slave[], settings: Settings, secon
     timers.push(
       setTimeout(() => {
         pulse(slave);
-        timers.push(setInterval(() => pulse(slave), settings.pulseMs));
-      }, (i * settings.pulseMs) / slaves.length),
+        timers.push(setInterval(() => pulse(slave), pulseMs));
+      }, (i * pulseMs) / slaves.length),
     );
   });
   return async () => {
     stopped = true;
     for (const timer of timers) clearTimeout(timer);
-    await sleep(settings.pulseMs);
+    await sleep(pulseMs);
   };
 }
 
@@ -371,7 +488,8 @@ interface Run {
 async function run(settings: Settings, timing: Timing, workDir: string, profileDir: string | null): Promise<Run> {
   log(`starting ${settings.stations} lib60870 stations × ${3 * settings.points} points`);
   const slaves = await startStations(settings);
-  const watchers: GridlinkClient[] = [];
+  let control: GridlinkClient | null = null;
+  let watcher: WatcherProcess | null = null;
   let server: GridlinkServer | null = null;
   let admin: AdminClient | null = null;
   try {
@@ -391,13 +509,11 @@ async function run(settings: Settings, timing: Timing, workDir: string, profileD
     log(`all stations online and interrogated ${firstGiMs} ms after the server started`);
 
     const password = await readInitialAdminPassword(server.dataDir);
-    const watcher = new Watcher();
-    for (const pattern of watchPatterns(settings.watch)) {
-      const client = await GridlinkClient.connect({ host: LOOPBACK, port: server.port });
-      watchers.push(client);
-      await client.login('admin', password);
-      await client.watch(pattern, { onEvent: (event: PointEvent) => watcher.event(event) });
-    }
+    control = await GridlinkClient.connect({ host: LOOPBACK, port: server.port });
+    await control.login('admin', password);
+    watcher = new WatcherProcess();
+    const patterns = watchPatterns(settings.watch);
+    await watcher.request({ type: 'watch', port: server.port, password, patterns: patterns.map((p) => p ?? null) }, 'watching');
 
     const stopDriving = await drive(slaves, settings, timing.warmupSeconds + timing.windowSeconds + 30);
     log(`warming up ${timing.warmupSeconds} s`);
@@ -417,32 +533,33 @@ async function run(settings: Settings, timing: Timing, workDir: string, profileD
     const statusBefore = await scadaStatus(admin);
     const pids = slaves.map((s) => s.child.pid ?? 0);
     const eventsBefore = slaves.map((slave) => slave.events.length);
-    const cpuBefore = await cpuSnapshot(server.process.pid, pids);
-    watcher.on = true;
+    const cpuBefore = await cpuSnapshot(server.process.pid, pids, watcher.pid);
+    await watcher.request({ type: 'record', on: true }, 'recording');
     log(`measuring for ${timing.windowSeconds} s`);
     await sleep(timing.windowSeconds * 1000);
-    const cpuAfter = await cpuSnapshot(server.process.pid, pids);
+    const cpuAfter = await cpuSnapshot(server.process.pid, pids, watcher.pid);
     const changesSent = changesSince(slaves, eventsBefore);
-    watcher.on = false;
+    await watcher.request({ type: 'record', on: false }, 'recording');
+    const watched = await watcher.request({ type: 'report' }, 'report');
     sampling = false;
     await sampler;
     const statusAfter = await scadaStatus(admin);
     const peak = await peakRssBytes(server.process.pid);
     await stopDriving();
-    const devices = await watchers[0]!.devices();
-    const lossAlarms = (await watchers[0]!.alarms(true)).filter((a) => a.kind === 'deviceLost');
+    const devices = await control.devices();
+    const lossAlarms = (await control.alarms(true)).filter((a) => a.kind === 'deviceLost');
     const cpu = cpuUse(cpuBefore, cpuAfter);
     return {
-      offeredPerSecond: settings.pulseMs === 0 ? settings.rate : changesSent / cpu.windowSeconds,
+      offeredPerSecond: pulseMsOf(settings) === 0 ? settings.rate : changesSent / cpu.windowSeconds,
       acquiredPerSecond: slope(samples, 'readings'),
       eventsPerSecond: slope(samples, 'events'),
       cpu,
       peakRssBytes: peak,
-      latency: summarise(watcher.total),
-      acquisitionLatency: summarise(watcher.acquisition),
-      deliveryLatency: summarise(watcher.delivery),
-      watchedEventsPerSecond: watcher.events / cpu.windowSeconds,
-      watchers: watchers.length,
+      latency: summarise(watched.total),
+      acquisitionLatency: summarise(watched.acquisition),
+      deliveryLatency: summarise(watched.delivery),
+      watchedEventsPerSecond: watched.events / cpu.windowSeconds,
+      watchers: patterns.length,
       devicesOnline: statusAfter.devicesOnline,
       deviceFailures: devices.reduce((sum, d) => sum + d.failures, 0),
       deviceLossAlarms: lossAlarms.map((a) => `${new Date(a.raisedAt).toISOString()} ${a.message}`),
@@ -452,7 +569,8 @@ async function run(settings: Settings, timing: Timing, workDir: string, profileD
       firstGiMs,
     };
   } finally {
-    for (const client of watchers) client.destroy();
+    watcher?.close();
+    control?.destroy();
     await admin?.close().catch(() => undefined);
     await server?.process.stop();
     await Promise.all(slaves.map((s) => s.stop()));
@@ -473,27 +591,33 @@ function render(r: Run, settings: Settings, timing: Timing): { text: string; che
   const checks = {
     cpu: r.cpu.serverPercent < TARGET_CPU_PERCENT,
     p99: r.latency !== null && r.latency.p99Ms <= TARGET_P99_MS,
-    keptUp: r.acquiredPerSecond >= settings.rate * SUSTAINED_SHARE,
+    /** gridlink took in what the stations sent (whether they reached --rate is the row above). */
+    keptUp: r.acquiredPerSecond >= r.offeredPerSecond * SUSTAINED_SHARE,
+    rateReached: r.acquiredPerSecond >= settings.rate * SUSTAINED_SHARE,
+    /** The part gridlink answers for: received from the station → at the subscriber. */
+    gridlinkP99: r.deliveryLatency !== null && r.deliveryLatency.p99Ms <= TARGET_P99_MS,
   };
   const lat = (s: LatencySummary | null): string => (s === null ? '–' : `${fixed(s.p50Ms, 0)} / ${fixed(s.p99Ms, 0)} / ${fixed(s.maxMs, 0)}`);
   const rows: string[][] = [
-    ['changes sent by the stations /s', count(r.offeredPerSecond), `${count(settings.rate)}`, ''],
-    ['changes acquired /s (readings counter)', count(r.acquiredPerSecond), `≥ ${SUSTAINED_SHARE * 100} % of offered`, check(checks.keptUp)],
+    ['changes sent by the stations /s', count(r.offeredPerSecond), count(settings.rate), check(checks.rateReached)],
+    ['changes acquired /s (readings counter)', count(r.acquiredPerSecond), `≥ ${SUSTAINED_SHARE * 100} % of sent`, check(checks.keptUp)],
     ['server CPU, % of one core', fixed(r.cpu.serverPercent, 1), `< ${TARGET_CPU_PERCENT} %`, check(checks.cpu)],
     ['change → subscriber p50 / p99 / max, ms', lat(r.latency), `p99 ≤ ${TARGET_P99_MS} ms`, check(checks.p99)],
-    ['  of which station change → gridlink received', lat(r.acquisitionLatency), '', ''],
-    ['  of which gridlink → subscriber', lat(r.deliveryLatency), '', ''],
+    ['  of which station change → gridlink received (lib60870 queues ≤ 100 ms)', lat(r.acquisitionLatency), '', ''],
+    ['  of which gridlink received → subscriber', lat(r.deliveryLatency), `(p99 ≤ ${TARGET_P99_MS} ms)`, check(checks.gridlinkP99)],
     ['latency samples (events to the watchers /s)', `${count(r.latency?.samples ?? 0)} (${count(r.watchedEventsPerSecond)})`, '', ''],
     ['events /s (history + bus)', count(r.eventsPerSecond), '', ''],
     ['bus messages dropped in the window', count(r.busDropped), '', ''],
     ['peak RSS, MB', fixed(toMB(r.peakRssBytes), 0), '', ''],
     ['stations online at the end; connection losses; deviceLost alarms', `${r.devicesOnline}; ${r.deviceFailures}; ${r.deviceLossAlarms.length}`, '', ''],
     ['start → all stations interrogated, ms', count(r.firstGiMs), '', ''],
-    ['stations CPU % (200 processes)', fixed(r.cpu.stationsPercent, 1), '', ''],
-    ['bench CPU % (watchers, status)', fixed(r.cpu.benchPercent, 1), '', ''],
+    [`stations CPU % (${settings.stations} processes)`, fixed(r.cpu.stationsPercent, 1), '', ''],
+    ['bench CPU % (stations\' stdio, watchers, status)', fixed(r.cpu.benchPercent, 1), '', ''],
     ['other processes CPU % (noise)', fixed(r.cpu.otherPercent, 1), '', ''],
   ];
-  const notes: string[] = [];
+  const notes: string[] = [
+    "lib60870's station thread looks at its event queue after a select() of up to 100 ms when nothing comes from the master (tests/helpers/lib60870.ts), so the station's part alone spreads changes over 0..100 ms; the end-to-end target cannot be met against it whatever the master does, and the part gridlink answers for is the row below it.",
+  ];
   if (r.cpu.otherPercent > OTHER_CPU_WARNING * 100) notes.push(`window disturbed: other processes used ${fixed(r.cpu.otherPercent, 0)} % of a core meanwhile.`);
   if (r.deviceLossAlarms.length > 0) notes.push(`device-loss alarms: ${r.deviceLossAlarms.slice(0, 3).join('; ')}${r.deviceLossAlarms.length > 3 ? ` (and ${r.deviceLossAlarms.length - 3} more)` : ''}.`);
   if (r.unknownObjects > 0) notes.push(`${count(r.unknownObjects)} information objects for unknown addresses (expected 0).`);
@@ -501,7 +625,7 @@ function render(r: Run, settings: Settings, timing: Timing): { text: string; che
     `### IEC 104 acquisition: ${settings.stations} lib60870 stations × ${3 * settings.points} points, ${count(settings.rate)} spontaneous changes/s${timing.windowSeconds === QUICK.windowSeconds ? ' (quick)' : ''}`,
     '',
     `Stations: lib60870-C's CS104_Slave (tests/peers/iec104/iec104_slave.c), one process each on loopback, ${settings.points} single + ${settings.points} double + ${settings.points} float points, ` +
-      `${fixed(settings.rate / settings.stations, 1)} changes/s each (${settings.pulseMs === 0 ? '`burst N RATE`' : `\`burst K 0\` every ${settings.pulseMs} ms, the stations' pulses spread over the period`}; round robin over the points, M_SP_TB_1 / M_DP_TB_1 / M_ME_TF_1 with CP56Time2a). ` +
+      `${fixed(settings.rate / settings.stations, 1)} changes/s each (${pulseMsOf(settings) === 0 ? '`burst N RATE`' : `\`burst ${settings.perPulse} 0\` every ${fixed(pulseMsOf(settings), 1)} ms, the stations' pulses spread over the period`}; round robin over the points, M_SP_TB_1 / M_DP_TB_1 / M_ME_TF_1 with CP56Time2a). ` +
       `${settings.stationNice === 0 ? '' : `The stations run at nice ${settings.stationNice} (see --station-nice). `}` +
       `gridlink: \`gridlink serve\` (dist) as the controlling station of all of them (k 12, w ${settings.w}, deadband 0: every change is an event, stored in history and published), http off; ` +
       `${settings.watch === 'all' ? '1 native client watches every point' : `${r.watchers} native clients each watch one point of every station`}. ` +
@@ -522,11 +646,11 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
-      stations: { type: 'string', default: '200' },
+      stations: { type: 'string', default: '200,20' },
       points: { type: 'string', default: '34' },
       rate: { type: 'string', default: '20000' },
-      'pulse-ms': { type: 'string', default: '100' },
-      'station-nice': { type: 'string', default: '10' },
+      'per-pulse': { type: 'string', default: '10' },
+      'station-nice': { type: 'string', default: '19' },
       w: { type: 'string', default: '8' },
       watch: { type: 'string', default: 'sample' },
       'cpu-prof': { type: 'string' },
@@ -539,31 +663,35 @@ async function main(): Promise<void> {
     return n;
   };
   if (values.watch !== 'sample' && values.watch !== 'all') throw new Error(`--watch must be sample or all, not ${values.watch}`);
-  const settings: Settings = {
-    stations: int('stations', values.stations, 1, 1_000),
-    pulseMs: int('pulse-ms', values['pulse-ms'], 0, 10_000),
+  const base = {
+    perPulse: int('per-pulse', values['per-pulse'], 0, 1_000),
     stationNice: int('station-nice', values['station-nice'], 0, 19),
     points: int('points', values.points, 1, 1_000),
     rate: int('rate', values.rate, 1, 1_000_000),
     w: int('w', values.w, 1, 12),
-    watch: values.watch,
+    watch: values.watch === 'all' ? ('all' as const) : ('sample' as const),
   };
+  const runs: Settings[] = values.stations.split(',').map((n) => ({ ...base, stations: int('stations', n.trim(), 1, 1_000) }));
   const timing = values.quick ? QUICK : FULL;
   const profileDir = values['cpu-prof'] === undefined ? null : resolve(values['cpu-prof']);
-  const workDir = await makeTempDir('gridlink-bench-iec104-');
-  const result = await run(settings, timing, workDir, profileDir);
-  if (profileDir !== null) log(`server CPU profile (.cpuprofile, whole lifetime) written to ${profileDir}`);
-  log(`gridlink: ${count(result.acquiredPerSecond)} changes/s, CPU ${fixed(result.cpu.serverPercent, 1)} %, latency p50 ${fixed(result.latency?.p50Ms, 0)} ms p99 ${fixed(result.latency?.p99Ms, 0)} ms`);
-  const { text, checks } = render(result, settings, timing);
-  process.stdout.write(text);
+  const results: Array<{ settings: Settings; gridlink: Run; checks: Record<string, boolean> }> = [];
+  for (const settings of runs) {
+    const workDir = await makeTempDir('gridlink-bench-iec104-');
+    const result = await run(settings, timing, workDir, profileDir);
+    if (profileDir !== null) log(`server CPU profile (.cpuprofile, whole lifetime) written to ${profileDir}`);
+    log(`gridlink, ${settings.stations} stations: ${count(result.acquiredPerSecond)} changes/s, CPU ${fixed(result.cpu.serverPercent, 1)} %, latency p50 ${fixed(result.latency?.p50Ms, 0)} ms p99 ${fixed(result.latency?.p99Ms, 0)} ms`);
+    const { text, checks } = render(result, settings, timing);
+    process.stdout.write(`${text}\n`);
+    results.push({ settings, gridlink: result, checks });
+  }
   await writeJson(RESULTS_PATH, {
     ...runInfo('iec104-master', values.quick),
-    settings: { ...settings, ...timing, statusEveryMs: STATUS_EVERY_MS },
+    timing: { ...timing, statusEveryMs: STATUS_EVERY_MS },
     targets: { cpuPercent: TARGET_CPU_PERCENT, p99Ms: TARGET_P99_MS, sustainedShare: SUSTAINED_SHARE },
-    gridlink: result,
-    checks,
+    runs: results,
   });
   log(`results written to ${RESULTS_PATH}`);
 }
 
-await runBenchmark(main);
+if (process.argv.includes(WATCHER_FLAG)) runWatcherChild();
+else await runBenchmark(main);
