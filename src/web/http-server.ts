@@ -27,9 +27,8 @@ const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../dist/hmi/', import.meta.
 
 /** Largest message a browser may send on /api/live. */
 const MAX_LIVE_MESSAGE_BYTES = 64 * 1024;
-/** After answering a request whose body was not read: how long, and how many more bytes, the connection is read before it is cut. */
+/** After answering a request whose body was not read: how long the connection stays, not read, before it is cut. */
 const LINGER_MS = 2_000;
-const LINGER_BYTES = 4 * 1024 * 1024;
 
 /**
  * The web HMI's HTTP listener (SPEC §7, docs/http-api.md): the built page,
@@ -94,7 +93,7 @@ export class WebServer {
         const route = (req: IncomingMessage, res: ServerResponse): void => {
           const method = req.method;
           const withBody = announcesBody(req);
-          if (withBody) lingerOnClose(req.socket);
+          if (withBody) lingerOnClose(req);
           // A Host that is not ours is a DNS-rebinding page (docs/security.md): nothing is served to it, the page included.
           if (!hostAllowed(req.headers.host, names)) {
             refuseHost(req, res);
@@ -206,27 +205,36 @@ function announcesBody(req: IncomingMessage): boolean {
 
 /**
  * How a connection closes after an answer to a request whose body was not
- * read: cut at once with bytes unread, the kernel sends a reset, and the
- * client may lose the answer before reading it. So it ends (FIN) and goes on
- * reading, and throwing away, for at most LINGER_MS and LINGER_BYTES before
- * it is cut (what nginx calls a lingering close): the body is still not read
- * (docs/security.md). Node's server calls `destroySoon` to close after a
- * `Connection: close` answer.
+ * read. Cut at once with body bytes unread, the kernel sends a reset, and a
+ * client still busy sending may lose the answer before reading it (a lingering
+ * close that reads on, as nginx does, would read the body after all, from a
+ * client that ignores the FIN). So the connection stops reading, ends (FIN
+ * after the answer) and is cut LINGER_MS later: the sender, stalled by the
+ * closed window, has that long to read the answer (docs/security.md). Node's
+ * server calls `destroySoon` to close after a `Connection: close` answer.
  */
-function lingerOnClose(socket: Socket): void {
+function lingerOnClose(req: IncomingMessage): void {
+  const socket = req.socket;
+  const closeNow = socket.destroySoon.bind(socket);
   socket.destroySoon = function lingeringClose(this: Socket): void {
     if (this.destroyed) return;
-    const cut = (): void => {
-      this.destroy();
+    // The whole body was read: nothing to hold back.
+    if (req.complete) {
+      closeNow();
+      return;
+    }
+    // Node's HTTP parser reads the socket's handle directly; a 'data' listener
+    // hands reading back to the stream, so that pausing the stream stops it,
+    // and nothing (the request being dumped) may resume it.
+    this.on('data', () => undefined);
+    this.pause();
+    this.resume = function stayPaused(this: Socket): Socket {
+      return this;
     };
-    let read = 0;
-    this.on('data', (chunk: Buffer) => {
-      read += chunk.length;
-      if (read > LINGER_BYTES) cut();
-    });
-    this.once('end', cut);
-    setTimeout(cut, LINGER_MS).unref();
     this.end();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
   };
 }
 

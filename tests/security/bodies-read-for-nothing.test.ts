@@ -25,10 +25,14 @@ interface Outcome {
   readonly closedByServer: boolean;
 }
 
-/** Announces a 100 MB body and sends it 64 KiB at a time, until the server closes (or 20 s). */
-function push(port: number, method: string, path: string, type = 'application/octet-stream'): Promise<Outcome> {
+/**
+ * Announces a 100 MB body and sends it 64 KiB at a time, until the server
+ * closes (or 20 s). `ignoreFin`: a client that goes on sending after the
+ * server's FIN (half-open), as a hostile one would.
+ */
+function push(port: number, method: string, path: string, ignoreFin = false, type = 'application/octet-stream'): Promise<Outcome> {
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: ignoreFin });
     let received = '';
     let written = 0;
     let writtenAtResponse = -1;
@@ -46,7 +50,9 @@ function push(port: number, method: string, path: string, type = 'application/oc
       if (writtenAtResponse < 0) writtenAtResponse = written;
       received += chunk.toString('latin1');
     });
-    socket.on('end', () => (closedByServer = true));
+    socket.on('end', () => {
+      if (!ignoreFin) closedByServer = true;
+    });
     socket.on('close', () => {
       closedByServer = true;
       finish();
@@ -90,13 +96,16 @@ describe('a body nobody will read is not read: answer, then close', () => {
   });
 
   it.each([
-    ['an unknown API route', 'POST', '/api/nowhere', 404],
-    ['an unknown page', 'GET', '/nowhere.html', 404],
-    ['a file of the page', 'GET', '/index.html', 200],
-    ['the start page', 'GET', '/', 200],
-    ['/metrics', 'GET', '/metrics', 200],
-  ])('100 MB to %s (%s %s): answered at once, closed, far from 100 MB read', async (_what, method, path, status) => {
-    const out = await push(server.httpPort, method, path);
+    ['an unknown API route', 'POST', '/api/nowhere', 404, false],
+    ['an unknown page', 'GET', '/nowhere.html', 404, false],
+    ['a file of the page', 'GET', '/index.html', 200, false],
+    ['the start page', 'GET', '/', 200, false],
+    ['/metrics', 'GET', '/metrics', 200, false],
+    ['an unknown API route, sender ignoring the FIN', 'POST', '/api/nowhere', 404, true],
+    ['the start page, sender ignoring the FIN', 'GET', '/', 200, true],
+    ['/metrics, sender ignoring the FIN', 'GET', '/metrics', 200, true],
+  ])('100 MB to %s (%s %s): answered at once, closed, far from 100 MB read', async (_what, method, path, status, ignoreFin) => {
+    const out = await push(server.httpPort, method, path, ignoreFin);
     expect(out.status).toBe(status);
     expect(out.writtenAtResponse).toBeGreaterThanOrEqual(0);
     expect(out.writtenAtResponse).toBeLessThan(BOUND);
