@@ -23,6 +23,8 @@ const ALARM_QUEUE = 1_000;
 /** Above this many bytes waiting in the socket, a sink waits for the write before taking more. */
 const HIGH_WATER_BYTES = 256 * 1024;
 const MAX_PATTERNS = 32;
+/** Chat rooms one socket may be in at once (docs/http-api.md "WebSocket"). */
+const MAX_ROOMS = 8;
 
 /** Close codes: the session ended (log in again); the peer was too slow or kicked (policy). */
 export const CLOSE_SESSION_ENDED = 4401;
@@ -44,15 +46,16 @@ type ClientOp =
   | { op: 'unsubscribe'; points?: string }
   | { op: 'alarms' }
   | { op: 'join'; room: string; nick: string }
-  | { op: 'leave' }
-  | { op: 'say'; text: string }
-  | { op: 'whisper'; to: string; text: string }
+  | { op: 'leave'; room?: string }
+  | { op: 'say'; text: string; room?: string }
+  | { op: 'whisper'; to: string; text: string; room?: string }
   | { op: 'ping' };
 
 /**
  * One `/api/live` WebSocket (docs/http-api.md): point subscriptions on the
  * bus (`points.<pattern>`, a bounded queue, drop-oldest), alarm events, and
- * one chat membership (bounded queue, disconnect policy). Writes wait when
+ * chat memberships, up to {@link MAX_ROOMS} rooms (each a bounded queue,
+ * disconnect policy). Writes wait when
  * the socket has more than {@link HIGH_WATER_BYTES} unsent, so a slow
  * browser fills only its own bounded queues. Every message from the client
  * counts as use of the session and re-checks its account.
@@ -63,7 +66,8 @@ export class LiveSocket {
   readonly #ctx: LiveHost;
   readonly #points = new Map<string, Subscription>();
   #alarms: Subscription | null = null;
-  #membership: Membership | null = null;
+  /** Chat memberships by room. */
+  readonly #rooms = new Map<string, Membership>();
   #closed = false;
 
   constructor(ws: WebSocket, session: WebSession, ctx: LiveHost) {
@@ -118,13 +122,11 @@ export class LiveSocket {
       case 'join':
         return this.#join(stringField(op, 'room')!, stringField(op, 'nick')!);
       case 'leave':
-        this.#membership?.leave();
-        this.#membership = null;
-        return;
+        return this.#leave(stringField(op, 'room', true));
       case 'say':
-        return this.#member().say(stringField(op, 'text')!);
+        return this.#member(stringField(op, 'room', true)).say(stringField(op, 'text')!);
       case 'whisper':
-        return this.#member().whisper(stringField(op, 'to')!, stringField(op, 'text')!);
+        return this.#member(stringField(op, 'room', true)).whisper(stringField(op, 'to')!, stringField(op, 'text')!);
       case 'ping':
         this.#reply('{"type":"pong"}');
         return;
@@ -151,8 +153,10 @@ export class LiveSocket {
   }
 
   #join(room: string, nick: string): void {
-    if (this.#membership?.active === true) throw new GridlinkError('GL_ERR_CHAT_NICK_TAKEN', `you are already in ${this.#membership.room}; leave first`);
-    this.#membership = this.#ctx.chat.join(room, nick, {
+    if (this.#rooms.get(room)?.active === true) throw new GridlinkError('GL_ERR_CHAT_NICK_TAKEN', `you are already in ${room}`);
+    this.#rooms.delete(room);
+    if (this.#rooms.size >= MAX_ROOMS) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', `at most ${MAX_ROOMS} rooms per connection; leave one first`);
+    const membership = this.#ctx.chat.join(room, nick, {
       deliver: (event: ChatEvent) => this.#send(encodeOnce(event, () => ({ type: 'chat', event }))),
       drop: (reason) => {
         const error = new GridlinkError(reason === 'kicked' ? 'GL_ERR_CHAT_KICKED' : 'GL_ERR_CHAT_TOO_SLOW');
@@ -160,12 +164,35 @@ export class LiveSocket {
         this.close(CLOSE_POLICY, reason);
       },
     });
+    this.#rooms.set(room, membership);
     this.#reply(JSON.stringify({ type: 'joined', room, nick, members: this.#ctx.chat.members(room) }));
   }
 
-  #member(): Membership {
-    if (this.#membership === null || !this.#membership.active) throw new GridlinkError('GL_ERR_CHAT_NOT_MEMBER', 'join a room first');
-    return this.#membership;
+  /** Leaves one room, or every room when none is named; each is confirmed with `left`. */
+  #leave(room: string | undefined): void {
+    const rooms = room === undefined ? [...this.#rooms.keys()] : [room];
+    for (const name of rooms) {
+      const membership = this.#rooms.get(name);
+      if (membership === undefined) {
+        if (room !== undefined) throw new GridlinkError('GL_ERR_CHAT_NOT_MEMBER', name.slice(0, 40));
+        continue;
+      }
+      membership.leave();
+      this.#rooms.delete(name);
+      this.#reply(JSON.stringify({ type: 'left', room: name }));
+    }
+  }
+
+  /** The membership a message goes to: the named room, or the only room the socket is in. */
+  #member(room: string | undefined): Membership {
+    for (const [name, membership] of this.#rooms) if (!membership.active) this.#rooms.delete(name);
+    if (room === undefined) {
+      if (this.#rooms.size === 1) return [...this.#rooms.values()][0]!;
+      throw new GridlinkError('GL_ERR_CHAT_NOT_MEMBER', this.#rooms.size === 0 ? 'join a room first' : 'you are in several rooms: name the room');
+    }
+    const membership = this.#rooms.get(room);
+    if (membership === undefined) throw new GridlinkError('GL_ERR_CHAT_NOT_MEMBER', room.slice(0, 40));
+    return membership;
   }
 
   #tooSlow(): void {
@@ -202,7 +229,8 @@ export class LiveSocket {
     for (const subscription of this.#points.values()) subscription.unsubscribe();
     this.#points.clear();
     this.#alarms?.unsubscribe();
-    this.#membership?.leave();
+    for (const membership of this.#rooms.values()) membership.leave();
+    this.#rooms.clear();
     this.#ctx.onLiveClosed(this);
   }
 }

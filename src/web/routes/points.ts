@@ -2,25 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import { GridlinkError } from '../../errors/index.js';
 import { actorOf, sessionOf, type RouteAccess } from '../access.js';
 import { scadaOf, type WebContext } from '../web-context.js';
+import { decimatedHistory, MAX_BUCKETS } from './history-decimation.js';
+import { intParam, stringParam, timeRange, type Query } from './query-params.js';
+import { soeRoutes } from './soe.js';
 
 const MAX_LIMIT = 10_000;
 const DEFAULT_LIMIT = 1_000;
-
-type Query = Record<string, string | undefined>;
-
-/** An optional non-negative integer query parameter (milliseconds, counts). */
-function intParam(query: Query, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
-  const raw = query[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d{1,16}$/u.test(raw)) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', `${name} must be a non-negative integer`);
-  return Math.min(Number(raw), max);
-}
-
-function stringParam(query: Query, name: string): string | undefined {
-  const raw = query[name];
-  if (raw !== undefined && (typeof raw !== 'string' || raw.length > 256)) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', `${name} is not a valid string`);
-  return raw === '' ? undefined : raw;
-}
+/** Paging by offset walks the skipped rows again; beyond this, narrow the time range instead. */
+const MAX_OFFSET = 1_000_000;
 
 const pointName = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 256 } } } as const;
 const operateBody = { type: 'object', required: ['value'], properties: { value: { type: 'number' } } } as const;
@@ -39,19 +28,29 @@ export function pointRoutes(app: FastifyInstance, ctx: WebContext): void {
 
   app.get('/api/devices', viewer, (_request, reply) => reply.send(scadaOf(ctx).devices()));
 
-  app.get<{ Querystring: Query }>('/api/history', viewer, (request, reply) => {
+  app.get<{ Querystring: Query }>('/api/history', viewer, async (request, reply) => {
     const point = stringParam(request.query, 'point');
     if (point === undefined) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', 'point is required');
-    const until = intParam(request.query, 'until', Date.now());
-    const since = intParam(request.query, 'since', until - 3_600_000);
-    return reply.send(scadaOf(ctx).history(point, since, until, intParam(request.query, 'limit', DEFAULT_LIMIT, MAX_LIMIT)));
+    const { since, until } = timeRange(request.query);
+    const scada = scadaOf(ctx);
+    if (request.query['buckets'] !== undefined) {
+      const buckets = intParam(request.query, 'buckets', 0);
+      if (buckets < 1 || buckets > MAX_BUCKETS) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', `buckets is 1..${MAX_BUCKETS}`);
+      return reply.send(await decimatedHistory(scada, point, since, until, buckets));
+    }
+    const offset = intParam(request.query, 'offset', 0);
+    if (offset > MAX_OFFSET) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', `offset is at most ${MAX_OFFSET}; narrow the time range instead`);
+    return reply.send(scada.history(point, since, until, intParam(request.query, 'limit', DEFAULT_LIMIT, MAX_LIMIT), offset));
   });
 
   app.get<{ Querystring: Query }>('/api/events', viewer, (request, reply) => {
-    const until = intParam(request.query, 'until', Date.now());
-    const since = intParam(request.query, 'since', until - 3_600_000);
-    return reply.send(scadaOf(ctx).events(since, until, intParam(request.query, 'limit', DEFAULT_LIMIT, MAX_LIMIT), stringParam(request.query, 'pattern')));
+    const { since, until } = timeRange(request.query);
+    const offset = intParam(request.query, 'offset', 0);
+    if (offset > MAX_OFFSET) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', `offset is at most ${MAX_OFFSET}; narrow the time range instead`);
+    return reply.send(scadaOf(ctx).events(since, until, intParam(request.query, 'limit', DEFAULT_LIMIT, MAX_LIMIT), stringParam(request.query, 'pattern'), offset));
   });
+
+  soeRoutes(app, ctx);
 
   app.get<{ Querystring: Query }>('/api/alarms', viewer, (request, reply) => {
     const all = request.query['all'];
