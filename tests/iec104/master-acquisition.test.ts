@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Subscription } from '../../src/bus/bus.js';
+import type { ConfigInput } from '../../src/config/schema.js';
 import type { ScadaService } from '../../src/scada/scada-service.js';
 import { SCADA_TOPICS, type PointEvent } from '../../src/scada/types.js';
 import { slaveInitialValue, startSlave, stopAllPeers, type Lib60870Slave } from '../helpers/lib60870.js';
@@ -23,8 +24,11 @@ const BACKOFF_MAX_MS = 300;
 const SLACK_MS = 400;
 const POINTS = 4;
 
-function deviceConfig(port: number): Record<string, unknown> {
-  const points: Record<string, unknown>[] = [];
+type DeviceInput = NonNullable<NonNullable<ConfigInput['scada']>['devices']>[number];
+type Iec104PointInput = Extract<DeviceInput, { protocol: 'iec104' }>['points'][number];
+
+function deviceConfig(port: number): DeviceInput {
+  const points: Iec104PointInput[] = [];
   // Singles 1..3 (IOA 4 is left out: the station sends it, gridlink ignores it and counts it).
   for (let i = 0; i < POINTS - 1; i++) points.push({ name: `rtu1.s${i}`, class: 'status', ioa: 1 + i, type: 'single' });
   for (let i = 0; i < POINTS; i++) points.push({ name: `rtu1.d${i}`, class: 'status', ioa: 100_001 + i, type: 'double', states: ['open', 'closed'] });

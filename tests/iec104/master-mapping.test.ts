@@ -12,7 +12,7 @@ import { commandAsdu, commandTypeOf, doublePointRaw, qualityOf, timeOf } from '.
  */
 
 function point(p: Partial<Iec104PointConfig> & Pick<Iec104PointConfig, 'name' | 'class' | 'ioa'>): Iec104PointConfig {
-  return { scale: 1, offset: 0, unit: '', deadband: 0, ...p } as Iec104PointConfig;
+  return { scale: 1, offset: 0, unit: '', deadband: 0, ...p };
 }
 
 describe('IEC 104 master: mapping', () => {
