@@ -12,6 +12,13 @@ export interface ServerStatus {
   readonly bus: BusMetrics;
   /** The data plane: devices (online), points, readings and events so far, active alarms; null when off. */
   readonly scada: ScadaMetrics | null;
-  /** The IEC 104 controlled station: masters connected (started), accepted and refused connections, events dropped from full queues; null when off. */
-  readonly iec104?: { readonly connections: number; readonly started: number; readonly accepted: number; readonly refused: number; readonly droppedEvents: number } | null;
+  /** The IEC 104 controlled station: masters connected (started), accepted and refused connections, ASDUs queued now, events dropped from full queues; null when off. */
+  readonly iec104?: {
+    readonly connections: number;
+    readonly started: number;
+    readonly accepted: number;
+    readonly refused: number;
+    readonly queued: number;
+    readonly droppedEvents: number;
+  } | null;
 }

@@ -152,35 +152,37 @@ export function update(point: StationPoint, value: number | null, quality: Quali
       point.object.value = value === null ? DoublePointState.Indeterminate : value === 1 ? DoublePointState.On : DoublePointState.Off;
       point.object.quality = pointQualityFromByte(bits);
       return;
-    default: {
-      const [v, ov] = measured(point.kind, point.scaleFactor, value);
-      point.object.value = v;
-      point.object.quality = qdsFromByte(bits | (ov ? OV : 0));
-    }
+    default:
+      point.object.quality = qdsFromByte(bits | setMeasured(point.object, point.kind, point.scaleFactor, value));
   }
 }
 
-/** A measured value as its kind carries it, clamped to its range with OV set when it did not fit. */
-function measured(kind: 'float' | 'scaled' | 'normalized', scaleFactor: number, value: number | null): [number, boolean] {
-  if (value === null || !Number.isFinite(value)) return [0, value !== null];
-  switch (kind) {
-    case 'float':
-      if (value > FLOAT32_MAX) return [FLOAT32_MAX, true];
-      if (value < -FLOAT32_MAX) return [-FLOAT32_MAX, true];
-      return [value, false];
-    case 'scaled': {
-      const raw = Math.round(value * scaleFactor);
-      if (raw > 32_767) return [32_767, true];
-      if (raw < -32_768) return [-32_768, true];
-      return [raw, false];
-    }
-    case 'normalized': {
-      const raw = value * scaleFactor;
-      if (raw > 1) return [NORMALIZED_MAX, true];
-      if (raw < -1) return [-1, true];
-      return [raw, false];
-    }
+/**
+ * Sets a measured value as its kind carries it, clamped to its range;
+ * returns OV when it did not fit (0 otherwise). Called for every event: no
+ * allocation.
+ */
+function setMeasured(object: MutableMeasured, kind: 'float' | 'scaled' | 'normalized', scaleFactor: number, value: number | null): number {
+  let v = 0;
+  let ov = 0;
+  if (value === null) {
+    v = 0;
+  } else if (!Number.isFinite(value)) {
+    ov = OV;
+  } else if (kind === 'float') {
+    v = value > FLOAT32_MAX ? FLOAT32_MAX : value < -FLOAT32_MAX ? -FLOAT32_MAX : value;
+    if (v !== value) ov = OV;
+  } else if (kind === 'scaled') {
+    const raw = Math.round(value * scaleFactor);
+    v = raw > 32_767 ? 32_767 : raw < -32_768 ? -32_768 : raw;
+    if (v !== raw) ov = OV;
+  } else {
+    const raw = value * scaleFactor;
+    v = raw > 1 ? NORMALIZED_MAX : raw < -1 ? -1 : raw;
+    if (v !== raw) ov = OV;
   }
+  object.value = v;
+  return ov;
 }
 
 /**

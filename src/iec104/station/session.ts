@@ -86,6 +86,13 @@ export class StationSession {
         },
       },
     });
+    // What the link sends in answer to what it reads (the next window after an
+    // acknowledgement, confirmations) leaves in one write, not one system call
+    // per APDU: corked before the link's own 'data' listener, uncorked once it is done.
+    socket.prependListener('data', () => {
+      socket.cork();
+      process.nextTick(() => socket.uncork());
+    });
   }
 
   get droppedEvents(): number {

@@ -44,6 +44,8 @@ export interface StationStatus {
   readonly accepted: number;
   /** Connections closed at accept: not in `iec104.allow`, or `maxConnections` reached. */
   readonly refused: number;
+  /** ASDUs waiting in the masters' queues now (window full, or data transfer stopped). */
+  readonly queued: number;
   /** Spontaneous events dropped from full master queues, over all connections so far. */
   readonly droppedEvents: number;
 }
@@ -136,12 +138,14 @@ export class Iec104Station {
 
   status(): StationStatus {
     let started = 0;
+    let queued = 0;
     let dropped = this.#droppedClosed;
     for (const session of this.#sessions) {
       if (session.link.started) started += 1;
+      queued += session.link.queued;
       dropped += session.droppedEvents;
     }
-    return { connections: this.#sessions.size, started, accepted: this.#accepted, refused: this.#refused, droppedEvents: dropped };
+    return { connections: this.#sessions.size, started, accepted: this.#accepted, refused: this.#refused, queued, droppedEvents: dropped };
   }
 
   /** Stops listening and closes every master's connection. */
