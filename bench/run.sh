@@ -83,3 +83,4 @@ for bench in "${BENCHES[@]}"; do
   echo "bench: running ${bench}" >&2
   npx tsx "$bench" "$@"
 done
+if [[ "${SOAK:-0}" == 1 ]]; then echo "bench: running bench/soak.ts" >&2; npx tsx bench/soak.ts "$@"; fi
