@@ -71,6 +71,7 @@ BENCHES=(
   bench/http-static.ts
   bench/scada-poll.ts
   bench/iec104-master.ts
+  bench/iec104-station.ts
 )
 
 install_missing_peers

@@ -1,0 +1,517 @@
+/**
+ * IEC 104 controlled-station benchmark (issue 12): gridlink's station
+ * against lib60870-C's CS104_Slave (the reference implementation,
+ * tests/helpers/lib60870.ts) as the anchor, in the same run, both served to
+ * the same lib60870 master (tests/peers/iec104/iec104_master.c in
+ * --count-only mode, which counts monitoring objects and times an
+ * interrogation from the `gi` command to its ACTTERM):
+ *
+ *  (a) general interrogation of 20,000 points: the median time of repeated
+ *      station interrogations (QOI 20), gridlink's station holding 200
+ *      Modbus devices × 100 telemetry points (a quiet simulator: no event
+ *      during the interrogations), lib60870's slave 20,000 short floats,
+ *      once with its default SQ = 0 ASDUs (30 per ASDU) and once with
+ *      --sequence (48 per ASDU, as gridlink sends consecutive addresses);
+ *  (b) sustained spontaneous events per second delivered to the master:
+ *      gridlink's changes come the whole way, from the Modbus devices (the
+ *      simulator's noise redrawn every poll, deadband 0, so about half the
+ *      registers change at each poll) through polling, the point table,
+ *      history and the bus to the station; lib60870's are `burst N 0`
+ *      (as fast as its event queue takes them, packed per tick). Measured
+ *      at the master over a window after a warm-up. Besides, the same for
+ *      gridlink's station alone: a gridlink server in this process, the
+ *      same 20,000 points, with synthetic events published on its bus as
+ *      fast as the station's queue takes them (no polling, no history):
+ *      what lib60870's burst measures of lib60870, the station's own path.
+ *
+ * Targets: (a) and (b) ≥ 1.0× lib60870's slave (ratio = gridlink's rate /
+ * lib60870's, or lib60870's time / gridlink's). Prints a markdown table
+ * and writes bench/results/iec104-station.json.
+ *
+ *   npx tsx bench/iec104-station.ts [--quick] [--poll-ms 250] [--cpu-prof DIR]
+ *
+ * --quick: fewer interrogations and a 10 s window (a smoke test); full: 20
+ *   interrogations, 30 s. --poll-ms: the devices' poll and noise period
+ *   for (b) (the offered load is about 10,000 events per second per 1,000 ms
+ *   of it... i.e. 20,000 × ½ per period). --cpu-prof DIR: run gridlink
+ *   under `node --cpu-prof` (it costs the server CPU, so its numbers are not
+ *   the benchmark's).
+ *
+ * Processes: the Modbus devices (gridlink's own SubstationSimulator, 200
+ * unit ids on one port, bench/lib/scada-devices.ts) are forked, the server
+ * is the built `gridlink serve`, lib60870's slave and master are their own
+ * processes; CPU is read from /proc for each. Needs the build (dist/;
+ * bash bench/run.sh builds first) and gcc for lib60870 (built once, cached).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { cpus as cpuList, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { AdminClient } from '../dist/admin/admin-client.js';
+import { parseConfig } from '../dist/config/load.js';
+import { createLogger } from '../dist/log/logger.js';
+import type { PointEvent } from '../dist/scada/types.js';
+import { GridlinkServer as InProcessServer } from '../dist/server/gridlink-server.js';
+import { ensureLib60870, startMaster, startSlave, type Lib60870Master, type MasterEvent } from '../tests/helpers/lib60870.js';
+import { makeTempDir, onCleanup, runBenchmark } from './lib/cleanup.js';
+import { LOOPBACK, REPO_ROOT, startGridlink, type GridlinkServer } from './lib/peers.js';
+import { cpuSeconds, freePort, peakRssBytes, ServerProcess } from './lib/processes.js';
+import { fixed, markdownTable, median, percentile, runInfo, toMB, writeJson } from './lib/report.js';
+import { isTagged, REGISTERS_PER_FEEDER, registerPoint, type FromDevices, type ToDevices } from './lib/scada-protocol.js';
+
+// ---------------------------------------------------------------------------
+// Settings
+
+const UNITS = 200;
+const FEEDERS = 10;
+const REGISTERS = FEEDERS * REGISTERS_PER_FEEDER;
+const POINTS = UNITS * REGISTERS;
+/** (a): the devices redraw no noise while the interrogations run, and are polled once a second. */
+const QUIET_UPDATE_MS = 3_600_000;
+const GI_POLL_MS = 1_000;
+const TARGET_RATIO = 1.0;
+
+interface Timing {
+  readonly warmupInterrogations: number;
+  readonly interrogations: number;
+  readonly warmupSeconds: number;
+  readonly windowSeconds: number;
+}
+const FULL: Timing = { warmupInterrogations: 3, interrogations: 20, warmupSeconds: 5, windowSeconds: 30 };
+const QUICK: Timing = { warmupInterrogations: 2, interrogations: 8, warmupSeconds: 3, windowSeconds: 10 };
+
+const DEVICES_SCRIPT = join(REPO_ROOT, 'bench', 'lib', 'scada-devices.ts');
+const RESULTS_PATH = join(REPO_ROOT, 'bench', 'results', 'iec104-station.json');
+const ONLINE_LIMIT_MS = 60_000;
+/** lib60870's burst: more changes than any window takes; stopped after the window. */
+const BURST_CHANGES = 100_000_000;
+/** Synthetic events: published in batches of this many while the station's queues hold fewer ASDUs than the next constant. */
+const SYNTHETIC_BATCH = 1_600;
+const SYNTHETIC_MAX_QUEUED = 1_000;
+
+// ---------------------------------------------------------------------------
+// The devices process (bench/lib/scada-devices.ts, as bench/scada-poll.ts uses it)
+
+class DevicesProcess {
+  readonly #child: ChildProcess;
+  readonly pid: number;
+  readonly #unregister: () => void;
+  readonly #waiters = new Map<string, (reply: FromDevices) => void>();
+  #failure: Error | null = null;
+
+  constructor() {
+    this.#child = fork(DEVICES_SCRIPT, [], { cwd: REPO_ROOT, serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    if (this.#child.pid === undefined) throw new Error(`could not start ${DEVICES_SCRIPT}`);
+    this.pid = this.#child.pid;
+    this.#unregister = onCleanup(() => {
+      this.#child.kill('SIGKILL');
+    });
+    this.#child.on('message', (message: unknown) => {
+      if (!isTagged(message)) return;
+      const reply = message as FromDevices;
+      if (reply.type === 'failed') this.#failure = new Error(`devices process: ${reply.message}`);
+      const waiter = this.#waiters.get(reply.type);
+      this.#waiters.delete(reply.type);
+      waiter?.(reply);
+    });
+    this.#child.once('exit', (code, signal) => {
+      this.#failure ??= new Error(`devices process exited (${String(code ?? signal)})`);
+    });
+  }
+
+  request<T extends FromDevices['type']>(command: ToDevices, type: T, timeoutMs: number): Promise<Extract<FromDevices, { type: T }>> {
+    if (this.#failure !== null) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(this.#failure ?? new Error(`no ${type} from the devices process within ${timeoutMs} ms`)), timeoutMs);
+      this.#waiters.set(type, (reply) => {
+        clearTimeout(timer);
+        resolve(reply as Extract<FromDevices, { type: T }>);
+      });
+      this.#child.send(command);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#failure === null) await this.request({ type: 'close' }, 'closed', 10_000).catch(() => undefined);
+    this.#child.kill('SIGKILL');
+    this.#unregister();
+  }
+}
+
+async function startDevices(updateMs: number): Promise<{ devices: DevicesProcess; port: number }> {
+  const devices = new DevicesProcess();
+  const ready = await devices.request({ type: 'start', host: LOOPBACK, units: UNITS, feeders: FEEDERS, updateMs }, 'ready', 30_000);
+  return { devices, port: ready.port };
+}
+
+/** `scada.devices`: unit ids 1..UNITS, 100 telemetry points each, deadband 0: IOAs 1..20,000 in table order. */
+function deviceConfigs(port: number, pollMs: number): unknown[] {
+  return Array.from({ length: UNITS }, (_, i) => ({
+    name: `dev${String(i + 1).padStart(3, '0')}`,
+    host: LOOPBACK,
+    port,
+    unitId: i + 1,
+    pollMs,
+    timeoutMs: Math.min(2_000, Math.round(pollMs * 0.9)),
+    points: Array.from({ length: REGISTERS }, (_, register) => ({ name: registerPoint(i + 1, register), class: 'telemetry', address: register, deadband: 0 })),
+  }));
+}
+
+// ---------------------------------------------------------------------------
+// gridlink
+
+interface Gridlink {
+  readonly server: GridlinkServer;
+  readonly admin: AdminClient;
+  readonly iec104Port: number;
+}
+
+/** The built `gridlink serve` (under --cpu-prof when asked) with the 200 devices and the station on. */
+async function startServer(dir: string, devicesPort: number, pollMs: number, profileDir: string | null): Promise<Gridlink> {
+  const iec104Port = await freePort();
+  const config = {
+    http: { enabled: false },
+    iec104: { enabled: true, host: LOOPBACK, port: iec104Port },
+    scada: { simulator: { enabled: false }, devices: deviceConfigs(devicesPort, pollMs) },
+  };
+  let server: GridlinkServer;
+  if (profileDir === null) {
+    server = await startGridlink({ dir, anonymous: false, config });
+  } else {
+    const port = await freePort();
+    const dataDir = join(dir, 'data');
+    const configPath = join(dir, 'gridlink.json');
+    await writeFile(configPath, JSON.stringify({ dataDir, native: { host: LOOPBACK, port }, log: { level: 'warn' }, ...config }));
+    const args = ['--cpu-prof', '--cpu-prof-dir', profileDir, join(REPO_ROOT, 'bin', 'gridlink.js'), 'serve', '--config', configPath];
+    const process_ = new ServerProcess('gridlink', process.execPath, args, { cwd: REPO_ROOT });
+    await process_.waitForPort(LOOPBACK, port);
+    server = { process: process_, port, dataDir, anonymousDir: join(dataDir, 'public') };
+  }
+  const admin = await connectAdmin(server.dataDir);
+  const by = Date.now() + ONLINE_LIMIT_MS;
+  for (;;) {
+    const status = await admin.status();
+    const scada = status['scada'] as { devicesOnline: number; readings: number } | null;
+    if (scada !== null && scada.devicesOnline === UNITS && scada.readings >= POINTS) break;
+    if (Date.now() > by) throw new Error(`only ${scada?.devicesOnline ?? 0} of ${UNITS} devices online after ${ONLINE_LIMIT_MS} ms`);
+    await sleep(200);
+  }
+  return { server, admin, iec104Port };
+}
+
+async function connectAdmin(dataDir: string): Promise<AdminClient> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      return await AdminClient.connect(join(dataDir, 'admin.sock'));
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(100);
+    }
+  }
+}
+
+async function stopServer(g: Gridlink | null): Promise<void> {
+  await g?.admin.close().catch(() => undefined);
+  await g?.server.process.stop();
+}
+
+// ---------------------------------------------------------------------------
+// Measuring
+
+interface GiResult {
+  readonly runs: number;
+  readonly medianMs: number;
+  readonly p90Ms: number;
+  readonly minMs: number;
+  readonly objects: number;
+}
+
+/** Repeated station interrogations by a count-only master: gi_done's ms (from the `gi` command to ACTTERM). */
+async function interrogations(master: Lib60870Master, timing: Timing): Promise<GiResult> {
+  const times: number[] = [];
+  let objects = 0;
+  for (let i = 0; i < timing.warmupInterrogations + timing.interrogations; i++) {
+    const gi = await master.interrogate(120_000);
+    if (gi.done.objects !== POINTS) throw new Error(`an interrogation returned ${gi.done.objects} objects, not ${POINTS}`);
+    objects = gi.done.objects;
+    if (i >= timing.warmupInterrogations) times.push(gi.done.ms);
+  }
+  const sorted = Float64Array.from(times).sort();
+  return { runs: times.length, medianMs: median(times), p90Ms: percentile(sorted, 90), minMs: sorted[0]!, objects };
+}
+
+interface RateResult {
+  /** Information objects the master received per second in the window. */
+  readonly eventsPerSecond: number;
+  readonly windowSeconds: number;
+  /** CPU of the station's process over the window, % of one core (gridlink's server, or lib60870's slave). */
+  readonly stationCpuPercent: number;
+  readonly masterCpuPercent: number;
+}
+
+type RateEvent = Extract<MasterEvent, { event: 'rate' }>;
+
+/** Objects the master counted from now for `seconds` (its `rate` lines, ~1 s apart), with the CPU of both processes. */
+async function measureRate(master: Lib60870Master, stationPid: number, seconds: number): Promise<RateResult> {
+  const from = master.events.length;
+  const cpu = async (): Promise<[number, number, number]> => [performance.now(), await cpuSeconds(stationPid), await cpuSeconds(master.child.pid!)];
+  const before = await cpu();
+  await sleep(seconds * 1000);
+  const after = await cpu();
+  const lines = master.events.slice(from).filter((e): e is RateEvent => e.event === 'rate');
+  const objects = lines.reduce((sum, e) => sum + e.objects, 0);
+  const ms = lines.reduce((sum, e) => sum + e.intervalMs, 0);
+  const wall = (after[0] - before[0]) / 1000;
+  return { eventsPerSecond: ms > 0 ? (objects * 1000) / ms : 0, windowSeconds: ms / 1000, stationCpuPercent: (100 * (after[1] - before[1])) / wall, masterCpuPercent: (100 * (after[2] - before[2])) / wall };
+}
+
+// ---------------------------------------------------------------------------
+// The runs
+
+interface Lib60870Results {
+  readonly giSq0: GiResult;
+  readonly giSq1: GiResult;
+  readonly spontaneous: RateResult;
+}
+
+async function runLib60870(timing: Timing): Promise<Lib60870Results> {
+  const gi = async (sequence: boolean): Promise<GiResult> => {
+    const slave = await startSlave({ singles: 0, doubles: 0, floats: POINTS, sequence });
+    try {
+      const master = await startMaster({ port: slave.port, startdt: true, countOnly: true });
+      try {
+        return await interrogations(master, timing);
+      } finally {
+        await master.stop();
+      }
+    } finally {
+      await slave.stop();
+    }
+  };
+  log(`lib60870 slave: ${POINTS.toLocaleString('en')} floats, interrogations with SQ = 0`);
+  const giSq0 = await gi(false);
+  log(`lib60870 slave: interrogations with SQ = 1 (--sequence)`);
+  const giSq1 = await gi(true);
+  log(`lib60870 slave: burst ${BURST_CHANGES.toLocaleString('en')} 0; warming up ${timing.warmupSeconds} s, measuring ${timing.windowSeconds} s`);
+  const slave = await startSlave({ singles: 0, doubles: 0, floats: POINTS });
+  try {
+    const master = await startMaster({ port: slave.port, startdt: true, countOnly: true, rateIntervalMs: 1_000 });
+    try {
+      await slave.request(`burst ${BURST_CHANGES} 0`);
+      await sleep(timing.warmupSeconds * 1000);
+      const spontaneous = await measureRate(master, slave.child.pid!, timing.windowSeconds);
+      await slave.request('burst stop');
+      return { giSq0, giSq1, spontaneous };
+    } finally {
+      await master.stop();
+    }
+  } finally {
+    await slave.stop();
+  }
+}
+
+interface GridlinkResults {
+  readonly gi: GiResult;
+  readonly spontaneous: RateResult;
+  /** The station alone: synthetic events on the bus of a server in this process. */
+  readonly synthetic: RateResult & { readonly droppedEvents: number };
+  /** Events the data plane made per second in the window (admin status), and what the station dropped. */
+  readonly producedPerSecond: number;
+  readonly droppedEvents: number;
+  readonly busDropped: number;
+  readonly devicesOnline: number;
+  readonly peakRssBytes: number;
+  readonly pollMs: number;
+}
+
+async function runGridlink(timing: Timing, pollMs: number, workDir: string, profileDir: string | null): Promise<GridlinkResults> {
+  // (a) Quiet devices: the interrogations are the only traffic. Then the station alone, on the same devices.
+  let gi: GiResult;
+  let synthetic: GridlinkResults['synthetic'];
+  {
+    const { devices, port } = await startDevices(QUIET_UPDATE_MS);
+    let g: Gridlink | null = null;
+    try {
+      log(`gridlink serve: ${UNITS} devices × ${REGISTERS} points, quiet; interrogations`);
+      g = await startServer(await makeTempDir('gridlink-bench-104a-'), port, GI_POLL_MS, profileDir === null ? null : join(profileDir, 'gi'));
+      const master = await startMaster({ port: g.iec104Port, startdt: true, countOnly: true });
+      try {
+        gi = await interrogations(master, timing);
+      } finally {
+        await master.stop();
+      }
+      await stopServer(g);
+      g = null;
+      log(`gridlink station alone: synthetic events on the bus of a server in this process; warming up ${timing.warmupSeconds} s, measuring ${timing.windowSeconds} s`);
+      synthetic = await runSynthetic(port, timing);
+    } finally {
+      await stopServer(g);
+      await devices.close();
+    }
+  }
+  // (b) Noisy devices, redrawn every poll: the changes travel the whole way.
+  const { devices, port } = await startDevices(pollMs);
+  let g: Gridlink | null = null;
+  try {
+    log(`gridlink serve: ${UNITS} devices × ${REGISTERS} points polled every ${pollMs} ms, noise redrawn as often; warming up ${timing.warmupSeconds} s, measuring ${timing.windowSeconds} s`);
+    g = await startServer(workDir, port, pollMs, profileDir === null ? null : join(profileDir, 'spontaneous'));
+    const master = await startMaster({ port: g.iec104Port, startdt: true, countOnly: true, rateIntervalMs: 1_000 });
+    try {
+      await sleep(timing.warmupSeconds * 1000);
+      const before = await g.admin.status();
+      const t0 = performance.now();
+      const spontaneous = await measureRate(master, g.server.process.pid, timing.windowSeconds);
+      const after = await g.admin.status();
+      const seconds = (performance.now() - t0) / 1000;
+      const scadaOf = (s: Record<string, unknown>) => s['scada'] as { events: number; devicesOnline: number };
+      const busOf = (s: Record<string, unknown>) => s['bus'] as { dropped: number };
+      const iecOf = (s: Record<string, unknown>) => s['iec104'] as { droppedEvents: number };
+      return {
+        gi,
+        spontaneous,
+        synthetic,
+        producedPerSecond: (scadaOf(after).events - scadaOf(before).events) / seconds,
+        droppedEvents: iecOf(after).droppedEvents,
+        busDropped: busOf(after).dropped - busOf(before).dropped,
+        devicesOnline: scadaOf(after).devicesOnline,
+        peakRssBytes: await peakRssBytes(g.server.process.pid),
+        pollMs,
+      };
+    } finally {
+      await master.stop();
+    }
+  } finally {
+    await stopServer(g);
+    await devices.close();
+  }
+}
+
+/**
+ * The station alone: a gridlink server in this process (from dist/) with
+ * the same points, and PointEvents published straight on its bus, in
+ * batches, whenever the station's queues are short (as lib60870's burst
+ * waits for its event queue): no polling, no point table, no history.
+ */
+async function runSynthetic(devicesPort: number, timing: Timing): Promise<GridlinkResults['synthetic']> {
+  const dir = await makeTempDir('gridlink-bench-104s-');
+  const config = parseConfig({
+    dataDir: join(dir, 'data'),
+    log: { level: 'warn' },
+    native: { host: LOOPBACK, port: 0 },
+    http: { enabled: false },
+    files: { durable: false },
+    iec104: { enabled: true, host: LOOPBACK, port: 0 },
+    scada: { simulator: { enabled: false }, devices: deviceConfigs(devicesPort, 60_000) },
+  });
+  const server = await InProcessServer.start(config, createLogger('warn'));
+  const unregister = onCleanup(() => server.stop(0));
+  try {
+    const names = server.scada!.points().map((p) => p.name);
+    const master = await startMaster({ port: server.iec104Address!.port, startdt: true, countOnly: true, rateIntervalMs: 1_000 });
+    let running = true;
+    let cursor = 0;
+    let value = 0;
+    const pump = (): void => {
+      if (!running) return;
+      if ((server.status().iec104?.queued ?? 0) < SYNTHETIC_MAX_QUEUED) {
+        const now = Date.now();
+        value += 1;
+        for (let i = 0; i < SYNTHETIC_BATCH; i++) {
+          const point = names[cursor]!;
+          cursor = (cursor + 1) % names.length;
+          const event: PointEvent = { seq: 0, point, value: value + i, quality: 'good', sourceTime: now, serverTime: now, kind: 'change' };
+          server.bus.publish(`events.${point}`, event);
+        }
+      }
+      setImmediate(pump);
+    };
+    try {
+      pump();
+      await sleep(timing.warmupSeconds * 1000);
+      const rate = await measureRate(master, process.pid, timing.windowSeconds);
+      return { ...rate, droppedEvents: server.status().iec104?.droppedEvents ?? 0 };
+    } finally {
+      running = false;
+      await master.stop();
+    }
+  } finally {
+    await server.stop(0);
+    unregister();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Report
+
+function log(line: string): void {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+const count = (value: number): string => (Number.isFinite(value) ? Math.round(value).toLocaleString('en') : '–');
+const ratio = (value: number): string => `${fixed(value, 2)}×`;
+
+function report(lib: Lib60870Results, gl: GridlinkResults, timing: Timing, load: readonly [number, number]): string {
+  const anchorGi = Math.min(lib.giSq0.medianMs, lib.giSq1.medianMs);
+  const giRatio = anchorGi / gl.gi.medianMs;
+  const rateRatio = gl.spontaneous.eventsPerSecond / lib.spontaneous.eventsPerSecond;
+  const syntheticRatio = gl.synthetic.eventsPerSecond / lib.spontaneous.eventsPerSecond;
+  const mark = (r: number): string => (r >= TARGET_RATIO ? 'met' : 'NOT met');
+  const lines = [
+    `### IEC 104 controlled station: gridlink vs lib60870-C${timing.windowSeconds === QUICK.windowSeconds ? ' (quick)' : ''}`,
+    '',
+    `(a) General interrogation of ${POINTS.toLocaleString('en')} points to lib60870's master (count-only), ${gl.gi.runs} runs after ${timing.warmupInterrogations} warm-up; ms from the \`gi\` command to ACTTERM.`,
+    '',
+    markdownTable(
+      ['station', 'median ms', 'p90 ms', 'min ms', 'objects'],
+      [
+        ['gridlink (SQ = 1 for consecutive addresses)', fixed(gl.gi.medianMs, 1), fixed(gl.gi.p90Ms, 1), fixed(gl.gi.minMs, 1), count(gl.gi.objects)],
+        ['lib60870 slave, SQ = 0 (30 floats / ASDU)', fixed(lib.giSq0.medianMs, 1), fixed(lib.giSq0.p90Ms, 1), fixed(lib.giSq0.minMs, 1), count(lib.giSq0.objects)],
+        ['lib60870 slave, SQ = 1 (48 floats / ASDU)', fixed(lib.giSq1.medianMs, 1), fixed(lib.giSq1.p90Ms, 1), fixed(lib.giSq1.minMs, 1), count(lib.giSq1.objects)],
+      ],
+    ),
+    '',
+    `Ratio (the faster lib60870 median / gridlink's): **${ratio(giRatio)}** — target ≥ ${TARGET_RATIO}×: ${mark(giRatio)}.`,
+    '',
+    `(b) Sustained spontaneous events per second received by the master, ${fixed(gl.spontaneous.windowSeconds, 0)} s window after ${timing.warmupSeconds} s.`,
+    '',
+    markdownTable(
+      ['station', 'events/s at the master', 'station CPU %', 'master CPU %'],
+      [
+        [`gridlink (Modbus devices polled every ${gl.pollMs} ms, all the way)`, count(gl.spontaneous.eventsPerSecond), fixed(gl.spontaneous.stationCpuPercent, 0), fixed(gl.spontaneous.masterCpuPercent, 0)],
+        ['gridlink station alone (synthetic events on the bus; CPU: server and publisher)', count(gl.synthetic.eventsPerSecond), fixed(gl.synthetic.stationCpuPercent, 0), fixed(gl.synthetic.masterCpuPercent, 0)],
+        ['lib60870 slave (burst N 0)', count(lib.spontaneous.eventsPerSecond), fixed(lib.spontaneous.stationCpuPercent, 0), fixed(lib.spontaneous.masterCpuPercent, 0)],
+      ],
+    ),
+    '',
+    `Ratio (gridlink / lib60870): **${ratio(rateRatio)}** all the way from the devices, **${ratio(syntheticRatio)}** for the station alone — target ≥ ${TARGET_RATIO}×: ${mark(rateRatio)} / ${mark(syntheticRatio)}.`,
+    `gridlink's data plane made ${count(gl.producedPerSecond)} events/s in the window (the master got ${fixed((100 * gl.spontaneous.eventsPerSecond) / gl.producedPerSecond, 1)} % of them); ` +
+      `station queue drops ${count(gl.droppedEvents)} (station alone: ${count(gl.synthetic.droppedEvents)}), bus drops ${count(gl.busDropped)}, devices online ${gl.devicesOnline}/${UNITS}, server peak RSS ${fixed(toMB(gl.peakRssBytes), 0)} MB.`,
+    '',
+    `Machine load (1-minute load average) at the start and the end of the run: ${fixed(load[0], 1)}, ${fixed(load[1], 1)} on ${cpuList().length} CPUs. ` +
+      'Every process here competes for them; a station\'s delivery is bounded by k = 12 ASDUs per acknowledgement round trip, and gridlink\'s round trip includes a turn of its event loop.',
+  ];
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, 'poll-ms': { type: 'string', default: '250' }, 'cpu-prof': { type: 'string' } } });
+  const timing = values.quick ? QUICK : FULL;
+  const pollMs = Number(values['poll-ms']);
+  if (!Number.isInteger(pollMs) || pollMs < 50) throw new Error('--poll-ms must be an integer ≥ 50');
+  await ensureLib60870();
+  const workDir = await makeTempDir('gridlink-bench-104-');
+  const loadBefore = loadavg()[0]!;
+  const lib = await runLib60870(timing);
+  const gl = await runGridlink(timing, pollMs, workDir, values['cpu-prof'] ?? null);
+  const load: [number, number] = [loadBefore, loadavg()[0]!];
+  const table = report(lib, gl, timing, load);
+  process.stdout.write(`${table}\n`);
+  await writeJson(RESULTS_PATH, { ...runInfo('iec104-station', values.quick), settings: { units: UNITS, registers: REGISTERS, points: POINTS, pollMs, ...timing }, loadAverage: load, lib60870: lib, gridlink: gl });
+}
+
+await runBenchmark(main);
