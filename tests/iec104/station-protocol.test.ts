@@ -185,8 +185,8 @@ describe('IEC 104 station: spontaneous data while a master is stopped', () => {
 });
 
 describe('IEC 104 station: per-point mapping options', () => {
-  async function startWithDevices(): Promise<{ server: TestServer; port: number }> {
-    simulator = new SubstationSimulator({ host: '127.0.0.1', port: 0, units: 1, feeders: 2, noise: false, breakerTravelMs: 50, updateMs: 1_000 });
+  async function startWithDevices(breakers: { travelMs: number; timeoutMs: number } = { travelMs: 50, timeoutMs: 3_000 }): Promise<{ server: TestServer; port: number }> {
+    simulator = new SubstationSimulator({ host: '127.0.0.1', port: 0, units: 1, feeders: 2, noise: false, breakerTravelMs: breakers.travelMs, updateMs: 1_000 });
     const address = await simulator.start();
     const device = {
       name: 'rtu',
@@ -195,8 +195,8 @@ describe('IEC 104 station: per-point mapping options', () => {
       pollMs: POLL_MS,
       timeoutMs: 90,
       points: [
-        { name: 'rtu.f1.breaker', class: 'status', address: 0, states: ['open', 'closed'], control: { target: 'coil', address: 0, timeoutMs: 3_000 }, ioa: 1001, iec104: { directExecute: true } },
-        { name: 'rtu.f2.breaker', class: 'status', address: 10, states: ['open', 'closed'], control: { target: 'coil', address: 1, timeoutMs: 3_000 }, ioa: 1002, iec104: { type: 'single' } },
+        { name: 'rtu.f1.breaker', class: 'status', address: 0, states: ['open', 'closed'], control: { target: 'coil', address: 0, timeoutMs: breakers.timeoutMs }, ioa: 1001, iec104: { directExecute: true } },
+        { name: 'rtu.f2.breaker', class: 'status', address: 10, states: ['open', 'closed'], control: { target: 'coil', address: 1, timeoutMs: breakers.timeoutMs }, ioa: 1002, iec104: { type: 'single' } },
         { name: 'rtu.f1.voltage', class: 'telemetry', address: 1, scale: 0.01, unit: 'kV', ioa: 2001, iec104: { type: 'scaled', scaleFactor: 100 } },
         { name: 'rtu.f1.current', class: 'telemetry', address: 2, scale: 0.1, unit: 'A', ioa: 2002, iec104: { type: 'normalized', scaleFactor: 0.001 } },
         { name: 'rtu.f1.frequency', class: 'telemetry', address: 5, scale: 0.01, unit: 'Hz', ioa: 2003 },
@@ -236,6 +236,17 @@ describe('IEC 104 station: per-point mapping options', () => {
     const { asdu, object } = await master.spontaneous(1002);
     expect(asdu.type).toBe(TYPE.M_SP_TB_1);
     expect(object.value).toBe(false);
+  });
+
+  it('a command whose feedback does not come in time: positive ACTCON, negative ACTTERM, and the commandFailed alarm an operator would get', async () => {
+    const { server: s, port } = await startWithDevices({ travelMs: 10_000, timeoutMs: 300 });
+    await allGood(s);
+    const master = await startMaster({ port, startdt: true });
+    expect(await master.command('dc', 1001, 1)).toMatchObject({ cot: COT.ACTIVATION_CON, negative: false });
+    expect(await master.commandTermination('dc', 1001, 5_000)).toMatchObject({ cot: COT.ACTIVATION_TERMINATION, negative: true });
+    const alarm = s.server.scada!.alarms().find((a) => a.kind === 'commandFailed' && a.source === 'rtu.f1.breaker');
+    expect(alarm?.message).toMatch(/by iec104:127\.0\.0\.1 was not confirmed/);
+    expect(point(s, 'rtu.f1.breaker').value).toBe(1); // still closed: the breaker is still travelling
   });
 
   it('maps quality: substituted → SB, device lost → IV, never read → IV + NT; a command on a substituted point is refused', async () => {
