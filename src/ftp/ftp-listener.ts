@@ -6,6 +6,7 @@ import type { AuthService } from '../services/auth/auth-service.js';
 import type { FileService } from '../services/files/file-service.js';
 import { PassivePorts } from './data-connections.js';
 import { FtpSession } from './ftp-session.js';
+import { LoginGate } from './login-gate.js';
 import { formatReply } from './replies.js';
 
 export interface FtpListenerOptions {
@@ -37,6 +38,7 @@ export class FtpListener {
   readonly #sessions = new Set<FtpSession>();
   readonly #ports: PassivePorts;
   readonly #tls: SecureContext | null;
+  readonly #logins = new LoginGate();
   #nextId = 1;
   #accepted = 0;
   #closing = false;
@@ -88,6 +90,7 @@ export class FtpListener {
         auth: this.#options.auth,
         logger: this.#options.logger,
         passivePorts: this.#ports,
+        logins: this.#logins,
         tls: this.#tls,
         idleTimeoutMs: this.#options.idleTimeoutMs,
         dataTimeoutMs: this.#options.dataTimeoutMs,

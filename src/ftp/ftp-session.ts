@@ -12,6 +12,7 @@ import type { StreamStart, StreamUpload } from '../services/files/stream-upload.
 import { waitForDrain } from '../transport/wait-drain.js';
 import { CommandLineReader, MAX_LINE_BYTES, parseCommand, type CommandLine } from './command-lines.js';
 import { ActiveEndpoint, isLoopback, PassiveEndpoint, pasvAddress, plainAddress, type DataEndpoint, type PassivePorts } from './data-connections.js';
+import type { LoginGate } from './login-gate.js';
 import { listable, listLine, MLST_FACTS, mlstLine, timeVal, type MlstFact } from './listing.js';
 import { formatReply, FtpReply, quotePath, replyFor } from './replies.js';
 
@@ -20,6 +21,8 @@ export interface FtpSessionOptions {
   readonly auth: AuthService;
   readonly logger: Logger;
   readonly passivePorts: PassivePorts;
+  /** Paces password checks per address (login-gate.ts). */
+  readonly logins: LoginGate;
   /** Set when `ftp.tls` is configured: AUTH TLS and PROT P are offered. */
   readonly tls: SecureContext | null;
   readonly idleTimeoutMs: number;
@@ -443,7 +446,11 @@ export class FtpSession {
     const peer: LoginPeer = { remoteAddress: this.#remoteAddress, secure: this.#secure, fromLoopback: isLoopback(this.#remoteAddress), via: 'ftp' };
     let identity: Identity;
     try {
-      identity = await this.#options.auth.verifyPassword(peer, user, arg);
+      identity = await this.#options.logins.run(this.#remoteAddress, () => {
+        // Gone while it waited its turn: no check for nobody.
+        if (this.#closed) throw new FtpReply(421, 'the connection closed');
+        return this.#options.auth.verifyPassword(peer, user, arg);
+      });
     } catch (err) {
       this.#failedLogins += 1;
       if (this.#failedLogins >= MAX_FAILED_LOGINS) {

@@ -166,6 +166,18 @@ describe('FTP front: logins', () => {
     ftp.close();
   });
 
+  it('a burst of 40 simultaneous logins from one address all succeed: checked a few at a time, not throttled', async () => {
+    const clients = await Promise.all(Array.from({ length: 40 }, () => RawFtp.connect(server.ftpPort)));
+    const replies = await Promise.all(
+      clients.map(async (ftp) => {
+        await ftp.send('USER tom');
+        return ftp.send('PASS tom-password');
+      }),
+    );
+    expect(replies.map((r) => r.code)).toEqual(Array(40).fill(230));
+    for (const ftp of clients) ftp.close();
+  });
+
   it('failed FTP logins are throttled together with the native login (one throttle)', async () => {
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const ftp = await RawFtp.connect(server.ftpPort);
