@@ -35,7 +35,7 @@ async function startStation(iec104: Record<string, unknown> = {}): Promise<{ ser
     iec104: { enabled: true, ...iec104 },
   });
   const scada = server.server.scada!;
-  await until(() => scada.points().every((p) => p.quality === 'good'), 10_000);
+  await until(() => scada.points().every((p) => p.quality === 'good'), 30_000);
   return { server, port: server.server.iec104Address!.port };
 }
 
@@ -90,10 +90,11 @@ describe('IEC 104 controlled station against a lib60870 master', () => {
     const took = Date.now() - before;
     expect(asdu).toMatchObject({ type: TYPE.M_DP_TB_1, cot: COT.SPONTANEOUS, ca: 1 });
     expect(object).toMatchObject({ value: 1, quality: GOOD, timeInvalid: false });
+    // The time tag is the reply of the poll that saw the change: within one poll period of it.
     expect(object.time).toBeGreaterThanOrEqual(before - 1);
-    expect(object.time).toBeLessThanOrEqual(Date.now());
-    // One poll period, plus the loopback and the lib60870 master's own thread.
-    expect(took).toBeLessThan(POLL_MS + 250);
+    expect(object.time! - before).toBeLessThanOrEqual(POLL_MS + 100);
+    // And it reached the master right after (a loose bound: the machine may be busy).
+    expect(took).toBeLessThan(POLL_MS + 1_000);
   });
 
   it('select + execute of a double command opens a simulator breaker: ACTCON, ACTCON, the change, ACTTERM', async () => {

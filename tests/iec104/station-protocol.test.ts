@@ -46,7 +46,7 @@ async function startStation(overrides: { iec104?: Record<string, unknown>; scada
 }
 
 async function allGood(s: TestServer): Promise<void> {
-  await until(() => s.server.scada!.points().every((p) => p.quality === 'good'), 10_000, 'every point good');
+  await until(() => s.server.scada!.points().every((p) => p.quality === 'good'), 30_000, 'every point good');
 }
 
 const point = (s: TestServer, name: string) => s.server.scada!.points().find((p) => p.name === name)!;
@@ -159,12 +159,12 @@ describe('IEC 104 station: spontaneous data while a master is stopped', () => {
     // Opening a breaker also takes its feeder's current and powers to 0: several events each.
     for (let f = 0; f < 4; f++) {
       scada.simulator!.setBreaker(1, f, false);
-      await until(() => point(s, `sub1.f${f + 1}.breaker`).value === 0, 5_000);
+      await until(() => point(s, `sub1.f${f + 1}.breaker`).value === 0, 15_000);
     }
-    await until(() => scada.points().every((p) => !p.name.endsWith('.current') || p.value === 0), 5_000, 'every current at 0');
+    await until(() => scada.points().every((p) => !p.name.endsWith('.current') || p.value === 0), 15_000, 'every current at 0');
     const events = scada.events(since, Date.now() + 1, 1_000);
     expect(events.length).toBeGreaterThan(MAX_QUEUED);
-    await until(() => s.server.status().iec104?.droppedEvents === events.length - MAX_QUEUED, 5_000, 'the oldest events dropped');
+    await until(() => s.server.status().iec104?.droppedEvents === events.length - MAX_QUEUED, 15_000, 'the oldest events dropped');
     expect(s.server.status().iec104).toMatchObject({ connections: 1, started: 0 });
     expect(master.events.filter(isAsdu)).toEqual([]);
 
@@ -243,7 +243,7 @@ describe('IEC 104 station: per-point mapping options', () => {
     await allGood(s);
     const master = await startMaster({ port, startdt: true });
     expect(await master.command('dc', 1001, 1)).toMatchObject({ cot: COT.ACTIVATION_CON, negative: false });
-    expect(await master.commandTermination('dc', 1001, 5_000)).toMatchObject({ cot: COT.ACTIVATION_TERMINATION, negative: true });
+    expect(await master.commandTermination('dc', 1001, 15_000)).toMatchObject({ cot: COT.ACTIVATION_TERMINATION, negative: true });
     const alarm = s.server.scada!.alarms().find((a) => a.kind === 'commandFailed' && a.source === 'rtu.f1.breaker');
     expect(alarm?.message).toMatch(/by iec104:127\.0\.0\.1 was not confirmed/);
     expect(point(s, 'rtu.f1.breaker').value).toBe(1); // still closed: the breaker is still travelling
@@ -264,7 +264,7 @@ describe('IEC 104 station: per-point mapping options', () => {
 
     await simulator!.stop();
     simulator = null;
-    const lost = await master.spontaneous(1001, 5_000);
+    const lost = await master.spontaneous(1001, 20_000);
     expect(lost.object.quality).toMatchObject({ iv: true });
     const gi = await master.interrogate();
     const quality = new Map(gi.objects.map((o) => [o.ioa, o.quality]));
