@@ -177,7 +177,7 @@ describe('IEC 104 link layer (controlled station)', () => {
     const took = Date.now() - sent;
     expect(ack).toMatchObject({ recvSeq: 1 });
     expect(took).toBeGreaterThanOrEqual(290);
-    expect(took).toBeLessThan(300 + 500);
+    expect(took).toBeLessThan(300 + 2_000); // loose: the machine may be busy
   });
 
   it('an I-format APDU of its own acknowledges what was received (no S-format needed)', async () => {
