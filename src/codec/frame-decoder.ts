@@ -1,6 +1,6 @@
 import { Readable, Writable } from 'node:stream';
 import { GridlinkError } from '../errors/index.js';
-import { CHUNK_BYTES } from '../transport/buffer-sizes.js';
+import { CHUNK_BYTES } from '../units/buffer-sizes.js';
 import { DEFAULT_LIMITS, LENGTH_PREFIX_BYTES, type DecoderLimits, type Frame } from './frame.js';
 import { checkHeaderLength, parseHeader } from './header-parser.js';
 

@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 
-import { FILE_IO_BYTES } from '../transport/buffer-sizes.js';
+import { FILE_IO_BYTES } from '../units/buffer-sizes.js';
 
 /**
  * Streams bytes [start, end) of an open file. Reads through the descriptor the

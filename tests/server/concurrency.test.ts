@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GridlinkClient } from '../../src/client/index.js';
 import { configSchema } from '../../src/config/schema.js';
-import { CHUNK_BYTES, FILE_IO_BYTES } from '../../src/transport/buffer-sizes.js';
+import { CHUNK_BYTES, FILE_IO_BYTES } from '../../src/units/buffer-sizes.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 

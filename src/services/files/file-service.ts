@@ -9,7 +9,7 @@ import type { AuditLog } from '../../accounts/audit-log.js';
 import { GridlinkError } from '../../errors/index.js';
 import { DigestCache } from '../../integrity/digest-cache.js';
 import { syncFile } from '../../integrity/file-streams.js';
-import { CHUNK_BYTES } from '../../transport/buffer-sizes.js';
+import { CHUNK_BYTES } from '../../units/buffer-sizes.js';
 import { FileArea } from './file-area.js';
 import { printable } from './path-rules.js';
 import { PathLocks } from './path-locks.js';

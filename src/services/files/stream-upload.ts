@@ -3,7 +3,7 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { GridlinkError, fromSystemError } from '../../errors/index.js';
 import type { DigestResult } from '../../integrity/digests.js';
 import { HashPool, type IncrementalFileHash } from '../../integrity/hash-pool.js';
-import { FILE_IO_BYTES } from '../../transport/buffer-sizes.js';
+import { FILE_IO_BYTES } from '../../units/buffer-sizes.js';
 import { formatBytes } from '../../units/bytes.js';
 import type { FileArea } from './file-area.js';
 import { printable } from './path-rules.js';
