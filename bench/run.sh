@@ -67,6 +67,7 @@ ensure_ftp_user() {
 BENCHES=(
   bench/file-transfer.ts
   bench/auth-transfers.ts
+  bench/ftp-front.ts
   bench/chat-fanout.ts
   bench/http-static.ts
   bench/scada-poll.ts

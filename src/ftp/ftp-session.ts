@@ -301,6 +301,8 @@ export class FtpSession {
         return this.#prot(arg);
       case 'QUIT':
         this.#reply(221, 'goodbye');
+        // Commands sent after QUIT are not run.
+        this.#closed = true;
         this.#socket.end();
         return;
       case 'NOOP':
