@@ -28,9 +28,11 @@ function rateOf(p: TransferProgress, startedAt: number): number {
  */
 export function createProgress(label: string, stream: NodeJS.WriteStream = process.stdout): ProgressDisplay {
   const startedAt = Date.now();
-  const describe = (p: TransferProgress): { rate: string; eta: string; doneText: string; totalText: string } => {
+  const describe = (p: TransferProgress): { rate: string; eta: string; doneText: string; totalText: string; verify: string } => {
     const rate = rateOf(p, startedAt);
     return {
+      // Which digest verifies it, once the server has chosen (docs/protocol.md §3.3).
+      verify: p.digest === undefined ? '' : ` | ${p.digest}`,
       rate: `${(rate / MiB).toFixed(1)} MiB/s`,
       eta: formatEta(rate > 0 ? (p.total - p.done) / rate : Number.POSITIVE_INFINITY),
       doneText: formatBytes(p.done),
@@ -41,7 +43,7 @@ export function createProgress(label: string, stream: NodeJS.WriteStream = proce
   if (stream.isTTY === true) {
     const bar = new SingleBar({
       stream,
-      format: `${label} [{bar}] {percentage}% | {doneText} / {totalText} | {rate} | ETA {eta}`,
+      format: `${label} [{bar}] {percentage}% | {doneText} / {totalText} | {rate} | ETA {eta}{verify}`,
       hideCursor: true,
       barsize: 30,
       fps: 10,
@@ -66,7 +68,8 @@ export function createProgress(label: string, stream: NodeJS.WriteStream = proce
   const print = (p: TransferProgress): void => {
     const d = describe(p);
     const percent = p.total === 0 ? 100 : Math.floor((p.done / p.total) * 100);
-    stream.write(`${label}: ${d.doneText} / ${d.totalText} (${percent}%) ${d.rate} ETA ${d.eta}\n`);
+    const verify = p.digest === undefined ? '' : ` [${p.digest}]`;
+    stream.write(`${label}: ${d.doneText} / ${d.totalText} (${percent}%) ${d.rate} ETA ${d.eta}${verify}\n`);
   };
   return {
     update: (p) => {

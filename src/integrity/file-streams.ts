@@ -60,9 +60,12 @@ export class RecycledRange implements AsyncIterable<Buffer> {
   #position: number;
   #waiting: (() => void) | null = null;
   #stopped = false;
+  readonly #tap: ((chunk: Buffer) => void) | undefined;
 
-  constructor(handle: FileHandle, start: number, end: number, buffers = 2, bufferBytes = FILE_IO_BYTES) {
+  /** `tap` sees each chunk once, as it is read (the sender's inline hash, docs/protocol.md §3.3). */
+  constructor(handle: FileHandle, start: number, end: number, buffers = 2, bufferBytes = FILE_IO_BYTES, tap?: (chunk: Buffer) => void) {
     this.#handle = handle;
+    this.#tap = tap;
     this.#position = start;
     this.#end = end;
     const size = Math.max(1, Math.min(bufferBytes, end - start));
@@ -120,6 +123,8 @@ export class RecycledRange implements AsyncIterable<Buffer> {
       return null; // file shrank: the writer detects the short body
     }
     this.#position += bytesRead;
-    return bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+    const chunk = bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+    this.#tap?.(chunk);
+    return chunk;
   }
 }

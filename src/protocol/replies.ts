@@ -38,8 +38,22 @@ export const entryInfo = z.object({
   mtimeMs: z.number(),
 });
 
-/** The trailer of a download (`get.end`): checksums of the whole file. */
-export const getEnd = z.object({ sha256: hex64, md5: hex32.optional() });
+/** An XXH3-128 digest in hex. */
+export const hexXxh128 = z.string().regex(/^[0-9a-fA-F]{32}$/u, 'an XXH3-128 digest in hex');
+/** A digest's name (docs/protocol.md §3.3, "Digests"). */
+export const digestName = z.enum(['xxh128', 'sha256', 'md5']);
+/**
+ * What a client offers, preferred first: names the server does not know are
+ * skipped, so a later client's offer never fails here.
+ */
+export const digestOffer = z.array(z.string().min(1).max(32)).min(1).max(8);
+
+/**
+ * The trailer of a download (`get.end`): digests of the whole file. A client
+ * that offered nothing gets `sha256` (and `md5` when asked), as before
+ * negotiation; otherwise the digest the reply's `digest` named.
+ */
+export const getEnd = z.object({ sha256: hex64.optional(), xxh128: hexXxh128.optional(), md5: hex32.optional() });
 
 // --- chat (docs/protocol.md §3.4) ---
 

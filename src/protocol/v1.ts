@@ -5,11 +5,14 @@ import {
   alarm,
   chatEvent,
   deviceStatus,
+  digestName,
+  digestOffer,
   entryInfo,
   getEnd,
   handle,
   hex32,
   hex64,
+  hexXxh128,
   historySample,
   length,
   next,
@@ -61,14 +64,27 @@ export const commands = {
   ping: { body: false, fields: z.object({}), reply: done },
   /** Files (docs/protocol.md §3.3); paths in replies start with `/`, the root of the area. */
   stat: { body: false, fields: z.object({ path }), reply: z.object({ entry: entryInfo }) },
-  /** `offset`: where the data must start (bytes kept from an earlier, cut attempt). */
-  'put.open': { body: false, fields: z.object({ path, length, md5: z.boolean().optional() }), reply: z.object({ upload: handle, offset: length }) },
+  /**
+   * `offset`: where the data must start (bytes kept from an earlier, cut
+   * attempt). `digests`: the client's offer, preferred first; `digest` in the
+   * reply is the server's choice (absent from a server before negotiation:
+   * SHA-256). See docs/protocol.md §3.3, "Digests".
+   */
+  'put.open': {
+    body: false,
+    fields: z.object({ path, length, md5: z.boolean().optional(), digests: digestOffer.optional() }),
+    reply: z.object({ upload: handle, offset: length, digest: digestName.optional() }),
+  },
   'put.data': { body: true, fields: z.object({ upload: handle }), reply: z.object({ received: length }) },
-  /** The reply's `path` is relative to the root of the area, without a leading `/`. */
+  /**
+   * Carries the chosen digest of the whole file (`sha256` for a client that
+   * offered nothing). The reply's `path` is relative to the root of the area,
+   * without a leading `/`; it repeats the digests the server computed.
+   */
   'put.commit': {
     body: false,
-    fields: z.object({ upload: handle, sha256: hex64, md5: hex32.optional() }),
-    reply: z.object({ path: z.string(), length, sha256: hex64, md5: hex32.optional() }),
+    fields: z.object({ upload: handle, sha256: hex64.optional(), xxh128: hexXxh128.optional(), md5: hex32.optional() }),
+    reply: z.object({ path: z.string(), length, sha256: hex64.optional(), xxh128: hexXxh128.optional(), md5: hex32.optional() }),
   },
   'put.abort': { body: false, fields: z.object({ upload: handle, discard: z.boolean().optional() }), reply: done },
   /** Logins (docs/protocol.md §3.2): `nonce` and `salt` in base64, and the scrypt cost. */
@@ -122,7 +138,11 @@ export const commands = {
    */
   watch: { body: false, fields: z.object({ pattern: pattern.optional(), alarms: z.boolean().optional() }), reply: z.object({ points: length }) },
   unwatch: { body: false, fields: z.object({}), reply: done },
-  /** The reply carries a body of `size` bytes; a `get.end` frame follows ({@link getEnd}). */
+  /**
+   * The reply carries a body of `size` bytes; a `get.end` frame follows
+   * ({@link getEnd}) with the digest named by `digest` (the server's choice
+   * from `digests`; absent from a server before negotiation: SHA-256).
+   */
   get: {
     body: false,
     fields: z.object({
@@ -130,8 +150,9 @@ export const commands = {
       offset: length.optional(),
       ifMatch: z.object({ length, mtimeMs: z.number().finite() }).optional(),
       md5: z.boolean().optional(),
+      digests: digestOffer.optional(),
     }),
-    reply: z.object({ size: length, offset: length, length, mtimeMs: z.number() }),
+    reply: z.object({ size: length, offset: length, length, mtimeMs: z.number(), digest: digestName.optional() }),
   },
 } as const;
 

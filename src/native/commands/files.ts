@@ -1,3 +1,4 @@
+import { chooseDigest, digestSet } from '../../integrity/digests.js';
 import type { FileService } from '../../services/files/file-service.js';
 import { FileSession } from '../../services/files/file-session.js';
 import { printable } from '../../services/files/path-rules.js';
@@ -80,9 +81,9 @@ export function fileCommands(sessions: NativeFileSessions): CommandTable {
     },
 
     'put.open': async (ctx) => {
-      const { handle, offset, path } = await sessions.of(ctx.session).openUpload(ctx.fields);
-      ctx.session.logger.info({ event: 'files.put_open', path: printable(path), length: ctx.fields.length, offset });
-      await ctx.reply({ upload: handle, offset });
+      const { handle, offset, path, digest } = await sessions.of(ctx.session).openUpload(ctx.fields);
+      ctx.session.logger.info({ event: 'files.put_open', path: printable(path), length: ctx.fields.length, offset, digest });
+      await ctx.reply({ upload: handle, offset, digest });
     },
 
     'put.data': async (ctx) => {
@@ -91,7 +92,8 @@ export function fileCommands(sessions: NativeFileSessions): CommandTable {
     },
 
     'put.commit': async (ctx) => {
-      const { path, length, digests } = await sessions.of(ctx.session).commit(ctx.fields.upload, { sha256: ctx.fields.sha256, md5: ctx.fields.md5 });
+      const { upload, sha256, xxh128, md5 } = ctx.fields;
+      const { path, length, digests } = await sessions.of(ctx.session).commit(upload, { sha256, xxh128, md5 });
       await ctx.reply({ path, length, ...digests });
     },
 
@@ -102,11 +104,17 @@ export function fileCommands(sessions: NativeFileSessions): CommandTable {
 
     get: async (ctx) => {
       const files = sessions.of(ctx.session);
+      // A client that offers nothing gets SHA-256 and a reply without
+      // `digest`, exactly as before negotiation (docs/protocol.md §3.3).
+      const offered = ctx.fields.digests;
+      const digest = chooseDigest(offered);
+      const names = digestSet(digest, ctx.fields.md5 === true);
       const download = await files.download(ctx.fields.path, { offset: ctx.fields.offset ?? 0, ifMatch: ctx.fields.ifMatch }, async (download) => {
-        const digest = files.digestOf(download, ctx.fields.md5 === true);
-        digest.catch(() => undefined); // awaited below; a failed send must not leave it unhandled
-        await ctx.reply({ size: download.size, offset: download.offset, length: download.length, mtimeMs: download.mtimeMs }, download.body());
-        await ctx.reply({ cmd: 'get.end', ...(await digest) });
+        // From the digest cache, or hashed inline as the body is read.
+        await files.prepareDigest(download, names);
+        const head = { size: download.size, offset: download.offset, length: download.length, mtimeMs: download.mtimeMs };
+        await ctx.reply(offered === undefined ? head : { ...head, digest }, download.body());
+        await ctx.reply({ cmd: 'get.end', ...download.inlineDigest() });
       });
       ctx.session.logger.info({ event: 'files.get', path: printable(download.path), offset: download.offset, bytes: download.size });
     },

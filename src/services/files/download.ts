@@ -1,8 +1,9 @@
 import { GridlinkError } from '../../errors/index.js';
 import type { DigestCache } from '../../integrity/digest-cache.js';
-import type { DigestResult } from '../../integrity/digests.js';
+import type { DigestName, DigestResult, Digests } from '../../integrity/digests.js';
 import { RecycledRange } from '../../integrity/file-streams.js';
 import { HashPool } from '../../integrity/hash-pool.js';
+import { InlineHash } from '../../integrity/inline-hash.js';
 import type { FileArea, OpenedFile } from './file-area.js';
 import { printable } from './path-rules.js';
 
@@ -15,9 +16,11 @@ export interface DownloadRequest {
 /**
  * A download (SPEC §4): a snapshot of one open file, streamed from `offset`.
  * Reading through the open descriptor means a file replaced meanwhile by an
- * upload is still read consistently. The whole file's checksum, when asked
- * for, comes from the digest cache or from a hash worker reading the same
- * descriptor while the bytes are sent.
+ * upload is still read consistently. The whole file's digest comes from the
+ * digest cache (a file gridlink received or sent whole before, unchanged
+ * since), else it is computed inline on the chunks as they are read to be
+ * sent (docs/protocol.md §3.3, "Digests"), after the prefix a resumed
+ * download skips has been hashed once.
  */
 export class Download {
   readonly #file: OpenedFile;
@@ -25,6 +28,10 @@ export class Download {
   readonly offset: number;
   /** Normalised path inside its area. */
   readonly path: string;
+  /** The running hash of what was read, when the cache did not know the digest. */
+  #hash: InlineHash | null = null;
+  #known: Digests | null = null;
+  #cache: DigestCache | null = null;
 
   private constructor(file: OpenedFile, path: string, offset: number) {
     this.#file = file;
@@ -62,12 +69,41 @@ export class Download {
     return this.length - this.offset;
   }
 
-  /** The body: bytes [offset, length) of the open file, in two reused buffers. */
-  body(): RecycledRange {
-    return new RecycledRange(this.#file.handle, this.offset, this.length);
+  /**
+   * Makes the whole file's digests `names` ready for {@link inlineDigest}:
+   * from the cache, else by hashing inline, starting with the prefix before
+   * `offset` (read once). Call before {@link body}.
+   */
+  async prepareDigest(cache: DigestCache, names: readonly DigestName[]): Promise<void> {
+    this.#cache = cache;
+    this.#known = (await cache.lookup(this.#file.stats, names)) ?? null;
+    if (this.#known !== null) return;
+    const hash = await InlineHash.create(names);
+    await hash.hashFile(this.#file.handle, 0, this.offset);
+    this.#hash = hash;
   }
 
-  /** Digests of the whole file; starts hashing now unless the cache knows them. */
+  /** The body: bytes [offset, length) of the open file, in two reused buffers (hashed as read when needed). */
+  body(): RecycledRange {
+    const hash = this.#hash;
+    return new RecycledRange(this.#file.handle, this.offset, this.length, 2, undefined, hash === null ? undefined : (chunk) => hash.update(chunk));
+  }
+
+  /**
+   * The whole file's digests once the body has been sent: the cached ones,
+   * or those computed as it was read (then remembered for the next download).
+   */
+  inlineDigest(): Digests {
+    if (this.#known !== null) return this.#known;
+    const hash = this.#hash;
+    if (hash === null) throw new Error('prepareDigest was not called');
+    if (hash.bytes !== this.length) throw new GridlinkError('GL_ERR_FILE_IO', `${printable(this.path)} changed while it was read; run the command again`);
+    this.#known = hash.digest();
+    this.#cache?.set(this.#file.stats, this.#known);
+    return this.#known;
+  }
+
+  /** Today's SHA-256 (and MD5) of the whole file by a hash worker; kept for callers of the earlier API. */
   digest(cache: DigestCache, md5: boolean): Promise<DigestResult> {
     const known = cache.get(this.#file.stats, md5);
     if (known !== undefined) return Promise.resolve(known);

@@ -45,7 +45,8 @@ export interface FileServiceOptions {
 export class FileService {
   readonly staging: Staging;
   readonly locks = new PathLocks();
-  readonly digestCache = new DigestCache();
+  /** Digests of stored files, with a sidecar per file under `<data>/digests` (docs/protocol.md §3.3). */
+  readonly digestCache: DigestCache;
   readonly quotas = new QuotaLedger();
   readonly #homes = new Map<string, Promise<FileArea>>();
   readonly anonymous: FileArea | null;
@@ -56,6 +57,7 @@ export class FileService {
   constructor(options: FileServiceOptions) {
     this.options = options;
     this.staging = new Staging(options.dataDir);
+    this.digestCache = new DigestCache(10_000, join(options.dataDir, 'digests'));
     this.#slots = new TransferSlots(options.maxActiveTransfers);
     this.anonymous = options.anonymous === null ? null : new FileArea('anonymous', options.anonymous.dir, options.anonymous.writable);
   }

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { auditEntry, type Actor } from '../../accounts/actor.js';
 import { GridlinkError } from '../../errors/index.js';
-import type { DigestResult } from '../../integrity/digests.js';
+import { chooseDigest, digestSet, type DigestName, type DigestResult, type Digests } from '../../integrity/digests.js';
 import { Download, type DownloadRequest } from './download.js';
 import { entryType, type FileArea, type OpenedFile } from './file-area.js';
 import type { FileService } from './file-service.js';
@@ -22,6 +22,8 @@ export interface UploadRequest {
   readonly length: number;
   /** Also compute MD5 (the course's clients). */
   readonly md5?: boolean | undefined;
+  /** The digests the client offers, preferred first (docs/protocol.md §3.3); absent: SHA-256, as before. */
+  readonly digests?: readonly string[] | undefined;
 }
 
 /**
@@ -158,14 +160,15 @@ export class FileSession {
    * Opens (or resumes) an upload: its growth is claimed against the owner's
    * quota before any byte is stored. Returns its handle and where to continue.
    */
-  async openUpload(request: UploadRequest): Promise<{ handle: number; offset: number; path: string }> {
+  async openUpload(request: UploadRequest): Promise<{ handle: number; offset: number; path: string; digest: DigestName }> {
     const limit = this.#files.options.maxUploadsPerSession;
     if (this.openUploads >= limit) throw new GridlinkError('GL_ERR_FILE_TOO_MANY_TRANSFERS', `at most ${limit}`);
     const { area, path } = await this.#place(request.path);
-    const upload = await this.#open(area, path, request.length, request.md5 === true);
+    const digest = chooseDigest(request.digests);
+    const upload = await this.#open(area, path, request.length, digestSet(digest, request.md5 === true));
     const handle = this.#nextUpload++;
     this.#uploads.set(handle, upload);
-    return { handle, offset: upload.received, path };
+    return { handle, offset: upload.received, path, digest };
   }
 
   /** Appends `size` bytes of `body` to an open upload; a failure closes it (reopen to continue). */
@@ -181,13 +184,13 @@ export class FileSession {
   }
 
   /** Verifies and commits an upload: renamed into place only when whole and matching. */
-  async commit(handle: number, expected: DigestResult | null): Promise<{ path: string; length: number; digests: DigestResult }> {
+  async commit(handle: number, expected: Digests | null): Promise<{ path: string; length: number; digests: Digests }> {
     const upload = this.#upload(handle);
     this.#uploads.delete(handle);
     try {
       const digests = await upload.commit(expected);
       const { path, length } = upload.target;
-      this.#audit('file.put', { path: printable(path), length, sha256: digests.sha256 });
+      this.#audit('file.put', { path: printable(path), length, ...digests });
       return { path, length, digests };
     } finally {
       await upload.close();
@@ -223,7 +226,10 @@ export class FileSession {
       await upload.discard();
       throw err;
     }
-    return this.commit(handle, expected);
+    const stored = await this.commit(handle, expected);
+    const sha256 = stored.digests.sha256;
+    if (sha256 === undefined) throw new GridlinkError('GL_ERR_FILE_IO', 'no SHA-256 computed');
+    return { ...stored, digests: { sha256 } };
   }
 
   /**
@@ -242,7 +248,16 @@ export class FileSession {
     return download;
   }
 
-  /** The whole file's digest for a download (from the digest cache, or hashed as it is sent). */
+  /**
+   * Readies the whole file's digests `names` for a download (docs/protocol.md
+   * §3.3): from the digest cache, else hashed inline as the body is read;
+   * take them with `download.inlineDigest()` once the body is sent.
+   */
+  prepareDigest(download: Download, names: readonly DigestName[]): Promise<void> {
+    return download.prepareDigest(this.#files.digestCache, names);
+  }
+
+  /** The whole file's digest for a download by a hash worker (the earlier API; see {@link prepareDigest}). */
   digestOf(download: Download, md5: boolean): Promise<DigestResult> {
     return download.digest(this.#files.digestCache, md5);
   }
@@ -332,11 +347,11 @@ export class FileSession {
     return upload;
   }
 
-  async #open(area: FileArea, path: string, length: number, md5: boolean): Promise<Upload> {
+  async #open(area: FileArea, path: string, length: number, digests: readonly DigestName[]): Promise<Upload> {
     await area.checkWritable(path);
     const reservation = await this.#files.reserveUpload(area, path, length);
     try {
-      return await Upload.open({ area, path, length, md5, reservation }, this.#files.uploadDeps);
+      return await Upload.open({ area, path, length, digests, reservation }, this.#files.uploadDeps);
     } catch (err) {
       reservation.release();
       throw err;
@@ -345,7 +360,8 @@ export class FileSession {
 
   async #openFresh(area: FileArea, path: string, length: number): Promise<Upload> {
     for (let attempt = 0; ; attempt += 1) {
-      const upload = await this.#open(area, path, length, false);
+      // An HTTP upload verifies and reports SHA-256 (X-Content-SHA256).
+      const upload = await this.#open(area, path, length, ['sha256']);
       if (upload.received === 0) return upload;
       await upload.discard();
       if (attempt > 0) throw new GridlinkError('GL_ERR_FILE_BUSY', printable(path));

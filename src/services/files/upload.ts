@@ -1,14 +1,12 @@
-import { constants, createWriteStream } from 'node:fs';
+import { constants } from 'node:fs';
 import { open, rm, truncate } from 'node:fs/promises';
-import { once } from 'node:events';
-import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { GridlinkError, fromSystemError } from '../../errors/index.js';
 import type { DigestCache } from '../../integrity/digest-cache.js';
-import { digestsMatch, type DigestResult } from '../../integrity/digests.js';
-import { HashPool, type IncrementalFileHash } from '../../integrity/hash-pool.js';
+import { describeDigest, verifyDigests, type DigestName, type Digests } from '../../integrity/digests.js';
+import { BatchedFileWriter } from '../../integrity/file-writer.js';
+import { InlineHash } from '../../integrity/inline-hash.js';
 import { syncFile } from '../../integrity/file-streams.js';
-import { FILE_IO_BYTES } from '../../transport/buffer-sizes.js';
 import type { FileArea } from './file-area.js';
 import type { PathLocks } from './path-locks.js';
 import { printable } from './path-rules.js';
@@ -21,8 +19,11 @@ export interface UploadTarget {
   readonly path: string;
   /** Total length of the file being uploaded. */
   readonly length: number;
-  /** Also compute MD5 (for the course's clients). */
-  readonly md5: boolean;
+  /**
+   * The digests to compute (docs/protocol.md §3.3, "Digests"): the one the
+   * server chose from the client's offer, plus MD5 when the client asked.
+   */
+  readonly digests: readonly DigestName[];
   /** The claim on the owner's quota, settled at commit or close. */
   readonly reservation?: Reservation | undefined;
 }
@@ -40,22 +41,27 @@ export interface UploadDeps {
  * A resumable upload (SPEC §4): bytes go to a partial file in staging, keyed by
  * (area, path, length), so a client that was cut off can ask where it stopped
  * and continue. Only one upload per name at a time (a path lock). The file is
- * renamed into place only after its SHA-256 (and MD5 if asked) match.
+ * renamed into place only after its digests match the sender's.
+ *
+ * The digests are computed inline (docs/protocol.md §3.3, "Digests"): each
+ * chunk is hashed as it arrives, before it is written, so nothing reads the
+ * file back. A resumed upload hashes the prefix it already holds once, at
+ * open, so its digest still covers the whole file.
  */
 export class Upload {
   readonly target: UploadTarget;
   readonly #deps: UploadDeps;
   readonly #partialPath: string;
   readonly #release: () => void;
-  /** SHA-256 (and MD5) of the partial file, computed by a worker from disk. */
-  readonly #hash: IncrementalFileHash;
+  /** The running digests of bytes [0, received) of the partial file. */
+  readonly #hash: InlineHash;
   #received: number;
   /** Set when the hash state may disagree with the file, or the upload ended. */
   #broken = false;
   /** The append in progress: the name stays locked until it has flushed. */
   #inflight: Promise<unknown> | null = null;
 
-  private constructor(target: UploadTarget, deps: UploadDeps, partialPath: string, release: () => void, hash: IncrementalFileHash, received: number) {
+  private constructor(target: UploadTarget, deps: UploadDeps, partialPath: string, release: () => void, hash: InlineHash, received: number) {
     this.target = target;
     this.#deps = deps;
     this.#partialPath = partialPath;
@@ -64,7 +70,7 @@ export class Upload {
     this.#received = received;
   }
 
-  /** Opens (or reopens) the partial file; a worker starts hashing what it already holds. */
+  /** Opens (or reopens) the partial file and hashes what it already holds (a resume). */
   static async open(target: UploadTarget, deps: UploadDeps): Promise<Upload> {
     await target.area.checkWritable(target.path);
     const release = deps.locks.tryAcquire(`${target.area.key}\0${target.path}`);
@@ -74,20 +80,22 @@ export class Upload {
     }
     const partialPath = deps.staging.partialPath(target.area.key, target.path, target.length);
     try {
+      const hash = await InlineHash.create(target.digests);
       const handle = await open(partialPath, constants.O_RDWR | constants.O_CREAT, 0o644);
       let received: number;
       try {
         received = (await handle.stat()).size;
+        if (received > target.length) {
+          // Cannot be ours (same key means same length): start over.
+          await truncate(partialPath, 0);
+          received = 0;
+        }
+        // The prefix of a resumed upload, read once: its hash state is not
+        // kept beside it (docs/protocol.md §3.3, "Digests").
+        await hash.hashFile(handle, 0, received);
       } finally {
         await handle.close();
       }
-      if (received > target.length) {
-        // Cannot be ours (same key means same length): start over.
-        await truncate(partialPath, 0);
-        received = 0;
-      }
-      const hash = HashPool.shared().incremental(target.md5);
-      hash.feed(partialPath, received, true);
       return new Upload(target, deps, partialPath, release, hash, received);
     } catch (err) {
       target.reservation?.release();
@@ -117,18 +125,16 @@ export class Upload {
       throw new GridlinkError('GL_ERR_FILE_OFFSET_INVALID', `${this.#received} + ${size} bytes exceeds the announced length ${this.target.length}`);
     }
     const start = this.#received;
-    const path = this.#partialPath;
-    const out = createWriteStream(path, { flags: 'r+', start, highWaterMark: FILE_IO_BYTES });
-    // Written bytes are in the page cache: let the worker hash them meanwhile.
-    const written = (err?: Error | null): void => {
-      if (err === undefined || err === null) this.#hash.feed(path, start + out.bytesWritten);
-    };
-    const outFailed = new Promise<never>((_, reject) => out.once('error', reject));
-    outFailed.catch(() => undefined);
+    const handle = await open(this.#partialPath, 'r+');
+    const out = new BatchedFileWriter(handle, start, size);
     let failure: unknown = null;
+    let arrived = 0;
     try {
-      for await (const chunk of body) {
-        if (!out.write(chunk, written)) await Promise.race([once(out, 'drain'), outFailed]);
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        // Hashed as it is written: what is stored is what was hashed.
+        this.#hash.update(chunk);
+        arrived += chunk.length;
+        await out.write(chunk);
       }
     } catch (err) {
       failure = err;
@@ -136,9 +142,14 @@ export class Upload {
     // Flush what did arrive even when the body was cut, so a resume loses
     // nothing the server had already received.
     try {
-      await Promise.race([finished(out.end()), outFailed]);
+      await out.flush();
     } catch (err) {
       failure ??= err;
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+    if (failure === null && arrived !== size) {
+      failure = new GridlinkError('GL_ERR_FILE_OFFSET_INVALID', `received ${arrived} of ${size} announced bytes`);
     }
     if (failure !== null) {
       // The client must reopen the upload (put.open) to go on from what is stored.
@@ -157,22 +168,16 @@ export class Upload {
    * sender gave no checksum (an HTTP upload without one); the file is then
    * committed with the digest computed here, which the caller reports back.
    */
-  async commit(expected: DigestResult | null): Promise<DigestResult> {
+  async commit(expected: Digests | null): Promise<Digests> {
     this.#checkUsable();
     if (this.#received !== this.target.length) {
       throw new GridlinkError('GL_ERR_FILE_OFFSET_INVALID', `received ${this.#received} of ${this.target.length} bytes`);
     }
     this.#broken = true; // one commit per upload
-    let actual: DigestResult;
-    try {
-      actual = await this.#hash.finish(this.#partialPath, this.target.length);
-    } catch (err) {
+    const actual = this.#hash.digest();
+    if (expected !== null && !verifyDigests(actual, expected, this.target.digests)) {
       await this.#drop();
-      throw new GridlinkError('GL_ERR_FILE_IO', `hashing ${printable(this.target.path)} failed; run the command again`, { cause: err });
-    }
-    if (expected !== null && !digestsMatch(actual, expected)) {
-      await this.#drop();
-      throw new GridlinkError('GL_ERR_FILE_CHECKSUM_MISMATCH', `${printable(this.target.path)}: server computed sha256 ${actual.sha256}`);
+      throw new GridlinkError('GL_ERR_FILE_CHECKSUM_MISMATCH', `${printable(this.target.path)}: server computed ${describeDigest(actual, this.target.digests)}`);
     }
     try {
       if (this.#deps.durable) await syncFile(this.#partialPath);
@@ -203,7 +208,6 @@ export class Upload {
   async close(): Promise<void> {
     this.#broken = true;
     await this.#inflight;
-    this.#hash.drop();
     this.target.reservation?.release();
     this.#release();
   }
@@ -217,7 +221,6 @@ export class Upload {
 
   async #drop(): Promise<void> {
     this.#broken = true;
-    this.#hash.drop();
     this.target.reservation?.release();
     await rm(this.#partialPath, { force: true });
     this.#release();
