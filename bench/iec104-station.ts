@@ -451,7 +451,7 @@ function log(line: string): void {
 }
 
 const count = (value: number): string => (Number.isFinite(value) ? Math.round(value).toLocaleString('en') : '–');
-const ratio = (value: number): string => `${fixed(value, 2)}×`;
+const ratio = (value: number): string => `${fixed(value, 3)}×`;
 
 function report(lib: Lib60870Results, gl: GridlinkResults, timing: Timing, load: readonly [number, number]): string {
   const anchorGi = Math.min(lib.giSq0.medianMs, lib.giSq1.medianMs);
