@@ -80,7 +80,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { AdminClient } from '../dist/admin/admin-client.js';
 import { GridlinkClient } from '../dist/client/index.js';
-import type { PointEvent } from '../dist/scada/types.js';
+import type { PointEvent } from '../dist/protocol/scada.js';
 import { ensureLib60870, startSlave, type Lib60870Slave, type SlaveEvent } from '../tests/helpers/lib60870.js';
 import { makeTempDir, onCleanup, runBenchmark } from './lib/cleanup.js';
 import { sendToParent, serveParent } from './lib/forked-child.js';

@@ -52,7 +52,7 @@ import { parseArgs } from 'node:util';
 import { AdminClient } from '../dist/admin/admin-client.js';
 import { parseConfig } from '../dist/config/load.js';
 import { createLogger } from '../dist/log/logger.js';
-import type { PointEvent } from '../dist/scada/types.js';
+import type { PointEvent } from '../dist/protocol/scada.js';
 import { GridlinkServer as InProcessServer } from '../dist/server/gridlink-server.js';
 import { ensureLib60870, startMaster, startSlave, type Lib60870Master, type MasterEvent } from '../tests/helpers/lib60870.js';
 import { makeTempDir, onCleanup, runBenchmark } from './lib/cleanup.js';

@@ -61,7 +61,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { AdminClient } from '../dist/admin/admin-client.js';
 import { GridlinkClient } from '../dist/client/index.js';
-import type { DeviceStatus, PointEvent } from '../dist/scada/types.js';
+import type { DeviceStatus, PointEvent } from '../dist/protocol/scada.js';
 import { makeTempDir, onCleanup, runBenchmark } from './lib/cleanup.js';
 import { LOOPBACK, readInitialAdminPassword, REPO_ROOT, startGridlink, type GridlinkServer } from './lib/peers.js';
 import { cpuSeconds, freePort, machineBusySeconds, peakRssBytes, rssBytes, ServerProcess } from './lib/processes.js';

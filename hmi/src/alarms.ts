@@ -5,7 +5,7 @@
  * late snapshot cannot undo an acknowledgement seen on the WebSocket.
  */
 
-import type { Alarm } from '../../src/scada/types.js';
+import type { Alarm } from '../../src/protocol/scada.js';
 import { ApiError, api } from './api.js';
 import { h, setText } from './dom.js';
 import { formatTime } from './format.js';

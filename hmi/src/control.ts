@@ -5,7 +5,7 @@
  * expired lease release it; the outcome stays visible in the status line.
  */
 
-import type { OperateResult, SelectLease } from '../../src/scada/types.js';
+import type { OperateResult, SelectLease } from '../../src/protocol/scada.js';
 import { ApiError, api } from './api.js';
 import { serverNow } from './clock.js';
 import { h, setText } from './dom.js';

@@ -5,7 +5,7 @@
  * of all matching points) brings the page back in step by itself.
  */
 
-import type { Alarm, PointSnapshot } from '../../src/scada/types.js';
+import type { Alarm, PointSnapshot } from '../../src/protocol/scada.js';
 import type { ChatEvent } from '../../src/protocol/v1.js';
 
 export type ServerMessage =

@@ -5,7 +5,7 @@
  * only mirrors it (viewers see the controls disabled).
  */
 
-import type { DeviceStatus, PointSnapshot } from '../../src/scada/types.js';
+import type { DeviceStatus, PointSnapshot } from '../../src/protocol/scada.js';
 import { AlarmList } from './alarms.js';
 import { ApiError, api, setCsrf, whenUnauthorized, type Session } from './api.js';
 import { ChatPanel } from './chat.js';

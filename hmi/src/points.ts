@@ -4,7 +4,7 @@
  * so a substation with more feeders or other quantities shows up as it is.
  */
 
-import type { PointSnapshot } from '../../src/scada/types.js';
+import type { PointSnapshot } from '../../src/protocol/scada.js';
 
 export interface PointPlace {
   readonly device: string;

@@ -5,7 +5,7 @@
  * touch the cells of the points that changed, batched per animation frame.
  */
 
-import type { DeviceStatus, PointSnapshot } from '../../src/scada/types.js';
+import type { DeviceStatus, PointSnapshot } from '../../src/protocol/scada.js';
 import { flash, h, setText } from './dom.js';
 import { formatTime, formatValue } from './format.js';
 import { QUALITY_BADGE, compareQuantities, labelOf, naturalCompare, placeOf, stateOf } from './points.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { POINT_CLASSES } from '../scada/types.js';
+import { POINT_CLASSES } from '../protocol/scada.js';
 
 const port = z.number().int().min(0).max(65_535);
 const positiveInt = z.number().int().min(1);

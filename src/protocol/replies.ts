@@ -132,7 +132,7 @@ export const operateResult = z.object({ point: z.string(), value: z.number(), co
 /**
  * The data plane's vocabulary as it crosses the wire, for the client, which
  * loads no server code. The server declares the same shapes in
- * src/scada/types.ts and src/scada/history-store.ts; ./v1.ts proves the two
+ * src/protocol/scada.ts; ./v1.ts proves the two
  * agree.
  */
 export type PointSnapshot = Readonly<z.output<typeof pointSnapshot>>;

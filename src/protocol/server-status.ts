@@ -1,5 +1,5 @@
 import type { BusMetrics } from '../bus/bus.js';
-import type { ScadaMetrics } from '../scada/types.js';
+import type { ScadaMetrics } from './scada.js';
 
 /** What `gridlink admin status` shows and `/metrics` exports (docs/architecture.md). */
 export interface ServerStatus {

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import type { HistorySample } from '../scada/history-store.js';
-import type { Alarm, DeviceStatus, OperateResult, PointEvent, PointSnapshot, SelectLease } from '../scada/types.js';
+import type { Alarm, DeviceStatus, HistorySample, OperateResult, PointEvent, PointSnapshot, SelectLease } from './scada.js';
 import {
   alarm,
   chatEvent,
@@ -195,7 +194,7 @@ export type ChatEvent = Readonly<z.output<typeof chatEvent>>;
 // Compile-time proofs: a `false` below does not compile.
 //
 // The server declares the SCADA vocabulary as TypeScript interfaces
-// (src/scada/types.ts, src/scada/history-store.ts). VocabularyProofs keeps
+// (src/protocol/scada.ts). VocabularyProofs keeps
 // the schemas of ./replies.ts and those interfaces the same shape: a field
 // added, dropped or retyped on one side only fails the build.
 type Mutable<T> = { -readonly [K in keyof T]: Mutable<T[K]> };

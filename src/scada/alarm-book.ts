@@ -1,7 +1,7 @@
 import type { ScadaPointConfig } from '../config/scada-schema.js';
 import { GridlinkError } from '../errors/index.js';
 import type { HistoryStore } from './history-store.js';
-import type { Alarm, AlarmKind, AlarmState } from './types.js';
+import type { Alarm, AlarmKind, AlarmState } from '../protocol/scada.js';
 
 type LimitKind = 'lowLow' | 'low' | 'high' | 'highHigh';
 const LIMIT_KINDS: readonly LimitKind[] = ['lowLow', 'low', 'high', 'highHigh'];

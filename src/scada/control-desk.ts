@@ -4,7 +4,7 @@ import { hasRole } from '../accounts/roles.js';
 import { GridlinkError } from '../errors/index.js';
 import { reasonOf } from './acquisition/modbus-poller.js';
 import type { PointEntry } from './point-table.js';
-import type { OperateResult, SelectLease } from './types.js';
+import type { OperateResult, SelectLease } from '../protocol/scada.js';
 
 interface Lease extends SelectLease {
   readonly connection: string;

@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { Alarm, AlarmKind, PointEvent, Quality } from './types.js';
+import type { Alarm, AlarmKind, HistorySample, PointEvent, Quality } from '../protocol/scada.js';
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE point_names (
@@ -32,13 +32,6 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX alarms_open ON alarms (id) WHERE cleared_at IS NULL OR acked_at IS NULL;
    CREATE INDEX alarms_raised ON alarms (raised_at);`,
 ];
-
-export interface HistorySample {
-  readonly value: number | null;
-  readonly quality: Quality;
-  readonly sourceTime: number;
-  readonly serverTime: number;
-}
 
 interface EventRow {
   seq: number;

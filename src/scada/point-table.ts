@@ -1,7 +1,7 @@
 import type { DeviceConfig, ScadaPointConfig } from '../config/scada-schema.js';
 import { toEngineering } from './acquisition/register-codec.js';
 import { pointMatcher } from './point-pattern.js';
-import type { PointSnapshot, Quality } from './types.js';
+import type { PointSnapshot, Quality } from '../protocol/scada.js';
 
 /** One raw reading of a point from a poll (Modbus). */
 export interface Reading {

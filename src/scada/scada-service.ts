@@ -12,12 +12,12 @@ import { Iec104Device } from './acquisition/iec104-device.js';
 import { ModbusPoller, type PollSink, type Reading } from './acquisition/modbus-poller.js';
 import { AlarmBook } from './alarm-book.js';
 import { ControlDesk } from './control-desk.js';
-import { HistoryStore, type HistorySample } from './history-store.js';
+import { HistoryStore } from './history-store.js';
 import { pointMatcher } from './point-pattern.js';
 import { PointTable, shownOf, snapshotOf, type PointChange, type PointEntry } from './point-table.js';
 import { SubstationSimulator } from './simulator/substation-simulator.js';
 import { simulatorDevices } from './simulator/simulator-devices.js';
-import { SCADA_TOPICS, type Alarm, type DeviceStatus, type OperateResult, type PointEvent, type PointSnapshot, type ScadaApi, type ScadaMetrics, type SelectLease } from './types.js';
+import { SCADA_TOPICS, type Alarm, type DeviceStatus, type HistorySample, type OperateResult, type PointEvent, type PointSnapshot, type ScadaApi, type ScadaMetrics, type SelectLease } from '../protocol/scada.js';
 
 interface FeedbackWaiter {
   readonly entry: PointEntry;

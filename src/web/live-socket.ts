@@ -2,7 +2,7 @@ import type { WebSocket } from 'ws';
 import type { Bus, BusMessage, Subscription } from '../bus/bus.js';
 import { checkPattern } from '../bus/topics.js';
 import { GridlinkError } from '../errors/index.js';
-import type { ScadaApi } from '../scada/types.js';
+import type { ScadaApi } from '../protocol/scada.js';
 import type { ChatEvent, ChatRooms, Membership } from '../services/chat/chat-rooms.js';
 import type { WebSession } from './sessions.js';
 

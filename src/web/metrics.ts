@@ -1,4 +1,4 @@
-import type { ScadaApi } from '../scada/types.js';
+import type { ScadaApi } from '../protocol/scada.js';
 import type { ServerStatus } from '../protocol/server-status.js';
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);

@@ -4,7 +4,7 @@ import type { UserStore } from '../accounts/user-store.js';
 import type { Bus } from '../bus/bus.js';
 import type { Config } from '../config/schema.js';
 import { GridlinkError } from '../errors/index.js';
-import type { ScadaApi } from '../scada/types.js';
+import type { ScadaApi } from '../protocol/scada.js';
 import type { ServerStatus } from '../protocol/server-status.js';
 import type { AuthService } from '../services/auth/auth-service.js';
 import type { ChatRooms } from '../services/chat/chat-rooms.js';

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCommandValue } from '../../src/cli/commands/scada.js';
 import { parseTime } from '../../src/cli/parse-time.js';
-import type { PointEvent, PointSnapshot } from '../../src/scada/types.js';
+import type { PointEvent, PointSnapshot } from '../../src/protocol/scada.js';
 import { run } from '../helpers/python.js';
 import { GRIDLINK_BIN } from '../helpers/server-process.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';

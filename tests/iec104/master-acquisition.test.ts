@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Subscription } from '../../src/bus/bus.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import type { ScadaService } from '../../src/scada/scada-service.js';
-import { SCADA_TOPICS, type PointEvent } from '../../src/scada/types.js';
+import { SCADA_TOPICS, type PointEvent } from '../../src/protocol/scada.js';
 import { slaveInitialValue, startSlave, stopAllPeers, type Lib60870Slave } from '../helpers/lib60870.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { until } from '../helpers/until.js';

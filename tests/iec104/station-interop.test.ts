@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UserActor } from '../../src/accounts/actor.js';
-import type { PointSnapshot } from '../../src/scada/types.js';
+import type { PointSnapshot } from '../../src/protocol/scada.js';
 import { COT, TYPE, ensureLib60870, isAsdu, startMaster, stopAllPeers, type AsduEvent, type InfoObject, type Lib60870Master } from '../helpers/lib60870.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { until } from '../helpers/until.js';

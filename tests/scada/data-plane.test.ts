@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GridlinkClient } from '../../src/client/index.js';
 import { GridlinkError } from '../../src/errors/index.js';
 import type { ScadaService } from '../../src/scada/scada-service.js';
-import type { PointEvent, PointSnapshot, SelectLease } from '../../src/scada/types.js';
+import type { PointEvent, PointSnapshot, SelectLease } from '../../src/protocol/scada.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { until } from '../helpers/until.js';
 import { codeOf } from '../helpers/code-of.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScadaService } from '../../src/scada/scada-service.js';
-import type { Alarm, DeviceStatus, PointEvent, PointSnapshot, SelectLease } from '../../src/scada/types.js';
+import type { Alarm, DeviceStatus, PointEvent, PointSnapshot, SelectLease } from '../../src/protocol/scada.js';
 import { as, login, send, startWebServer, type Login, type WebTestServer } from './web-client.js';
 import { until } from '../helpers/until.js';
 

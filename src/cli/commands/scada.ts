@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { GridlinkClient } from '../../client/index.js';
 import { GridlinkError } from '../../errors/index.js';
-import type { Alarm, PointEvent, PointSnapshot } from '../../scada/types.js';
+import type { Alarm, PointEvent, PointSnapshot } from '../../protocol/scada.js';
 import { connectClient, withClient, type ServerFlags } from '../connect.js';
 import { withServerOptions } from '../options.js';
 import { parseTime, TIME_HELP } from '../parse-time.js';

@@ -1,7 +1,7 @@
 import type { UserActor } from '../../accounts/actor.js';
 import { GridlinkError } from '../../errors/index.js';
 import type { Logger } from '../../log/logger.js';
-import type { ScadaApi } from '../../scada/types.js';
+import type { ScadaApi } from '../../protocol/scada.js';
 import { Cot, DoublePointState, TypeId, mirrorAsdu, type AsduOfType } from '../codec/index.js';
 import { setpointValue, type StationPoint } from './point-map.js';
 

@@ -11,7 +11,7 @@ import {
   type Quality as Qds,
 } from '../codec/index.js';
 import { GridlinkError } from '../../errors/index.js';
-import type { PointClass, PointSnapshot, Quality } from '../../scada/types.js';
+import type { PointClass, PointSnapshot, Quality } from '../../protocol/scada.js';
 
 /** How one gridlink point is sent (docs/iec104.md "Mapping"). */
 export type Iec104Kind = 'single' | 'double' | 'float' | 'scaled' | 'normalized';

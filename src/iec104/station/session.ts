@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { UserActor } from '../../accounts/actor.js';
 import type { Logger } from '../../log/logger.js';
-import type { ScadaApi } from '../../scada/types.js';
+import type { ScadaApi } from '../../protocol/scada.js';
 import {
   Cot,
   Iec104CodecError,

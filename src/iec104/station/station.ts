@@ -2,7 +2,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Bus, Subscription } from '../../bus/bus.js';
 import type { Logger } from '../../log/logger.js';
-import type { PointEvent, ScadaApi } from '../../scada/types.js';
+import type { PointEvent, ScadaApi } from '../../protocol/scada.js';
 import type { LinkParameters } from '../link/link.js';
 import { PointMap, update, type Iec104PointOptions } from './point-map.js';
 import { StationSession, type SessionContext } from './session.js';

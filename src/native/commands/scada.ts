@@ -6,7 +6,7 @@ import type { CommandTable } from '../router.js';
 import type { Session } from '../session.js';
 import { pageOf, type Page } from '../reply-pages.js';
 import type { UserActor } from '../../accounts/actor.js';
-import type { Alarm, ScadaApi, PointEvent, PointSnapshot } from '../../scada/types.js';
+import type { Alarm, ScadaApi, PointEvent, PointSnapshot } from '../../protocol/scada.js';
 
 /** Events a watcher may have waiting before the oldest are dropped (the newest value matters most). */
 const WATCH_QUEUE = 10_000;

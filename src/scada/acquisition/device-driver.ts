@@ -1,5 +1,5 @@
 import type { PointEntry } from '../point-table.js';
-import type { DeviceStatus, Quality } from '../types.js';
+import type { DeviceStatus, Quality } from '../../protocol/scada.js';
 
 /**
  * One field device as the data plane sees it, whatever protocol it speaks

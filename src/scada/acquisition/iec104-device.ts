@@ -16,7 +16,7 @@ import {
 } from '../../iec104/codec/index.js';
 import { Iec104Link, type LinkParameters } from '../../iec104/link/link.js';
 import type { PointEntry } from '../point-table.js';
-import type { DeviceStatus, Quality } from '../types.js';
+import type { DeviceStatus, Quality } from '../../protocol/scada.js';
 import type { DeviceDriver, DeviceSink, PointUpdate } from './device-driver.js';
 import { commandAsdu, doublePointRaw, qualityOf, timeOf } from './iec104-mapping.js';
 import { reasonOf } from './modbus-poller.js';

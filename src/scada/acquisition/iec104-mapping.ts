@@ -1,7 +1,7 @@
 import type { Iec104PointConfig } from '../../config/scada-schema.js';
 import { GridlinkError } from '../../errors/index.js';
 import { Cot, DoublePointState, TypeId, cp56ToEpochMs, type Asdu, type Cp56Time2a, type PointQuality, type Quality as Qds } from '../../iec104/codec/index.js';
-import type { Quality } from '../types.js';
+import type { Quality } from '../../protocol/scada.js';
 
 // How an IEC 104 station's information becomes gridlink's points and how
 // gridlink's commands become ASDUs (docs/iec104.md "Controlling station").

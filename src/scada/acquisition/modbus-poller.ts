@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ModbusDeviceConfig, PointConfig } from '../../config/scada-schema.js';
 import { GridlinkError } from '../../errors/index.js';
 import type { PointEntry, Reading } from '../point-table.js';
-import type { DeviceStatus } from '../types.js';
+import type { DeviceStatus } from '../../protocol/scada.js';
 import type { DeviceDriver } from './device-driver.js';
 import { decodeRegisters, encodeRegisters, toRaw } from './register-codec.js';
 import { planReads, type ReadBlock } from './read-plan.js';

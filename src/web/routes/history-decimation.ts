@@ -1,4 +1,4 @@
-import type { ScadaApi } from '../../scada/types.js';
+import type { ScadaApi } from '../../protocol/scada.js';
 
 /** One recorded value of a point (`GET /api/history`, docs/http-api.md). */
 export interface Sample {

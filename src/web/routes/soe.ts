@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { GridlinkDatabase } from '../../accounts/database.js';
 import { GridlinkError } from '../../errors/index.js';
 import { pointMatcher } from '../../scada/point-pattern.js';
-import type { Quality } from '../../scada/types.js';
+import type { Quality } from '../../protocol/scada.js';
 import type { RouteAccess } from '../access.js';
 import type { WebContext } from '../web-context.js';
 import { intParam, stringParam, timeRange, type Query } from './query-params.js';

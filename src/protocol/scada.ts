@@ -38,6 +38,14 @@ export interface PointSnapshot {
   readonly substitutedBy?: string;
 }
 
+/** One stored value of a point (history). */
+export interface HistorySample {
+  readonly value: number | null;
+  readonly quality: Quality;
+  readonly sourceTime: number;
+  readonly serverTime: number;
+}
+
 /** A time-ordered event (sequence of events): value change beyond deadband or status change. */
 export interface PointEvent {
   /** Strictly increasing per server process lifetime and across restarts (stored). */
