@@ -11,7 +11,7 @@
  *     Node.js's own streams reach on this machine in the same run, so a reader
  *     can tell how much of gridlink's gap to the FTP servers is the runtime.
  *   - "Node.js pipe + SHA-256": the same pipe plus the end-to-end SHA-256
- *     check SPEC §4 requires, in gridlink's structure (a worker thread per
+ *     check docs/protocol.md §3.3 requires, in gridlink's structure (a worker thread per
  *     process hashing from disk while the bytes move: the sender's whole
  *     source and the receiver's growing file on put; on get the receiver's
  *     growing file against the server's cached digest). Its distance from the

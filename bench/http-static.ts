@@ -1,5 +1,5 @@
 /**
- * Static files over HTTP (SPEC §7): gridlink's web listener side by side
+ * Static files over HTTP (docs/http-api.md): gridlink's web listener side by side
  * with Debian's nginx serving the same two files — a small page (index.html,
  * about 2 KiB) and a 1 MiB file — measured by wrk with the same threads,
  * connections and duration, on loopback. Reports requests per second and

@@ -7,7 +7,7 @@
  * and how much is gridlink's own work.
  *
  * The pipe + SHA-256 (`sha256` option, `--sha256` server): the same pipe plus
- * the end-to-end SHA-256 check SPEC §4 requires, done by gridlink's own
+ * the end-to-end SHA-256 check docs/protocol.md §3.3 requires, done by gridlink's own
  * hash pool (src/integrity/hash-pool.ts, built into dist/): each process has
  * its worker thread, which hashes from disk (the page cache) while the bytes
  * move.

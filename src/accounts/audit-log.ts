@@ -20,7 +20,7 @@ export interface AuditRow {
 }
 
 /**
- * The audit log (SPEC §3): every login, failure, file change and control
+ * The audit log (docs/protocol.md §3.2): every login, failure, file change and control
  * command, in SQLite (kept across restarts) and as a log line.
  */
 export class AuditLog {

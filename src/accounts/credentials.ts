@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 /**
- * Password and device-key credentials (SPEC §3), SCRAM-style (RFC 5802 with
+ * Password and device-key credentials (docs/protocol.md §3.2), SCRAM-style (RFC 5802 with
  * SHA-256 and scrypt): the server stores only StoredKey = SHA-256(ClientKey),
  * so neither the password nor anything that logs in can be read from the
  * database. See docs/protocol.md §3.2.

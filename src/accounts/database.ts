@@ -2,7 +2,7 @@ import { chmodSync, closeSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 
-/** The SQLite database (SPEC §1 embedded default): accounts, audit and web sessions; history has its own file. */
+/** The SQLite database (docs/architecture.md embedded default): accounts, audit and web sessions; history has its own file. */
 export type GridlinkDatabase = Database.Database;
 
 /** Its file name in the data directory (docs/configuration.md, `dataDir`). */

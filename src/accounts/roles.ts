@@ -1,4 +1,4 @@
-/** Roles, in increasing power (SPEC §3): viewer < operator < admin. */
+/** Roles, in increasing power (docs/protocol.md §3.2): viewer < operator < admin. */
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 

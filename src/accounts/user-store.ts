@@ -40,7 +40,7 @@ function checkPassword(password: string): void {
   if (password.length < MIN_PASSWORD) throw new GridlinkError('GL_ERR_ADMIN_WEAK_PASSWORD');
 }
 
-/** Accounts (SPEC §3), stored in SQLite; passwords only as SCRAM StoredKeys. */
+/** Accounts (docs/protocol.md §3.2), stored in SQLite; passwords only as SCRAM StoredKeys. */
 export class UserStore {
   readonly #db: GridlinkDatabase;
 

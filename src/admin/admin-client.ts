@@ -22,7 +22,7 @@ function describeConnectFailure(path: string, cause: unknown): string {
 }
 
 /**
- * Client of the local admin socket (SPEC §8), used by `gridlink admin`.
+ * Client of the local admin socket (docs/protocol.md §6), used by `gridlink admin`.
  * Each method sends one request and returns its checked reply; server-side
  * refusals arrive as {@link GridlinkError}s with the server's code.
  */

@@ -15,11 +15,11 @@ export interface AdminContext {
 type Handler<C extends AdminCommandName> = (fields: AdminFields<C>) => Promise<AdminReplies[C]> | AdminReplies[C];
 type HandlerTable = { [C in AdminCommandName]: Handler<C> };
 
-/** Every change made through the socket is audited under this actor (SPEC §3, §8). */
+/** Every change made through the socket is audited under this actor (docs/protocol.md §3.2, docs/protocol.md §6). */
 export const ADMIN_ACTOR = 'admin-socket';
 
 /**
- * The admin command table (SPEC §8). Each state-changing command writes one
+ * The admin command table (docs/protocol.md §6). Each state-changing command writes one
  * audit row after it succeeds; the detail names the user and what changed,
  * never the password.
  */
@@ -90,7 +90,7 @@ export type AdminDispatcher = (cmd: string, header: Readonly<Record<string, unkn
 
 /**
  * Builds the dispatcher. Unknown commands get GL_ERR_PROTO_UNKNOWN_CMD and bad
- * fields GL_ERR_PROTO_BAD_FIELD, as on the native protocol (SPEC §2.2).
+ * fields GL_ERR_PROTO_BAD_FIELD, as on the native protocol (docs/protocol.md §3).
  */
 export function createAdminDispatcher(ctx: AdminContext): AdminDispatcher {
   const handlers = createHandlers(ctx);

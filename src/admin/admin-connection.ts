@@ -8,8 +8,8 @@ import type { AdminDispatcher } from './admin-commands.js';
 import { ADMIN_PROTOCOL_VERSION } from './admin-protocol.js';
 
 /**
- * Admin requests never carry a body (SPEC §8), so any announced body is
- * refused before a byte of it is read; headers keep the SPEC §2 bound.
+ * Admin requests never carry a body (docs/protocol.md §6), so any announced body is
+ * refused before a byte of it is read; headers keep the docs/protocol.md §1 bound.
  */
 const ADMIN_LIMITS: DecoderLimits = { maxHeaderBytes: MAX_HEADER_BYTES, maxBodyBytes: 0 };
 /** How long a closing connection may linger for its last frame to leave. */
@@ -26,7 +26,7 @@ export interface AdminConnectionOptions {
  * One client of the admin socket: socket → decoder → dispatcher, one frame at
  * a time (the next is decoded only after the reply is queued), so a
  * connection holds at most one request. Errors the peer caused become error
- * frames; the connection stays open unless framing is lost (SPEC §2).
+ * frames; the connection stays open unless framing is lost (docs/protocol.md §1).
  */
 export class AdminConnection {
   readonly #socket: Socket;
@@ -124,7 +124,7 @@ export class AdminConnection {
       reply = await this.#dispatch(cmd, header);
     } catch (err) {
       if (!(err instanceof GridlinkError)) throw err;
-      // Code only: the header may hold a password, so it is never logged (SPEC §3).
+      // Code only: the header may hold a password, so it is never logged (docs/protocol.md §3.2).
       this.#logger.info({ event: 'admin.refused', cmd, code: err.code });
       if (err.fatal) this.close(err, id);
       else this.#sendError(err, id);
@@ -144,7 +144,7 @@ export class AdminConnection {
   #onDecoderError(err: Error): void {
     const error = err instanceof GridlinkError ? err : new GridlinkError('GL_ERR_SERVER_INTERNAL', undefined, { cause: err });
     this.#logger.info({ event: 'admin.bad_frame', code: error.code }, 'bad admin frame; closing');
-    // Framing is lost (SPEC §2): report it without an id, then close.
+    // Framing is lost (docs/protocol.md §1): report it without an id, then close.
     this.close(error);
   }
 

@@ -3,8 +3,8 @@ import { ROLES, type Role } from '../accounts/roles.js';
 import type { UserInfo } from '../accounts/user-store.js';
 
 /**
- * The local admin protocol (SPEC §8), spoken over `<data>/admin.sock` in
- * gridlink frames (SPEC §2) in the versioned style of SPEC §2.2: a request
+ * The local admin protocol (docs/protocol.md §6), spoken over `<data>/admin.sock` in
+ * gridlink frames (docs/protocol.md §1) in the versioned style of docs/protocol.md §3: a request
  * `{v:1, id, cmd, ...fields}` gets one reply `{v:1, id, cmd, ...}` or
  * `{v:1, id, cmd:'error', code, message}`. No command carries a body, and no
  * command runs anything: the socket only reads status and edits accounts.
@@ -35,9 +35,9 @@ export const adminCommands = {
   'user.quota': z.object({ name, quota }),
   'user.role': z.object({ name, role }),
   'user.del': z.object({ name }),
-  /** An announcement to every chat room, legacy UDP members included (SPEC §5, §8). */
+  /** An announcement to every chat room, legacy UDP members included (docs/protocol.md §3.4, docs/protocol.md §6). */
   announce: z.object({ text: z.string().min(1).max(4096) }),
-  /** Removes every chat membership with this nickname (SPEC §8). */
+  /** Removes every chat membership with this nickname (docs/protocol.md §6). */
   kick: z.object({ name: z.string().min(1).max(128) }),
   /** Paged by name: `after` is the last name of the previous page. */
   'user.list': z.object({ after: name.optional(), limit: z.number().int().min(1).max(USER_LIST_PAGE).optional() }),

@@ -11,13 +11,13 @@ import { SOCKET_MODE, checkSocketPath, lockDown, probeSocket, removeIfSame, remo
 
 /** Options of {@link AdminServer}. */
 export interface AdminServerOptions {
-  /** Where to listen: `<data>/admin.sock` (SPEC §1, §8). */
+  /** Where to listen: `<data>/admin.sock` (docs/architecture.md, docs/protocol.md §6). */
   readonly socketPath: string;
   readonly users: UserStore;
   readonly audit: AuditLog;
   /** What `gridlink admin status` shows (uptime, connections, transfers, …). */
   readonly status: () => Record<string, unknown>;
-  /** The chat rooms, for announce and kick (SPEC §8). */
+  /** The chat rooms, for announce and kick (docs/protocol.md §6). */
   readonly chat: AdminContext['chat'];
   readonly logger: Logger;
   /** Concurrent admin connections; more are refused with GL_ERR_SERVER_BUSY. */
@@ -29,7 +29,7 @@ export interface AdminServerOptions {
 }
 
 /**
- * The local admin channel (SPEC §8): gridlink frames over a Unix domain
+ * The local admin channel (docs/protocol.md §6): gridlink frames over a Unix domain
  * socket of mode 0600, so that only the user who runs the server (and root)
  * can connect. Filesystem permissions are the authentication, so there is no
  * login; and since that user gets no more than account administration and
@@ -136,7 +136,7 @@ export class AdminServer {
 }
 
 /**
- * Binds with umask 0177 so the socket is born 0600 (SPEC §1 table, §8): the
+ * Binds with umask 0177 so the socket is born 0600 (docs/architecture.md table, §8): the
  * bind happens synchronously inside `listen()`, so the umask is restored
  * before any other code runs. Worker threads may not change the umask; there
  * the socket is chmod-ed right after, and `#ready` cuts any early connection.

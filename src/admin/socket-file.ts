@@ -10,7 +10,7 @@ import { GridlinkError } from '../errors/index.js';
  */
 const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 107 : 103;
 
-/** Only the owner may connect: filesystem permissions are the admin socket's authentication (SPEC §8). */
+/** Only the owner may connect: filesystem permissions are the admin socket's authentication (docs/protocol.md §6). */
 export const SOCKET_MODE = 0o600;
 
 /** Refuses a socket path the kernel would truncate. */

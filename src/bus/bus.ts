@@ -1,5 +1,5 @@
 /**
- * The message bus of SPEC §5.1: rooms, telemetry and events are published on
+ * The message bus of docs/protocol.md §3.4: rooms, telemetry and events are published on
  * topics that subscribers match with wildcards. It is an interface: the
  * embedded default ({@link LocalBus}) lives in this process; a NATS JetStream
  * adapter will let several gridlink nodes share it, so nothing may assume a
@@ -15,7 +15,7 @@ export interface BusMessage {
 }
 
 /**
- * What happens when a subscriber's queue is full (SPEC §5.1): telemetry drops
+ * What happens when a subscriber's queue is full (docs/protocol.md §3.4): telemetry drops
  * the oldest queued message (the newest value matters most); chat disconnects
  * the subscriber (a chat that silently loses lines is worse than none).
  */

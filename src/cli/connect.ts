@@ -3,7 +3,7 @@ import { GridlinkClient } from '../client/index.js';
 import { GridlinkError } from '../errors/index.js';
 import { readPassword } from './password-prompt.js';
 
-/** Options every command that talks to the server shares (SPEC §9). */
+/** Options every command that talks to the server shares (README.md "Quick tour"). */
 export interface ServerFlags {
   server: { host: string; port: number };
   user?: string;

@@ -14,7 +14,7 @@ export const SIZE_HELP = 'bytes, or a number with K, M, G or T (powers of 1024: 
 
 /**
  * Parses a size for people: `1048576`, `500M`, `10G`, `1.5GiB`, `2TB`.
- * K, M, G and T are powers of 1024 whether written K, KB or KiB (SPEC §9
+ * K, M, G and T are powers of 1024 whether written K, KB or KiB (README.md "Quick tour"
  * leaves the unit open; quota users think in the units their tools print).
  * A fraction is rounded to the nearest byte, but a plain byte count must be
  * whole. Throws a RangeError saying what is accepted.

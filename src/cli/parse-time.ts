@@ -6,7 +6,7 @@ const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, 
 export const TIME_HELP = 'a time: ISO 8601 (2026-11-22T10:00, local time unless it ends in Z or an offset), a duration ago (30s, 15m, 2h, 7d), "now", or milliseconds since 1970';
 
 /**
- * Parses a point in time for `gridlink history --since T` (SPEC §9): an ISO
+ * Parses a point in time for `gridlink history --since T` (README.md "Quick tour"): an ISO
  * date/time, a duration before `now`, "now", or epoch milliseconds. Throws a
  * RangeError that says what is accepted.
  */

@@ -57,7 +57,7 @@ export function readSecret(prompt: string, streams: PromptStreams = defaultStrea
 }
 
 /**
- * A new password (SPEC §9: `admin user add` and `user passwd` take it like
+ * A new password (README.md "Quick tour": `admin user add` and `user passwd` take it like
  * the login password): GRIDLINK_PASSWORD if set and not empty, else typed twice at a
  * terminal without echo. With neither, GL_ERR_ADMIN_NO_PASSWORD: a script
  * must never hang waiting for a prompt nobody sees.
@@ -76,7 +76,7 @@ export async function readNewPassword(user: string, streams: PromptStreams = def
 }
 
 /**
- * The password for `--user` (SPEC §9): GRIDLINK_PASSWORD if set and not
+ * The password for `--user` (README.md "Quick tour"): GRIDLINK_PASSWORD if set and not
  * empty, else typed once at a terminal without echo; with neither, a clear
  * error rather than a hang.
  */

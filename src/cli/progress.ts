@@ -23,7 +23,7 @@ function rateOf(p: TransferProgress, startedAt: number): number {
 }
 
 /**
- * Shows bytes, %, rate and ETA (SPEC §4): a live bar when stdout is a terminal,
+ * Shows bytes, %, rate and ETA (docs/protocol.md §3.3): a live bar when stdout is a terminal,
  * otherwise a plain line every second, so logs and pipes stay readable.
  */
 export function createProgress(label: string, stream: NodeJS.WriteStream = process.stdout): ProgressDisplay {

@@ -18,7 +18,7 @@ const enum State {
 }
 
 /**
- * Streaming decoder for gridlink frames (SPEC §2). Pipe a socket into it;
+ * Streaming decoder for gridlink frames (docs/protocol.md §1). Pipe a socket into it;
  * it calls `onFrame` once per frame.
  *
  * - TCP is a byte stream: a frame may arrive in many chunks and many frames in

@@ -3,7 +3,7 @@ import { LENGTH_PREFIX_BYTES, MAX_HEADER_BYTES, type OutgoingHeader } from './fr
 
 /**
  * Encodes a frame header: int32 little-endian length, then UTF-8 JSON
- * (SPEC §2; Python's `struct.pack("i", n)` on x86). The body, if any, is
+ * (docs/protocol.md §1; Python's `struct.pack("i", n)` on x86). The body, if any, is
  * written by the caller right after, exactly `header.size` bytes.
  */
 export function encodeHeader(header: OutgoingHeader): Buffer {

@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
 
-/** Wire limits of SPEC §2: the header length is 1..65536 bytes. */
+/** Wire limits of docs/protocol.md §1: the header length is 1..65536 bytes. */
 export const MAX_HEADER_BYTES = 65_536;
 /** Bytes of the int32 little-endian header-length prefix. */
 export const LENGTH_PREFIX_BYTES = 4;
 
-/** A decoded frame header: a JSON object with a string `cmd` (SPEC §2). */
+/** A decoded frame header: a JSON object with a string `cmd` (docs/protocol.md §1). */
 export interface FrameHeader {
   readonly cmd: string;
   readonly [field: string]: unknown;

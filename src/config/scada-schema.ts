@@ -148,7 +148,7 @@ export type DeviceConfig = z.output<typeof deviceSchema>;
 export const scadaSchema = z
   .strictObject({
     enabled: z.boolean().default(true),
-    /** The built-in substation simulator (SPEC §6), a Modbus TCP server. */
+    /** The built-in substation simulator (docs/protocol.md §3.6), a Modbus TCP server. */
     simulator: z
       .strictObject({
         enabled: z.boolean().default(true),

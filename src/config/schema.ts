@@ -6,7 +6,7 @@ const positiveInt = z.number().int().min(1);
 
 /**
  * The configuration file (JSON), validated strictly: an unknown or mistyped
- * key is an error that names it. Every key has an embedded default (SPEC §1),
+ * key is an error that names it. Every key has an embedded default (docs/architecture.md),
  * so `{}` is a complete configuration. See docs/configuration.md.
  */
 export const configSchema = z.strictObject({
@@ -36,7 +36,7 @@ export const configSchema = z.strictObject({
       maxBodyBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(Number.MAX_SAFE_INTEGER),
     })
     .prefault({}),
-  /** The anonymous file area of the legacy protocol (SPEC §2.1); off unless enabled. */
+  /** The anonymous file area of the legacy protocol (docs/protocol.md §2); off unless enabled. */
   anonymous: z
     .strictObject({
       enabled: z.boolean().default(false),
@@ -60,14 +60,14 @@ export const configSchema = z.strictObject({
       maxEntries: positiveInt.default(100_000),
     })
     .prefault({}),
-  /** Chat rooms (SPEC §5.1) on the native protocol. */
+  /** Chat rooms (docs/protocol.md §3.4) on the native protocol. */
   chat: z
     .strictObject({
       /** Let connections that have not logged in chat (the course's room had no login). */
       allowAnonymous: z.boolean().default(false),
     })
     .prefault({}),
-  /** The course's UDP chat room (SPEC §5.2); off unless enabled (the demo defaults enable it). */
+  /** The course's UDP chat room (docs/legacy-chat.md); off unless enabled (the demo defaults enable it). */
   legacyChat: z
     .strictObject({
       enabled: z.boolean().default(false),
@@ -82,7 +82,7 @@ export const configSchema = z.strictObject({
       maxBytesPerAddressPerSecond: positiveInt.default(65_536),
     })
     .prefault({}),
-  /** The web HMI, REST API and WebSocket (SPEC §7). See docs/http-api.md. */
+  /** The web HMI, REST API and WebSocket (docs/http-api.md). See docs/http-api.md. */
   http: z
     .strictObject({
       enabled: z.boolean().default(true),
@@ -90,7 +90,7 @@ export const configSchema = z.strictObject({
       port: port.default(8000),
       /** The built page; defaults to `dist/hmi/` of the installed package. */
       staticDir: z.string().min(1).optional(),
-      /** A web session unused this long ends (SPEC §7, docs/http-api.md). */
+      /** A web session unused this long ends (docs/http-api.md, docs/http-api.md). */
       sessionIdleMinutes: z.number().positive().default(30),
       /** Web sessions kept at most; the least recently used goes first. */
       maxSessions: positiveInt.default(10_000),
@@ -134,7 +134,7 @@ export const configSchema = z.strictObject({
       dataTimeoutMs: positiveInt.default(30_000),
     })
     .prefault({}),
-  /** The SCADA data plane (SPEC §6): simulator, acquisition, alarms, control, history. */
+  /** The SCADA data plane (docs/protocol.md §3.6): simulator, acquisition, alarms, control, history. */
   scada: scadaSchema.prefault({}),
   /**
    * gridlink as an IEC 60870-5-104 controlled station (docs/iec104.md
@@ -193,7 +193,7 @@ export type Config = z.output<typeof configSchema>;
 
 /**
  * What `gridlink serve` runs with no config file at all: the demo defaults of
- * SPEC §2.1 (anonymous area on and writable) and §5 (the course's chat room
+ * docs/protocol.md §2 (anonymous area on and writable) and §5 (the course's chat room
  * and chat without login), all on loopback only.
  */
 export const DEMO_CONFIG: ConfigInput = {

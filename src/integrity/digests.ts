@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 
-/** The checksums of one transfer: SHA-256 always, MD5 when a client asks (SPEC §4). */
+/** The checksums of one transfer: SHA-256 always, MD5 when a client asks (docs/protocol.md §3.3). */
 export interface DigestResult {
   readonly sha256: string;
   readonly md5?: string | undefined;

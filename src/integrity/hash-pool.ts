@@ -25,7 +25,7 @@ function toResult(digests: Record<string, string>): DigestResult {
 /**
  * A small pool of worker threads that hash files from disk, so checksums of
  * large transfers cost the event loop nothing and run on another core while
- * the bytes move (SPEC §1). Reading back from the page cache also checks what
+ * the bytes move (docs/architecture.md). Reading back from the page cache also checks what
  * actually reached the disk. Workers are unreferenced while idle, so the pool
  * never keeps a process alive.
  */

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * Worker thread that hashes files from disk (SPEC §1: CPU work such as hashing
+ * Worker thread that hashes files from disk (docs/architecture.md: CPU work such as hashing
  * runs on a worker pool, off the event loop). Plain JavaScript so that it runs
  * as-is from src/ under the test runner and from dist/ in production.
  *

@@ -1,6 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 
-/** Keys whose values must never reach a log line (SPEC §3; secrets stay secret). */
+/** Keys whose values must never reach a log line (docs/protocol.md §3.2; secrets stay secret). */
 const REDACTED_KEYS = ['password', 'newPassword', 'secret', 'key', 'hmac', 'answer', 'token', 'cookie', 'authorization'];
 
 /**

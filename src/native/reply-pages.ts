@@ -1,6 +1,6 @@
 /**
  * Room for the items of one reply: a frame header is at most 64 KiB
- * (SPEC §2), and the rest of the reply (cmd, id, cursor) needs a little.
+ * (docs/protocol.md §1), and the rest of the reply (cmd, id, cursor) needs a little.
  */
 export const PAGE_BYTES = 60_000;
 

@@ -5,7 +5,7 @@ import { GridlinkError } from '../errors/index.js';
 import { commands, isCommandName, requestId, type CommandFields, type CommandName, type RequestId } from '../protocol/v1.js';
 import type { Session } from './session.js';
 
-/** What a versioned command handler gets (SPEC §2.2). */
+/** What a versioned command handler gets (docs/protocol.md §3). */
 export interface RequestContext<C extends CommandName> {
   readonly session: Session;
   readonly id: RequestId;
@@ -20,7 +20,7 @@ export interface RequestContext<C extends CommandName> {
 export type CommandHandler<C extends CommandName> = (ctx: RequestContext<C>) => Promise<void>;
 export type CommandTable = { [C in CommandName]?: CommandHandler<C> };
 
-/** Handles a legacy frame (a header without "v", SPEC §2.1). */
+/** Handles a legacy frame (a header without "v", docs/protocol.md §2). */
 export type LegacyHandler = (session: Session, frame: Frame) => Promise<void>;
 
 /**

@@ -31,7 +31,7 @@ let nextSessionId = 1;
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/u;
 
 /**
- * One client connection of the native protocol (SPEC §2): socket → decoder →
+ * One client connection of the native protocol (docs/protocol.md §1): socket → decoder →
  * handler, strictly one frame at a time, so a connection holds at most one
  * frame's state and the socket pauses while a handler works (backpressure).
  * Replies go through a {@link FrameWriter}. Services keep per-connection state
@@ -87,7 +87,7 @@ export class Session {
     if (this.#headerTimeoutMs !== undefined) socket.on('data', () => this.#watchHeader());
   }
 
-  /** True when the peer is on this machine (a password may then travel in clear, SPEC §3). */
+  /** True when the peer is on this machine (a password may then travel in clear, docs/protocol.md §3.2). */
   /** Who acts on this connection, for the services (audit, limits, leases). */
   get actor(): Actor {
     return { identity: this.identity, address: this.remoteAddress, front: 'native', connection: `native:${this.id}` };

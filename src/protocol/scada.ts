@@ -1,7 +1,7 @@
 import type { UserActor } from '../accounts/actor.js';
 
 /**
- * The SCADA data plane's vocabulary (SPEC §6). Everything the native
+ * The SCADA data plane's vocabulary (docs/protocol.md §3.6). Everything the native
  * protocol, the CLI and the web HMI show about points, events, alarms and
  * control is one of these shapes; they are JSON on every wire.
  */

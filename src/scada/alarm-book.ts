@@ -7,7 +7,7 @@ type LimitKind = 'lowLow' | 'low' | 'high' | 'highHigh';
 const LIMIT_KINDS: readonly LimitKind[] = ['lowLow', 'low', 'high', 'highHigh'];
 
 /**
- * Alarms (SPEC §6): limit violations (low/high, low-low/high-high, with
+ * Alarms (docs/protocol.md §3.6): limit violations (low/high, low-low/high-high, with
  * hysteresis), device loss and failed commands. Each has a life of raise →
  * clear and acknowledge, in either order; it leaves the alarm list when it
  * is both cleared and acknowledged. Kept in the history database, so an

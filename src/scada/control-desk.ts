@@ -29,7 +29,7 @@ export interface ControlTarget {
 }
 
 /**
- * Select-before-operate (SPEC §6), the course's lock-guarded ticket counter
+ * Select-before-operate (docs/protocol.md §3.6), the course's lock-guarded ticket counter
  * done right. `select` takes an exclusive, expiring lease on a control point
  * for one connection; only that connection may `operate`, once; the command
  * is written to the device and confirmed by the status feedback or reported

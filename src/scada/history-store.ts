@@ -65,7 +65,7 @@ interface AlarmRow {
 const MAX_PENDING = 1_000;
 
 /**
- * History (SPEC §6): every event (value change beyond deadband, status or
+ * History (docs/protocol.md §3.6): every event (value change beyond deadband, status or
  * quality change) and every alarm, in SQLite (`<data>/history.db`, WAL).
  * Events are report-by-exception, so the events of a point are its value
  * history. Inserts are batched (one transaction per `flushMs` or

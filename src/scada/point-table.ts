@@ -39,7 +39,7 @@ export interface PointChange {
 }
 
 /**
- * The real-time point table (SPEC §6): value, quality, source and server
+ * The real-time point table (docs/protocol.md §3.6): value, quality, source and server
  * timestamps of every configured point. It decides what is an event; the
  * service numbers, stores and publishes them.
  */

@@ -41,7 +41,7 @@ export interface ScadaServiceOptions {
 }
 
 /**
- * The SCADA data plane (SPEC §6) in one place: the built-in simulator (when
+ * The SCADA data plane (docs/protocol.md §3.6) in one place: the built-in simulator (when
  * on), one driver per device (a Modbus poller or an IEC 104 controlling
  * station, docs/iec104.md "Controlling station"), the real-time point table,
  * events on the bus and in history, alarms, and select-before-operate

@@ -325,7 +325,7 @@ async function checkSameFilesystem(dataDir: string, areaDir: string): Promise<vo
 /**
  * The first start of a data directory creates `admin` with a random password,
  * written once to `<data>/initial-admin-password` (mode 0600) for the operator
- * to read and then change (SPEC §3). Never logged.
+ * to read and then change (docs/protocol.md §3.2). Never logged.
  */
 async function createInitialAdmin(dataDir: string, users: UserStore, audit: AuditLog): Promise<string | null> {
   if (users.count() > 0) return null;

@@ -12,7 +12,7 @@ export const SESSION_COOKIE = 'gl_session';
 /**
  * Who may call a route, declared on every route as its `config`:
  * - `public`: no session (login, /metrics, which has its own address check);
- * - a role: a session whose account has at least that role (SPEC §3).
+ * - a role: a session whose account has at least that role (docs/protocol.md §3.2).
  * `origin` also checks Origin on a GET (the WebSocket upgrade).
  */
 export interface RouteAccess {

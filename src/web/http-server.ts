@@ -31,7 +31,7 @@ const MAX_LIVE_MESSAGE_BYTES = 64 * 1024;
 const LINGER_MS = 2_000;
 
 /**
- * The web HMI's HTTP listener (SPEC §7, docs/http-api.md): the built page,
+ * The web HMI's HTTP listener (docs/http-api.md, docs/http-api.md): the built page,
  * the REST API, `/api/live` and `/metrics`, on one port (HTTPS when
  * `http.tls` is set).
  *

@@ -16,7 +16,7 @@ export interface LiveHost {
   onLiveClosed(socket: LiveSocket): void;
 }
 
-/** Point updates that may wait for one socket; then the oldest go (SPEC §5.1 telemetry policy). */
+/** Point updates that may wait for one socket; then the oldest go (docs/protocol.md §3.4 telemetry policy). */
 const POINT_QUEUE = 256;
 /** Alarm events that may wait; a socket that cannot keep up with alarms is cut (it re-reads /api/alarms). */
 const ALARM_QUEUE = 1_000;

@@ -38,9 +38,9 @@ function label(value: string): string {
 }
 
 /**
- * `/metrics` in the Prometheus text exposition format 0.0.4 (SPEC §7):
+ * `/metrics` in the Prometheus text exposition format 0.0.4 (docs/http-api.md):
  * connections, transfers, chat, bus (with the drops and disconnects of the
- * slow-subscriber policies, SPEC §5.1), web sessions and sockets, HTTP
+ * slow-subscriber policies, docs/protocol.md §3.4), web sessions and sockets, HTTP
  * requests, and — when the data plane runs — points, devices and alarms.
  */
 export function renderMetrics(input: MetricsInput): string {

@@ -53,7 +53,7 @@ const BAD_REQUEST_PAGE = Buffer.from(
 const FORBIDDEN_CHARS = /[\u0000-\u001f\u007f\\]/u;
 
 /**
- * The built page (SPEC §7), served fast and safely: `/` and directories give
+ * The built page (docs/http-api.md), served fast and safely: `/` and directories give
  * their `index.html`; types by extension; strong ETags, Last-Modified and
  * `Cache-Control: no-cache` (always revalidate), except built assets named by
  * their content hash, which are `immutable`; conditional GETs answered 304; single byte ranges; an HTML

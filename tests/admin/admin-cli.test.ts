@@ -18,7 +18,7 @@ function gridlink(args: readonly string[], password?: string): Promise<RunResult
   return run(process.execPath, [ENTRY, ...args], { env, cwd: ROOT, timeoutMs: 30_000 });
 }
 
-describe('gridlink admin (CLI, SPEC §9)', () => {
+describe('gridlink admin (CLI, README.md "Quick tour")', () => {
   let f: AdminFixture;
   let data: string[];
 

@@ -24,7 +24,7 @@ async function makeStaleSocket(path: string): Promise<void> {
   expect((await lstat(path)).isSocket()).toBe(true);
 }
 
-describe('admin socket (SPEC §8)', () => {
+describe('admin socket (docs/protocol.md §6)', () => {
   let f: AdminFixture;
   let client: AdminClient;
 
@@ -239,7 +239,7 @@ describe('admin protocol robustness', () => {
   });
 });
 
-describe('admin socket file (SPEC §1, §8)', () => {
+describe('admin socket file (docs/architecture.md, docs/protocol.md §6)', () => {
   let temp: { path: string; cleanup: () => Promise<void> };
   const cleanups: (() => Promise<void>)[] = [];
   beforeAll(async () => {
@@ -339,7 +339,7 @@ describe('admin socket file (SPEC §1, §8)', () => {
   });
 });
 
-describe('admin announce and kick (SPEC §8)', () => {
+describe('admin announce and kick (docs/protocol.md §6)', () => {
   it('announces to every room and kicks a nickname from all of them, both audited', async () => {
     const { startAdminFixture } = await import('./fixture.js');
     const { AdminClient } = await import('../../src/admin/admin-client.js');

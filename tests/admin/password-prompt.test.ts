@@ -34,7 +34,7 @@ function streams(input: SecretInput, env: NodeJS.ProcessEnv = {}): PromptStreams
   return { input, env, written, output: { write: (text: string) => written.push(text) } };
 }
 
-describe('password prompt (SPEC §9)', () => {
+describe('password prompt (README.md "Quick tour")', () => {
   it('reads in raw mode, edits with backspace and Ctrl-U, echoes nothing, restores the mode', async () => {
     const tty = new FakeTerminal();
     const s = streams(tty);

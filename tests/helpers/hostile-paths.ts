@@ -1,5 +1,5 @@
 /**
- * Hostile path names (SPEC §2.1, §4 jail). Every one must be refused or kept
+ * Hostile path names (docs/protocol.md §2, docs/protocol.md §3.3 jail). Every one must be refused or kept
  * inside the area; the tests check that nothing outside is read or written.
  * `link-dir` and `link-file` are symlinks the tests plant inside the area,
  * pointing outside it.

@@ -7,7 +7,7 @@ import { PEERS_DIR, run } from '../helpers/python.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /**
- * SPEC §5.2 against an independent peer: tests/peers/legacy_chat.py was
+ * docs/legacy-chat.md against an independent peer: tests/peers/legacy_chat.py was
  * written from the specification alone.
  */
 describe('legacy UDP chat with the independent Python peer', () => {

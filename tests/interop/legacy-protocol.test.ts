@@ -9,7 +9,7 @@ import { makeTempDir } from '../helpers/temp-dir.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /**
- * SPEC §2.1 against an independent peer: tests/peers/legacy_client.py was
+ * docs/protocol.md §2 against an independent peer: tests/peers/legacy_client.py was
  * written from the spec alone (struct "i" + JSON + 10240-byte chunks).
  */
 describe('legacy frames (course protocol) with the independent Python client', () => {

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Independent peer for gridlink's legacy UDP chat room (SPEC §5.2).
+"""Independent peer for gridlink's legacy UDP chat room (docs/legacy-chat.md).
 
-Written from the specification only (SPEC §5.2), with the Python standard
+Written from the specification only (docs/legacy-chat.md), with the Python standard
 library only, so that it can serve as an independent check on the server.
 
-SPEC §5.2 in brief -- every datagram is UTF-8 text:
+docs/legacy-chat.md in brief -- every datagram is UTF-8 text:
 
     client sends      server does
     ------------      -----------
@@ -41,14 +41,14 @@ import socket
 import sys
 import time
 
-# Literal protocol strings from SPEC §5.2.
+# Literal protocol strings from docs/legacy-chat.md.
 TAKEN = "该用户存在"          # reply to a refused "L name"
 ADMIN_MARK = "管理员"         # reserved substring; names containing it are refused
 OK = "OK"                     # reply to an accepted "L name"
 EXIT = "EXIT"                 # reply to "Q name", sent to name itself
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8888           # SPEC §1: legacy group chat, UDP 8888
+DEFAULT_PORT = 8888           # docs/architecture.md: legacy group chat, UDP 8888
 DEFAULT_TIMEOUT = 2.0         # seconds to wait for each expected datagram
 QUIET_WINDOW = 0.3            # "must receive nothing within 300 ms"
 SEND_WAIT = 0.5               # `send` collects replies for 500 ms
@@ -56,22 +56,22 @@ RECV_BUFSIZE = 65536          # larger than any UDP payload
 
 
 def welcome(name):
-    """SPEC §5.2: what the other members get when `name` logs in."""
+    """docs/legacy-chat.md: what the other members get when `name` logs in."""
     return "\n欢迎 %s 进入聊天室" % name
 
 
 def chat_line(name, text):
-    """SPEC §5.2: what the other members get for "C name text"."""
+    """docs/legacy-chat.md: what the other members get for "C name text"."""
     return "\n%s: %s" % (name, text)
 
 
 def left(name):
-    """SPEC §5.2: what the other members get for "Q name"."""
+    """docs/legacy-chat.md: what the other members get for "Q name"."""
     return "\n%s 退出聊天室" % name
 
 
 def show(data):
-    """Printable form of a datagram (SPEC §5.2 says UTF-8; be lenient here)."""
+    """Printable form of a datagram (docs/legacy-chat.md says UTF-8; be lenient here)."""
     return data.decode("utf-8", errors="replace")
 
 
@@ -111,7 +111,7 @@ class Peer:
         self.sock.close()
 
     def send(self, payload):
-        """Send one datagram (str is encoded as UTF-8, per SPEC §5.2)."""
+        """Send one datagram (str is encoded as UTF-8, per docs/legacy-chat.md)."""
         if isinstance(payload, str):
             payload = payload.encode("utf-8")
         self.sock.send(payload)
@@ -229,13 +229,13 @@ class Session:
         return p
 
     def login(self, peer, name):
-        """SPEC §5.2 "L name" -> expect "OK"."""
+        """docs/legacy-chat.md "L name" -> expect "OK"."""
         peer.send("L " + name)
         peer.expect(OK, self.args.timeout, self.args.strict)
         self.logged_in[name] = peer
 
     def quit(self, peer, name):
-        """SPEC §5.2 "Q name" -> expect "EXIT"."""
+        """docs/legacy-chat.md "Q name" -> expect "EXIT"."""
         self.logged_in.pop(name, None)
         peer.send("Q " + name)
         peer.expect(EXIT, self.args.timeout, self.args.strict)
@@ -261,7 +261,7 @@ class Session:
 
 
 # --------------------------------------------------------------------------
-# scenario basic (SPEC §5.2: login, welcome, chat, refusals, quit)
+# scenario basic (docs/legacy-chat.md: login, welcome, chat, refusals, quit)
 # --------------------------------------------------------------------------
 def scenario_basic(s):
     a_name, b_name = s.args.names
@@ -302,7 +302,7 @@ def scenario_basic(s):
 
 
 # --------------------------------------------------------------------------
-# scenario spoof (SPEC §5.2: C/Q only from the address that logged in)
+# scenario spoof (docs/legacy-chat.md: C/Q only from the address that logged in)
 # --------------------------------------------------------------------------
 def scenario_spoof(s):
     a_name, b_name = s.args.names
@@ -359,7 +359,7 @@ def run_scenario(args):
 
 
 # --------------------------------------------------------------------------
-# listen NAME SECONDS (for announcements / native members, SPEC §5.2)
+# listen NAME SECONDS (for announcements / native members, docs/legacy-chat.md)
 # --------------------------------------------------------------------------
 def run_listen(args):
     result = {"ok": False, "name": args.name, "seconds": args.seconds}
@@ -381,7 +381,7 @@ def run_listen(args):
             with open(args.ready_file, "w") as f:
                 f.write("ready\n")
 
-        # --say: one chat line from the logged-in socket (SPEC §5.2 "C name text"),
+        # --say: one chat line from the logged-in socket (docs/legacy-chat.md "C name text"),
         # for tests where a native member must receive it.
         if args.say:
             me.send("C %s %s" % (args.name, args.say))
@@ -456,7 +456,7 @@ def run_send(args):
 # --------------------------------------------------------------------------
 def parse_args(argv):
     ap = argparse.ArgumentParser(
-        description="Independent peer for the legacy UDP chat room (SPEC §5.2).")
+        description="Independent peer for the legacy UDP chat room (docs/legacy-chat.md).")
     ap.add_argument("--host", default=DEFAULT_HOST)
     ap.add_argument("--port", type=int, default=DEFAULT_PORT)
     ap.add_argument("--names", default="ann,ben",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent legacy ("simulated FTP") client peer for gridlink interop tests.
 
-Written from the wire spec only (SPEC §2.1), standard library only.
+Written from the wire spec only (docs/protocol.md §2), standard library only.
 
 Usage:
   legacy_client.py --host H --port P put LOCAL NAME
@@ -19,8 +19,8 @@ import socket
 import struct
 import sys
 
-CHUNK = 10240              # SPEC §2.1: the course client sends 10240-byte pieces
-MAX_HEADER = 65536         # SPEC §2.1: 1 <= N <= 65536
+CHUNK = 10240              # docs/protocol.md §2: the course client sends 10240-byte pieces
+MAX_HEADER = 65536         # docs/protocol.md §2: 1 <= N <= 65536
 SOCK_TIMEOUT = 30.0
 CLOSE_WAIT_TIMEOUT = 10.0
 
@@ -39,7 +39,7 @@ class ServerError(Exception):
 
 class FrameReader:
     """Buffered frame reader: TCP is a byte stream, so a frame may arrive split
-    over many recv() calls, and one recv() may hold many frames (SPEC §2.1)."""
+    over many recv() calls, and one recv() may hold many frames (docs/protocol.md §2)."""
 
     def __init__(self, sock):
         self.sock = sock
@@ -88,7 +88,7 @@ class FrameReader:
 
 
 def body_size(header):
-    """SPEC §2.1: a body follows only when the header has an integer 'size'."""
+    """docs/protocol.md §2: a body follows only when the header has an integer 'size'."""
     size = header.get("size")
     if isinstance(size, int) and not isinstance(size, bool):
         if size < 0:
@@ -187,7 +187,7 @@ def do_raw(sock, reader, hexbytes):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="legacy simulated-FTP client (SPEC §2.1)")
+    ap = argparse.ArgumentParser(description="legacy simulated-FTP client (docs/protocol.md §2)")
     ap.add_argument("--host", required=True)
     ap.add_argument("--port", required=True, type=int)
     sub = ap.add_subparsers(dest="op", required=True)

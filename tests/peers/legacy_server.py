@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent legacy ("simulated FTP") server peer for gridlink interop tests.
 
-Written from the wire spec only (SPEC §2.1), standard library only.
+Written from the wire spec only (docs/protocol.md §2), standard library only.
 
 Usage:
   legacy_server.py --host 127.0.0.1 --port 0 --root DIR
@@ -21,8 +21,8 @@ import tempfile
 import threading
 import time
 
-CHUNK = 10240              # SPEC §2.1: bodies are sent in 10240-byte pieces
-MAX_HEADER = 65536         # SPEC §2.1: 1 <= N <= 65536
+CHUNK = 10240              # docs/protocol.md §2: bodies are sent in 10240-byte pieces
+MAX_HEADER = 65536         # docs/protocol.md §2: 1 <= N <= 65536
 IDLE_TIMEOUT = 300.0       # drop connections idle for this long
 
 # Error codes. The first three are named by the spec; the last two are this
@@ -35,7 +35,7 @@ E_IO = "GL_ERR_IO"
 
 
 class Reject(Exception):
-    """Send an error frame with this code/message, then close (SPEC §2.1)."""
+    """Send an error frame with this code/message, then close (docs/protocol.md §2)."""
 
     def __init__(self, code, message):
         super().__init__(message)
@@ -48,7 +48,7 @@ class PeerGone(Exception):
 
 class FrameReader:
     """Buffered reader: a frame may be split across many recv() calls and one
-    recv() may contain many frames (SPEC §2.1)."""
+    recv() may contain many frames (docs/protocol.md §2)."""
 
     def __init__(self, sock):
         self.sock = sock
@@ -97,7 +97,7 @@ class FrameReader:
 
 
 def body_size(header):
-    """SPEC §2.1: a body follows only when the header has an integer 'size'."""
+    """docs/protocol.md §2: a body follows only when the header has an integer 'size'."""
     size = header.get("size")
     if isinstance(size, int) and not isinstance(size, bool):
         if size < 0:
@@ -200,7 +200,7 @@ def graceful_close(sock):
 
 
 def serve_connection(sock, root):
-    """Per-connection loop (SPEC §2.1): frame -> put/get, errors close."""
+    """Per-connection loop (docs/protocol.md §2): frame -> put/get, errors close."""
     reader = FrameReader(sock)
     try:
         sock.settimeout(IDLE_TIMEOUT)
@@ -238,7 +238,7 @@ def _on_signal(signum, frame):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="legacy simulated-FTP server (SPEC §2.1)")
+    ap = argparse.ArgumentParser(description="legacy simulated-FTP server (docs/protocol.md §2)")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--root", required=True)

@@ -23,7 +23,7 @@ async function flood(server: ServerProcess, sender: GridlinkClient, received: ()
 }
 
 /**
- * SPEC §5.1: a slow subscriber never grows server memory without bound. The
+ * docs/protocol.md §3.4: a slow subscriber never grows server memory without bound. The
  * same 120 MB of chat flows twice through a server process: first with every
  * member reading (the heap settles at its working size), then with one
  * member that has stopped reading. Unbounded, that member's queue would add

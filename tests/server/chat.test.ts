@@ -7,7 +7,7 @@ import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { until } from '../helpers/until.js';
 import { codeOf } from '../helpers/code-of.js';
 
-describe('native chat (SPEC §5.1)', () => {
+describe('native chat (docs/protocol.md §3.4)', () => {
   let server: TestServer;
   const connect = () => GridlinkClient.connect({ host: '127.0.0.1', port: server.port });
 

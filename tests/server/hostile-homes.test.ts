@@ -18,7 +18,7 @@ const INTRUDER_SHA = createHash('sha256').update(INTRUDER).digest('hex');
 /** Every reply must be a refusal with one of these codes, or a success that stays inside. */
 const REFUSALS = /^GL_ERR_(PATH_|FILE_NOT_FOUND|FILE_NOT_DIRECTORY|FILE_IS_DIRECTORY|FILE_EXISTS|FILE_NOT_EMPTY|PROTO_BAD_FIELD)/u;
 
-describe('hostile paths inside a logged-in home (SPEC §4 jail)', () => {
+describe('hostile paths inside a logged-in home (docs/protocol.md §3.3 jail)', () => {
   let server: TestServer;
   let outside: { path: string; cleanup: () => Promise<void> };
   let home: string;

@@ -14,7 +14,7 @@ import { sha256File, writeRandomFile } from '../helpers/files.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
-describe('passwords in clear only over TLS or loopback (SPEC §3)', () => {
+describe('passwords in clear only over TLS or loopback (docs/protocol.md §3.2)', () => {
   it('a password from a non-loopback address over plain TCP is refused before it is checked', async () => {
     const work = await makeTempDir();
     const db = openDatabase(join(work.path, 'g.db'));

@@ -3,7 +3,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { GridlinkError } from '../../src/errors/index.js';
 
 describe('configuration', () => {
-  it('an empty file is a complete configuration with the SPEC §1 defaults', () => {
+  it('an empty file is a complete configuration with the docs/architecture.md defaults', () => {
     const config = parseConfig({});
     expect(config.native).toMatchObject({ host: '127.0.0.1', port: 8889 });
     expect(config.anonymous.enabled).toBe(false);

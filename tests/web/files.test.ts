@@ -9,7 +9,7 @@ import { as, login, send, startWebServer, type Login, type WebTestServer } from 
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
-describe('files over HTTP: the user’s home, as with the native protocol (SPEC §4)', () => {
+describe('files over HTTP: the user’s home, as with the native protocol (docs/protocol.md §3.3)', () => {
   let server: WebTestServer;
   let alice: Login;
   let home: string;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { login, send, startWebServer } from './web-client.js';
 
-describe('/metrics (SPEC §7): Prometheus text, loopback only unless configured', () => {
+describe('/metrics (docs/http-api.md): Prometheus text, loopback only unless configured', () => {
   it('reports server, bus, web, HTTP and SCADA numbers to loopback; needs no session; forwarded-for headers change nothing', async () => {
     const server = await startWebServer({ scada: { enabled: true, simulator: { noise: false, pollMs: 100, feeders: 1 } } });
     try {

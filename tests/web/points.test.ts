@@ -5,7 +5,7 @@ import { as, login, send, startWebServer, type Login, type WebTestServer } from 
 import { until } from '../helpers/until.js';
 
 
-describe('points, history, events, alarms and control over HTTP (SPEC §6, docs/http-api.md)', () => {
+describe('points, history, events, alarms and control over HTTP (docs/protocol.md §3.6, docs/http-api.md)', () => {
   let server: WebTestServer;
   let scada: ScadaService;
   let olga: Login;

@@ -11,7 +11,7 @@ const PAGE = '<!doctype html><title>page</title><p>another page</p>\n';
 const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201a5d6c9d80000000049454e44ae426082', 'hex');
 const SECRET = 'outside the static root: never served\n';
 
-describe('static files of the web page (SPEC §7)', () => {
+describe('static files of the web page (docs/http-api.md)', () => {
   let server: WebTestServer;
   let temp: { path: string; cleanup: () => Promise<void> };
   let big: Buffer;

@@ -14,7 +14,7 @@ function lanAddress(): string | undefined {
     .find((i) => i !== undefined && i.family === 'IPv4' && !i.internal)?.address;
 }
 
-describe('HTTPS and passwords from other hosts (SPEC §3, docs/http-api.md)', () => {
+describe('HTTPS and passwords from other hosts (docs/protocol.md §3.2, docs/http-api.md)', () => {
   it('with http.tls the listener speaks HTTPS and the session cookie is Secure', async () => {
     const temp = await makeTempDir();
     const key = join(temp.path, 'key.pem');

@@ -9,10 +9,10 @@ import { SIZE_HELP, sizeArgument } from '../parse-size.js';
 import { readNewPassword } from '../password-prompt.js';
 import { formatBytes } from '../../units/bytes.js';
 
-/** Same default as `gridlink serve` (SPEC §9). */
+/** Same default as `gridlink serve` (README.md "Quick tour"). */
 const DEFAULT_DATA_DIR = './gridlink-data';
 
-/** The socket of the server that runs on `--data` (SPEC §8). */
+/** The socket of the server that runs on `--data` (docs/protocol.md §6). */
 function socketPath(command: Command): string {
   return join(command.optsWithGlobals<{ data: string }>().data, 'admin.sock');
 }
@@ -130,7 +130,7 @@ function registerUser(admin: Command): void {
 }
 
 /**
- * `gridlink admin [--data DIR] status | user …` (SPEC §8, §9): administers the
+ * `gridlink admin [--data DIR] status | user …` (docs/protocol.md §6, README.md "Quick tour"): administers the
  * server running on DIR through `DIR/admin.sock`. Whoever may open that
  * socket (mode 0600: the server's own user) is the administrator; there is
  * no login.

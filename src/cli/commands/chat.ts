@@ -16,7 +16,7 @@ any other line is sent to the room ("//text" sends "/text")
 
 /** How often a quiet session checks whether the server dropped it (kick, too slow, closed). */
 
-/** Flags of `gridlink chat` (SPEC §9). */
+/** Flags of `gridlink chat` (README.md "Quick tour"). */
 interface ChatFlags extends ServerFlags {
   room: string;
   name: string;
@@ -62,7 +62,7 @@ function printable(text: string): string {
   return text.replace(/\p{Cc}/gu, '\uFFFD');
 }
 
-/** One line for a room event (SPEC §5.1): notices, messages, private messages, announcements. */
+/** One line for a room event (docs/protocol.md §3.4): notices, messages, private messages, announcements. */
 export function formatChatEvent(event: ChatEvent): string {
   const from = printable(event.from);
   const text = printable(event.text ?? '');
@@ -251,7 +251,7 @@ async function runChat(flags: ChatFlags): Promise<void> {
 }
 
 /**
- * `gridlink chat [--room ROOM] --name NICK` (SPEC §5.1, §9): an interactive
+ * `gridlink chat [--room ROOM] --name NICK` (docs/protocol.md §3.4, README.md "Quick tour"): an interactive
  * chat room. Room events are printed above the prompt without disturbing
  * what the user is typing; `/who`, `/msg`, `/help`, `/quit` (or Ctrl-D).
  * Without a terminal, lines are read from stdin until it ends. Exit status 1

@@ -11,7 +11,7 @@ export function formatEntry(entry: EntryInfo): string {
   return `${entry.type.padEnd(5)} ${size.padStart(10)}  ${when}  ${entry.name}${entry.type === 'dir' ? '/' : ''}`;
 }
 
-/** `gridlink ls|mkdir|rm|rmdir|mv` (SPEC §4, §9). */
+/** `gridlink ls|mkdir|rm|rmdir|mv` (docs/protocol.md §3.3, README.md "Quick tour"). */
 export function registerFileCommands(program: Command): void {
   withServerOptions(program.command('ls').description('list a remote directory').argument('[path]', 'remote directory (default: your home)'))
     .option('--json', 'print JSON for scripts')

@@ -78,7 +78,7 @@ async function pointInfo(client: GridlinkClient, name: string): Promise<PointSna
   return found;
 }
 
-/** `gridlink points|watch|history|alarms|select|operate` (SPEC §6, §9). */
+/** `gridlink points|watch|history|alarms|select|operate` (docs/protocol.md §3.6, README.md "Quick tour"). */
 export function registerScada(program: Command): void {
   withServerOptions(program.command('points').description('list points with value, quality and time').argument('[pattern]', 'point pattern: sub1.f1.*, sub1.>, *.*.breaker'))
     .option('--json', 'print JSON for scripts')

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parsePort } from '../options.js';
 
-/** `gridlink serve [--config FILE] [--data DIR] [--port N]` (SPEC §9). */
+/** `gridlink serve [--config FILE] [--data DIR] [--port N]` (README.md "Quick tour"). */
 export function registerServe(program: Command): void {
   program
     .command('serve')

@@ -31,7 +31,7 @@ export function splitWords(line: string): string[] {
 const REMOTE_ARGS = new Set(['ls', 'cd', 'get', 'rm', 'rmdir', 'mv', 'mkdir']);
 
 /**
- * `gridlink shell` (SPEC §9): an interactive FTP-like prompt on one
+ * `gridlink shell` (README.md "Quick tour"): an interactive FTP-like prompt on one
  * connection, showing the remote directory in its prompt, with tab completion
  * of remote names (and of local names for `put`).
  */

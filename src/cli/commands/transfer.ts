@@ -22,7 +22,7 @@ function parseVerify(value: string): DigestName {
 
 function addTransferOptions(command: Command): Command {
   return withServerOptions(command)
-    .option('--legacy', "speak the course's simulated-FTP protocol (SPEC §2.1): no login, no resume, no checksum")
+    .option('--legacy', "speak the course's simulated-FTP protocol (docs/protocol.md §2): no login, no resume, no checksum")
     .option('--verify <digest>', 'end-to-end digest: xxh128 (fast), sha256 or md5; a server that predates the choice checks sha256', parseVerify, 'xxh128')
     .option('--md5', 'also verify with MD5')
     .option('--no-progress', 'do not show progress');
@@ -65,7 +65,7 @@ async function transfer(
   }
 }
 
-/** `gridlink put LOCAL [REMOTE]` and `gridlink get REMOTE [LOCAL]` (SPEC §9). */
+/** `gridlink put LOCAL [REMOTE]` and `gridlink get REMOTE [LOCAL]` (README.md "Quick tour"). */
 export function registerTransfers(program: Command): void {
   addTransferOptions(
     program

@@ -6,7 +6,7 @@ import type { Session } from '../session.js';
 import type { ChatRooms, Membership } from '../../services/chat/chat-rooms.js';
 
 /**
- * Native chat (SPEC §5.1; docs/protocol.md §3.5): `chat.join`, `chat.leave`,
+ * Native chat (docs/protocol.md §3.4; docs/protocol.md §3.5): `chat.join`, `chat.leave`,
  * `chat.say`, `chat.msg`, `chat.who`. Room events reach the member as frames
  * `{"v":1,"cmd":"chat.event",…}` without an `id`, written with backpressure:
  * a member that stops reading fills its bounded queue and is disconnected.

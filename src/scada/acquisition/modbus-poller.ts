@@ -24,7 +24,7 @@ export interface PollSink {
 }
 
 /**
- * Polls one Modbus TCP device (SPEC §6): one connection, the device's reads
+ * Polls one Modbus TCP device (docs/protocol.md §3.6): one connection, the device's reads
  * planned into as few requests as possible, every `pollMs`. A failed poll or
  * connection marks the device lost at once (so its points go invalid within
  * one poll period plus the request timeout), and reconnects with a doubling

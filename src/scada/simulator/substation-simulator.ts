@@ -46,7 +46,7 @@ interface Travel {
 }
 
 /**
- * The built-in substation simulator (SPEC §6): a Modbus TCP server whose
+ * The built-in substation simulator (docs/protocol.md §3.6): a Modbus TCP server whose
  * units are bays of a substation, each with feeders and breakers, publishing
  * the register map of layout.ts. Field devices replace it; nothing in
  * gridlink depends on it beyond that map.

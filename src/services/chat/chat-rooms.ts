@@ -17,7 +17,7 @@ const ROOM = /^[A-Za-z0-9_-]{1,32}$/u;
 // eslint-disable-next-line no-control-regex
 const BAD_NICK = /[\s\u0000-\u001f\u007f-\u009f]/u;
 const MAX_TEXT = 4096;
-/** Events that may wait for one member before it counts as too slow (SPEC §5.1: then disconnect). */
+/** Events that may wait for one member before it counts as too slow (docs/protocol.md §3.4: then disconnect). */
 const MEMBER_QUEUE = 1000;
 
 export function checkRoom(room: string): void {
@@ -87,7 +87,7 @@ export class Membership {
 }
 
 /**
- * Chat rooms (SPEC §5.1) on the {@link Bus}: a nickname is unique in its
+ * Chat rooms (docs/protocol.md §3.4) on the {@link Bus}: a nickname is unique in its
  * room; joining and leaving are announced to the others; messages go to
  * every other member; private messages to one; announcements to every room.
  * Events travel over the bus (topics `chat.room.<room>` and
@@ -139,7 +139,7 @@ export class ChatRooms {
     return Object.fromEntries([...this.#rooms].map(([room, members]) => [room, members.size]));
   }
 
-  /** An administrator's announcement to every room (SPEC §5.1, §8). */
+  /** An administrator's announcement to every room (docs/protocol.md §3.4, docs/protocol.md §6). */
   announce(text: string): number {
     checkText(text);
     const rooms = [...this.#rooms.keys()];
@@ -147,7 +147,7 @@ export class ChatRooms {
     return rooms.length;
   }
 
-  /** Removes every membership with this nickname (SPEC §8 kick); returns how many. */
+  /** Removes every membership with this nickname (docs/protocol.md §6 kick); returns how many. */
   kick(nick: string): number {
     let kicked = 0;
     for (const [room, members] of this.#rooms) {

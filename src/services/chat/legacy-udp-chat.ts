@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { GridlinkError } from '../../errors/index.js';
 import { ADMIN_NICK, checkNick, type ChatEvent, type ChatRooms, type Membership } from './chat-rooms.js';
 
-/** Legacy members share this room with native ones (SPEC §5.2). */
+/** Legacy members share this room with native ones (docs/legacy-chat.md). */
 export const LOBBY = 'lobby';
 /** The course client sends short lines; anything bigger is refused unread. */
 const MAX_DATAGRAM = 4096;
@@ -51,7 +51,7 @@ interface LegacyMember {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** How a room event looks to the course's UDP client (SPEC §5.2, byte for byte). */
+/** How a room event looks to the course's UDP client (docs/legacy-chat.md, byte for byte). */
 export function renderLegacy(event: ChatEvent): string | null {
   switch (event.type) {
     case 'joined':
@@ -205,7 +205,7 @@ export class LegacyUdpChat {
   #owned(name: string, from: RemoteInfo): LegacyMember | undefined {
     const member = this.#members.get(name);
     if (member === undefined || member.address !== from.address || member.port !== from.port) {
-      // Not theirs: ignored (SPEC §5.2), and logged, since it may be a spoof.
+      // Not theirs: ignored (docs/legacy-chat.md), and logged, since it may be a spoof.
       this.#options.logger.info({ event: 'chat.legacy_not_owner', name, from: `${from.address}:${from.port}` });
       return undefined;
     }

@@ -14,7 +14,7 @@ export interface DownloadRequest {
 }
 
 /**
- * A download (SPEC §4): a snapshot of one open file, streamed from `offset`.
+ * A download (docs/protocol.md §3.3): a snapshot of one open file, streamed from `offset`.
  * Reading through the open descriptor means a file replaced meanwhile by an
  * upload is still read consistently. The whole file's digest comes from the
  * digest cache (a file gridlink received or sent whole before, unchanged

@@ -19,8 +19,8 @@ export interface DirectoryHooks {
 }
 
 /**
- * A directory tree that clients are confined to: the anonymous area (SPEC §2.1)
- * or a user's home (SPEC §4). Paths come in as client strings, are normalised
+ * A directory tree that clients are confined to: the anonymous area (docs/protocol.md §2)
+ * or a user's home (docs/protocol.md §3.3). Paths come in as client strings, are normalised
  * by {@link resolveAreaPath}, and every filesystem access is then checked
  * against the area's real root, so symlinks cannot lead outside:
  *
@@ -154,7 +154,7 @@ export class FileArea {
 
   /**
    * Moves a complete, verified staged file to `relative` in one rename, so
-   * readers see either the old file or the new one, never a mix (SPEC §4).
+   * readers see either the old file or the new one, never a mix (docs/protocol.md §3.3).
    * `durable`: fsync the directory so the rename itself survives a power cut
    * (the caller has already synced the file). Without it nothing is synced:
    * on ext4 a directory fsync right after the rename also forces the file's

@@ -20,7 +20,7 @@ import type { UploadDeps } from './upload.js';
 
 export interface FileServiceOptions {
   readonly dataDir: string;
-  /** The anonymous area (SPEC §2.1), or null when it is off. */
+  /** The anonymous area (docs/protocol.md §2), or null when it is off. */
   readonly anonymous: { readonly dir: string; readonly writable: boolean; /** Bytes the area may hold. */ readonly quota: number } | null;
   /** Most files and directories one area (a home, the anonymous area) may hold. */
   readonly maxEntries: number;
@@ -30,14 +30,14 @@ export interface FileServiceOptions {
   readonly maxActiveTransfers: number;
   readonly partialMaxAgeMs: number;
   readonly logger: Logger;
-  /** Where file changes are recorded (SPEC §3). */
+  /** Where file changes are recorded (docs/protocol.md §3.2). */
   readonly audit: AuditLog;
   /** A user's current quota in bytes (undefined: the user no longer exists). */
   readonly quotaFor: (user: string) => number | undefined;
 }
 
 /**
- * The file service (SPEC §2.1, §4): owns the staging area, the upload locks,
+ * The file service (docs/protocol.md §2, docs/protocol.md §3.3): owns the staging area, the upload locks,
  * the areas clients may use, the quota ledger and the budget of active
  * transfers. What one connection does goes through a FileSession
  * (file-session.ts), one per connection of each front end.
@@ -106,7 +106,7 @@ export class FileService {
     return this.anonymous;
   }
 
-  /** The anonymous area, the only one legacy frames may use (SPEC §2.1). */
+  /** The anonymous area, the only one legacy frames may use (docs/protocol.md §2). */
   legacyArea(): FileArea {
     if (this.anonymous === null) throw new GridlinkError('GL_ERR_FILE_AREA_DISABLED');
     return this.anonymous;

@@ -1,6 +1,6 @@
 /**
  * Exclusive claims on names being uploaded, so two writers of the same name
- * never interleave (SPEC §4). In-process: each gridlink node owns its own disk.
+ * never interleave (docs/protocol.md §3.3). In-process: each gridlink node owns its own disk.
  */
 export class PathLocks {
   readonly #held = new Set<string>();

@@ -28,7 +28,7 @@ const SEPARATOR_LOOKALIKES = /[\u2044\u2215\u2216\u2571\u2572\u29f5\u29f8\u29f9\
 
 /**
  * Turns a client path into a normalised path relative to an area root
- * ('' is the root itself), without touching the filesystem (SPEC §2.1, §4).
+ * ('' is the root itself), without touching the filesystem (docs/protocol.md §2, docs/protocol.md §3.3).
  *
  * - `cwd` is the client's current directory inside the area ('' = root).
  * - A leading '/' means the area root when `allowAbsolute`; otherwise it is refused

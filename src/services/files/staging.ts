@@ -3,7 +3,7 @@ import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
- * Where uploads live until they are complete and verified (SPEC §4 "atomic"):
+ * Where uploads live until they are complete and verified (docs/protocol.md §3.3 "atomic"):
  * `<data>/staging/partial/` holds resumable uploads under a name derived from
  * (area, path, length), `<data>/staging/tmp/` holds one-shot legacy uploads.
  * Nothing here is reachable through any protocol, so a half-written file is

@@ -38,7 +38,7 @@ export interface UploadDeps {
 }
 
 /**
- * A resumable upload (SPEC §4): bytes go to a partial file in staging, keyed by
+ * A resumable upload (docs/protocol.md §3.3): bytes go to a partial file in staging, keyed by
  * (area, path, length), so a client that was cut off can ask where it stopped
  * and continue. Only one upload per name at a time (a path lock). The file is
  * renamed into place only after its digests match the sender's.

@@ -10,7 +10,7 @@ function plain(address: string): string {
 }
 
 /**
- * `GET /metrics` (SPEC §7): Prometheus text, no session (scrapers have
+ * `GET /metrics` (docs/http-api.md): Prometheus text, no session (scrapers have
  * none), but only for the addresses in `http.metricsAllow` (loopback by
  * default) — by the socket's address, never a forwarded-for header.
  */

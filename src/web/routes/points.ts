@@ -15,7 +15,7 @@ const pointName = { type: 'object', required: ['name'], properties: { name: { ty
 const operateBody = { type: 'object', required: ['value'], properties: { value: { type: 'number' } } } as const;
 
 /**
- * Points, devices, history, events, alarms and control (SPEC §6,
+ * Points, devices, history, events, alarms and control (docs/protocol.md §3.6,
  * docs/http-api.md) over the data plane's ScadaApi. Reading needs a viewer;
  * acknowledging, selecting and operating an operator. The actor of a command
  * is the session (`web:<handle>`), so its leases end with it.

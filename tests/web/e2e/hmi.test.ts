@@ -15,7 +15,7 @@ import { launchChromium, logIn, openPage, textOf, type UserPage } from './browse
 import { until } from '../../helpers/until.js';
 
 /**
- * The operator's page (SPEC §7) in a real Chromium against a real gridlink
+ * The operator's page (docs/http-api.md) in a real Chromium against a real gridlink
  * server: its HTTP listener, the built-in substation simulator polled over
  * Modbus TCP, accounts, files and chat — nothing mocked.
  */
