@@ -23,7 +23,7 @@ function isChunkSource(body: OutgoingBody): body is ChunkSource {
 /**
  * Writes frames to a socket one after another (a body is never interleaved
  * with another frame) and honours backpressure: it stops at
- * `writableNeedDrain` and continues on 'drain' (STYLE §3). Used by both the
+ * `writableNeedDrain` and continues on 'drain' (docs/architecture.md, backpressure). Used by both the
  * server session and the client.
  */
 export class FrameWriter {
@@ -102,7 +102,7 @@ export class FrameWriter {
   #corked = false;
 
   /**
-   * Small frames written in the same tick leave in one writev (STYLE §3:
+   * Small frames written in the same tick leave in one writev (docs/architecture.md, backpressure:
    * node-redis writes inside cork()), instead of one system call each.
    */
   #corkUntilNextTick(): void {

@@ -1,5 +1,5 @@
 /**
- * A budget of transfers that may move bytes at once (STYLE §2: bound what
+ * A budget of transfers that may move bytes at once (docs/architecture.md: bound what
  * accumulates). A transfer beyond it waits, first come first served, with its
  * connection paused, so its bytes wait in the kernel's socket buffers instead
  * of the server's memory: server memory is bounded by the budget, not by the
