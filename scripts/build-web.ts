@@ -5,7 +5,9 @@
  * hmi/src/ bundled by esbuild into one ES module, the stylesheet minified,
  * both under content-hashed names in dist/hmi/assets/ (so they can be cached
  * for good), and index.html / 404.html copied with the hashed names filled
- * in. Nothing is fetched from a CDN; the page is all here.
+ * in. The trend chart's library (uPlot, a pinned npm dependency) is bundled
+ * like the page's own modules, and its stylesheet through the `@import` at
+ * the top of hmi/style.css. Nothing is fetched from a CDN; the page is all here.
  *
  * Run by `npm run build` (hence by `npm start`'s prepare and `npm test`):
  *   tsx scripts/build-web.ts

@@ -3,20 +3,17 @@
  * acknowledged-and-cleared alarms leave the list. Alarms arrive from the
  * REST snapshot and then live; whichever copy is further along wins, so a
  * late snapshot cannot undo an acknowledgement seen on the WebSocket.
+ * Unacknowledged alarms blink (style.css) and sound (sound.ts) until an
+ * operator acknowledges them.
  */
 
 import type { Alarm } from '../../src/protocol/scada.js';
 import { ApiError, api } from './api.js';
 import { h, setText } from './dom.js';
 import { formatTime } from './format.js';
+import { formatCount, t } from './i18n.js';
 
 const PROGRESS: Readonly<Record<Alarm['state'], number>> = { active: 0, activeAcked: 1, cleared: 1, clearedAcked: 2 };
-const STATE_TEXT: Readonly<Record<Alarm['state'], string>> = {
-  active: 'ACTIVE',
-  activeAcked: 'acked',
-  cleared: 'CLEARED',
-  clearedAcked: 'cleared, acked',
-};
 /** Kept (for the counter and ordering) even after they leave the list; bounded. */
 const MAX_ALARMS = 500;
 
@@ -30,13 +27,20 @@ export class AlarmList {
   readonly #message: HTMLElement;
   readonly #alarms = new Map<number, Alarm>();
   readonly #onDeviceAlarm: () => void;
+  readonly #onUnacked: (ids: readonly number[]) => void;
   #canAck = false;
 
-  constructor(body: HTMLElement, counter: HTMLElement, message: HTMLElement, onDeviceAlarm: () => void) {
+  constructor(body: HTMLElement, counter: HTMLElement, message: HTMLElement, onDeviceAlarm: () => void, onUnacked: (ids: readonly number[]) => void) {
     this.#body = body;
     this.#counter = counter;
     this.#message = message;
     this.#onDeviceAlarm = onDeviceAlarm;
+    this.#onUnacked = onUnacked;
+    this.#render();
+  }
+
+  /** Draws the list again in the page's (new) language. */
+  relabel(): void {
     this.#render();
   }
 
@@ -49,7 +53,7 @@ export class AlarmList {
     try {
       this.update(await api<Alarm[]>('GET', '/api/alarms'));
     } catch (err) {
-      setText(this.#message, `Alarms unavailable: ${err instanceof ApiError ? err.describe() : String(err)}`);
+      setText(this.#message, t('alarms.unavailable', { error: err instanceof ApiError ? err.describe() : String(err) }));
     }
   }
 
@@ -74,7 +78,7 @@ export class AlarmList {
       setText(this.#message, '');
     } catch (err) {
       button.disabled = false;
-      setText(this.#message, `Acknowledge failed: ${err instanceof ApiError ? err.describe() : String(err)}`);
+      setText(this.#message, t('alarms.ackFailed', { error: err instanceof ApiError ? err.describe() : String(err) }));
     }
   }
 
@@ -82,11 +86,13 @@ export class AlarmList {
     const shown = [...this.#alarms.values()]
       .filter((a) => a.state !== 'clearedAcked')
       .sort((a, b) => Number(unacked(b)) - Number(unacked(a)) || b.raisedAt - a.raisedAt);
-    const count = shown.filter(unacked).length;
-    setText(this.#counter, String(count));
+    const open = shown.filter(unacked);
+    const count = open.length;
+    setText(this.#counter, formatCount(count));
     this.#counter.dataset['count'] = String(count);
+    this.#onUnacked(open.map((a) => a.id));
     if (shown.length === 0) {
-      this.#body.replaceChildren(h('tr', { class: 'empty' }, h('td', { colspan: 4 }, 'No alarms.')));
+      this.#body.replaceChildren(h('tr', { class: 'empty' }, h('td', { colspan: 4 }, t('alarms.none'))));
       return;
     }
     this.#body.replaceChildren(
@@ -97,17 +103,17 @@ export class AlarmList {
             type: 'button',
             'data-testid': `ack-${alarm.id}`,
             disabled: !this.#canAck || !unacked(alarm),
-            title: this.#canAck ? 'Acknowledge' : 'Your role may not acknowledge alarms',
+            title: this.#canAck ? t('alarms.ackTitle') : t('alarms.noRole'),
           },
-          'Ack',
+          t('alarms.ack'),
         );
         ack.addEventListener('click', () => void this.#ack(alarm, ack));
         return h(
           'tr',
-          { 'data-testid': `alarm-${alarm.id}`, class: `alarm sev-${alarm.severity} st-${alarm.state}`, title: alarm.ackedBy === null ? null : `acknowledged by ${alarm.ackedBy}` },
+          { 'data-testid': `alarm-${alarm.id}`, class: `alarm sev-${alarm.severity} st-${alarm.state}${unacked(alarm) ? ' unacked' : ''}`, title: alarm.ackedBy === null ? null : t('alarms.ackedBy', { who: alarm.ackedBy }) },
           h('td', { class: 'time' }, formatTime(alarm.raisedAt)),
-          h('td', { class: 'message' }, h('b', { class: 'source' }, alarm.source), h('span', {}, alarm.message)),
-          h('td', { class: 'state' }, STATE_TEXT[alarm.state]),
+          h('td', { class: 'message' }, h('b', { class: 'source' }, alarm.source), h('span', { class: 'kind' }, t(`alarms.kind.${alarm.kind}`)), h('span', { class: 'text' }, alarm.message)),
+          h('td', { class: 'state' }, t(`alarms.state.${alarm.state}`)),
           h('td', {}, unacked(alarm) ? ack : null),
         );
       }),

@@ -5,6 +5,7 @@
  */
 
 import type { Role } from '../../src/accounts/roles.js';
+import { describeError } from './i18n.js';
 
 export interface Session {
   readonly user: string;
@@ -23,9 +24,9 @@ export class ApiError extends Error {
     super(message);
   }
 
-  /** One line for a status bar: the message, the hint if any, and the code. */
+  /** One line for a status bar: the message (localized for the codes the page knows), the hint if any, and the code. */
   describe(): string {
-    return `${this.message}${this.hint === null ? '' : ` — ${this.hint}`} (${this.code})`;
+    return describeError(this.code, this.message, this.hint);
   }
 }
 

@@ -9,6 +9,7 @@ import type { OperateResult, SelectLease } from '../../src/protocol/scada.js';
 import { ApiError, api } from './api.js';
 import { serverNow } from './clock.js';
 import { h, setText } from './dom.js';
+import { formatTime, t } from './i18n.js';
 import { valueFor } from './points.js';
 import type { CommandRequest, SubstationView } from './substation.js';
 
@@ -31,8 +32,8 @@ export class ControlPanel {
   readonly #lease = h('p', { class: 'lease', 'data-testid': 'lease-countdown' });
   readonly #leaseBar = h('progress', { class: 'lease-bar', max: 1, value: 1 });
   readonly #error = h('p', { class: 'error', 'data-testid': 'operate-error', hidden: true });
-  readonly #confirm = h('button', { type: 'button', class: 'danger', 'data-testid': 'confirm-operate' }, 'Confirm');
-  readonly #cancel = h('button', { type: 'button', 'data-testid': 'cancel-operate' }, 'Cancel');
+  readonly #confirm = h('button', { type: 'button', class: 'danger', 'data-testid': 'confirm-operate' }, t('control.confirm'));
+  readonly #cancel = h('button', { type: 'button', 'data-testid': 'cancel-operate' }, t('control.cancel'));
   #active: { request: CommandRequest; lease: SelectLease; leaseMs: number; timer: ReturnType<typeof setInterval>; operating: boolean; failure: string | null } | null = null;
 
   constructor(dialog: HTMLDialogElement, status: HTMLElement, view: SubstationView) {
@@ -69,31 +70,31 @@ export class ControlPanel {
   /** Select, then ask. Only one command at a time. */
   async request(request: CommandRequest): Promise<void> {
     if (this.#active !== null) return;
-    const verb = request.action === 'open' ? 'Open' : 'Close';
+    const action = request.action === 'open' ? 'open' : 'close';
     this.#view.setBusy(request.feeder, true);
-    this.#setStatus('pending', `Selecting ${request.point.name}…`);
+    this.#setStatus('pending', t('control.selecting', { point: request.point.name }));
     let lease: SelectLease;
     try {
       lease = await api<SelectLease>('POST', pointPath(request.point.name, 'select'));
     } catch (err) {
       this.#view.setBusy(request.feeder, false);
-      this.#setStatus('failed', `Select of ${request.point.name} refused: ${describe(err)}`);
+      this.#setStatus('failed', t('control.selectRefused', { point: request.point.name, error: describe(err) }));
       return;
     }
     const leaseMs = Math.max(1, lease.expiresAt - serverNow());
     const timer = setInterval(() => this.#tick(), 250);
     this.#active = { request, lease, leaseMs, timer, operating: false, failure: null };
-    setText(this.#question, `${verb} breaker ${request.feeder}?`);
-    setText(this.#detail, `Command ${request.point.name} ← ${valueFor(request.point, request.action)} (${request.action}). Selected by ${lease.holder}; no one else can operate it until the lease ends.`);
+    setText(this.#question, t(`control.question.${action}`, { feeder: request.feeder }));
+    setText(this.#detail, t('control.detail', { point: request.point.name, value: String(valueFor(request.point, request.action)), action: t(`control.action.${action}`), holder: lease.holder }));
     this.#error.hidden = true;
     this.#confirm.disabled = false;
     this.#cancel.disabled = false;
-    setText(this.#cancel, 'Cancel');
-    setText(this.#confirm, `Confirm: ${verb.toLowerCase()}`);
+    setText(this.#cancel, t('control.cancel'));
+    setText(this.#confirm, t(`control.confirm.${action}`));
     this.#tick();
     this.#dialog.showModal();
     this.#cancel.focus();
-    this.#setStatus('pending', `${request.point.name} selected — waiting for confirmation.`);
+    this.#setStatus('pending', t('control.waiting', { point: request.point.name }));
   }
 
   #tick(): void {
@@ -102,13 +103,13 @@ export class ControlPanel {
     const left = active.lease.expiresAt - serverNow();
     this.#leaseBar.value = Math.max(0, left / active.leaseMs);
     if (left > 0) {
-      setText(this.#lease, `Lease expires in ${Math.ceil(left / 1000)} s`);
+      setText(this.#lease, t('control.leaseLeft', { seconds: Math.ceil(left / 1000) }));
       return;
     }
-    setText(this.#lease, 'Lease expired — select again to operate.');
+    setText(this.#lease, t('control.leaseExpired'));
     if (!active.operating) {
       this.#confirm.disabled = true;
-      setText(this.#cancel, 'Close');
+      setText(this.#cancel, t('control.dismiss'));
     }
   }
 
@@ -120,19 +121,20 @@ export class ControlPanel {
     this.#confirm.disabled = true;
     this.#cancel.disabled = true;
     this.#error.hidden = true;
-    setText(this.#confirm, 'Operating…');
-    this.#setStatus('pending', `Operating ${request.point.name}: waiting for the status feedback…`);
+    setText(this.#confirm, t('control.operating'));
+    this.#setStatus('pending', t('control.operatingStatus', { point: request.point.name }));
+    const action = request.action === 'open' ? 'open' : 'close';
     try {
       const result = await api<OperateResult>('POST', pointPath(request.point.name, 'operate'), { value: valueFor(request.point, request.action) });
-      this.#finish('ok', `${request.feeder} breaker ${request.action.toUpperCase()} — confirmed by the status feedback in ${result.tookMs} ms.`);
+      this.#finish('ok', t(`control.done.${action}`, { feeder: request.feeder, ms: result.tookMs }));
     } catch (err) {
       active.operating = false;
-      const text = `${request.action === 'open' ? 'Open' : 'Close'} ${request.feeder} failed: ${describe(err)}`;
+      const text = t(`control.failed.${action}`, { feeder: request.feeder, error: describe(err) });
       setText(this.#error, text);
       this.#error.hidden = false;
       this.#cancel.disabled = false;
-      setText(this.#cancel, 'Close');
-      setText(this.#confirm, 'Confirm');
+      setText(this.#cancel, t('control.dismiss'));
+      setText(this.#confirm, t('control.confirm'));
       active.failure = text;
       this.#setStatus('failed', text);
     }
@@ -143,8 +145,8 @@ export class ControlPanel {
     const active = this.#active;
     if (active === null) return;
     if (active.failure !== null) this.#finish('failed', active.failure);
-    else if (active.lease.expiresAt <= serverNow()) this.#finish('cancelled', `Lease on ${active.request.point.name} expired; nothing was sent.`);
-    else this.#finish('cancelled', `Command cancelled; ${active.request.point.name} released, nothing was sent.`);
+    else if (active.lease.expiresAt <= serverNow()) this.#finish('cancelled', t('control.expired', { point: active.request.point.name }));
+    else this.#finish('cancelled', t('control.cancelled', { point: active.request.point.name }));
   }
 
   #finish(outcome: Outcome, text: string): void {
@@ -161,7 +163,7 @@ export class ControlPanel {
 
   #setStatus(outcome: Outcome, text: string): void {
     this.#status.dataset['outcome'] = outcome;
-    this.#status.title = `at ${new Date().toLocaleTimeString(undefined, { hour12: false })}`;
+    this.#status.title = t('control.at', { time: formatTime(Date.now()) });
     setText(this.#status, text);
   }
 }

@@ -7,6 +7,7 @@
 import { ApiError, api, downloadFile, query, uploadFile, type Progress, type Transfer } from './api.js';
 import { h, setText } from './dom.js';
 import { formatBytes, formatDateTime, formatRate } from './format.js';
+import { formatNumber, t } from './i18n.js';
 import { naturalCompare } from './points.js';
 
 interface Entry {
@@ -57,13 +58,18 @@ export class FileBrowser {
     parts.refresh.addEventListener('click', () => void this.load(this.#dir));
   }
 
+  /** Lists the folder again in the page's (new) language. */
+  relabel(): void {
+    void this.load(this.#dir);
+  }
+
   async load(dir = this.#dir): Promise<void> {
     const ticket = ++this.#loading;
     let entries: Entry[];
     try {
       entries = await api<Entry[]>('GET', `/api/files${query({ path: dir })}`);
     } catch (err) {
-      if (ticket === this.#loading) this.#say(`Cannot list ${dir}: ${describe(err)}`, true);
+      if (ticket === this.#loading) this.#say(t('files.cannotList', { dir, error: describe(err) }), true);
       return;
     }
     if (ticket !== this.#loading) return; // a newer listing was asked for meanwhile
@@ -74,7 +80,7 @@ export class FileBrowser {
 
   #renderCrumbs(): void {
     const parts = this.#dir.split('/').filter((p) => p !== '');
-    const crumbs: Node[] = [this.#crumb('home', '/')];
+    const crumbs: Node[] = [this.#crumb(t('files.home'), '/')];
     parts.forEach((part, i) => {
       crumbs.push(document.createTextNode(' / '), this.#crumb(part, `/${parts.slice(0, i + 1).join('/')}`));
     });
@@ -102,11 +108,11 @@ export class FileBrowser {
           : h('span', { class: entry.type }, entry.name);
       const actions: HTMLElement[] = [];
       if (entry.type === 'file') {
-        const download = h('button', { type: 'button', 'data-testid': `download-${entry.name}`, title: `Download ${entry.name}` }, '⬇ Download');
+        const download = h('button', { type: 'button', 'data-testid': `download-${entry.name}`, title: t('files.downloadTitle', { name: entry.name }) }, t('files.download'));
         download.addEventListener('click', () => this.#download(path, entry));
         actions.push(download);
       }
-      const remove = h('button', { type: 'button', class: 'quiet', 'data-testid': `delete-${entry.name}`, title: `Delete ${entry.name}` }, 'Delete');
+      const remove = h('button', { type: 'button', class: 'quiet', 'data-testid': `delete-${entry.name}`, title: t('files.deleteTitle', { name: entry.name }) }, t('files.delete'));
       remove.addEventListener('click', () => void this.#remove(path, entry));
       actions.push(remove);
       return h(
@@ -118,7 +124,7 @@ export class FileBrowser {
         h('td', { class: 'actions' }, ...actions),
       );
     });
-    if (rows.length === 0) rows.push(h('tr', { class: 'empty' }, h('td', { colspan: 4 }, 'This folder is empty. Upload a file to start.')));
+    if (rows.length === 0) rows.push(h('tr', { class: 'empty' }, h('td', { colspan: 4 }, t('files.empty'))));
     if (this.#dir !== '/') {
       const up = h('button', { type: 'button', class: 'link dir', 'data-testid': 'dir-up' }, '../');
       up.addEventListener('click', () => void this.load(this.#dir.slice(0, this.#dir.lastIndexOf('/')) || '/'));
@@ -134,7 +140,7 @@ export class FileBrowser {
     row.onCancel(transfer);
     transfer.done.then(
       (result) => {
-        row.finish(`uploaded, SHA-256 ${result.sha256.slice(0, 12)}…`, false);
+        row.finish(t('files.uploaded', { sha: result.sha256.slice(0, 12) }), false);
         if (this.#dir === dir) void this.load(dir);
       },
       (err: unknown) => row.finish(describe(err), true),
@@ -146,14 +152,14 @@ export class FileBrowser {
       // Very large files: let the browser stream them to disk itself (its own progress UI).
       const anchor = h('a', { href: `/api/files/content${query({ path })}`, download: entry.name });
       anchor.click();
-      this.#say(`${entry.name} is large; the browser's download manager shows its progress.`, false);
+      this.#say(t('files.large', { name: entry.name }), false);
       return;
     }
     const row = this.#transferRow('download', entry.name, entry.size);
     const transfer = downloadFile(path, entry.name, row.progress);
     row.onCancel(transfer);
     transfer.done.then(
-      (bytes) => row.finish(`downloaded ${formatBytes(bytes)}`, false),
+      (bytes) => row.finish(t('files.downloaded', { size: formatBytes(bytes) }), false),
       (err: unknown) => row.finish(describe(err), true),
     );
   }
@@ -161,21 +167,21 @@ export class FileBrowser {
   async #mkdir(name: string): Promise<void> {
     try {
       await api('POST', '/api/files/mkdir', { path: join(this.#dir, name) });
-      this.#say(`Folder ${name} created.`, false);
+      this.#say(t('files.created', { name }), false);
       await this.load(this.#dir);
     } catch (err) {
-      this.#say(`Cannot create ${name}: ${describe(err)}`, true);
+      this.#say(t('files.cannotCreate', { name, error: describe(err) }), true);
     }
   }
 
   async #remove(path: string, entry: Entry): Promise<void> {
-    if (!window.confirm(`Delete ${entry.type === 'dir' ? 'the folder' : ''} ${entry.name}? This cannot be undone.`)) return;
+    if (!window.confirm(t(entry.type === 'dir' ? 'files.confirmDeleteDir' : 'files.confirmDelete', { name: entry.name }))) return;
     try {
       await api('DELETE', `/api/files${query({ path })}`);
-      this.#say(`${entry.name} deleted.`, false);
+      this.#say(t('files.deleted', { name: entry.name }), false);
       await this.load(this.#dir);
     } catch (err) {
-      this.#say(`Cannot delete ${entry.name}: ${describe(err)}`, true);
+      this.#say(t('files.cannotDelete', { name: entry.name, error: describe(err) }), true);
     }
   }
 
@@ -188,7 +194,7 @@ export class FileBrowser {
   #transferRow(direction: 'upload' | 'download', name: string, size: number) {
     const bar = h('progress', { max: Math.max(size, 1), value: 0, 'data-testid': `progress-${direction}-${name}` });
     const text = h('span', { class: 'transfer-text' }, `0 / ${formatBytes(size)}`);
-    const cancel = h('button', { type: 'button', class: 'quiet' }, 'Cancel');
+    const cancel = h('button', { type: 'button', class: 'quiet' }, t('files.cancel'));
     const row = h(
       'li',
       { class: `transfer ${direction}`, 'data-testid': `transfer-${direction}-${name}`, 'data-state': 'running' },
@@ -204,7 +210,7 @@ export class FileBrowser {
       bar.max = Math.max(max, 1);
       bar.value = loaded;
       const seconds = (performance.now() - started) / 1000;
-      const percent = total === null || total === 0 ? '' : ` (${Math.floor((loaded / total) * 100)} %)`;
+      const percent = total === null || total === 0 ? '' : ` (${formatNumber(Math.floor((loaded / total) * 100), 0)} %)`;
       setText(text, `${formatBytes(loaded)} / ${formatBytes(max)}${percent}${seconds > 0.2 ? ` · ${formatRate(loaded / seconds)}` : ''}`);
     };
     const finish = (summary: string, failed: boolean): void => {

@@ -1,4 +1,11 @@
-/** Display formats. Telemetry is shown with a fixed number of decimals per unit so columns do not jitter. */
+/**
+ * Display formats, for the page's language (i18n.ts). Telemetry is shown
+ * with a fixed number of decimals per unit so columns do not jitter.
+ */
+
+import { formatBytes, formatNumber } from './i18n.js';
+
+export { formatBytes, formatDateTime, formatTime } from './i18n.js';
 
 const DECIMALS: Readonly<Record<string, number>> = {
   kV: 2,
@@ -13,35 +20,17 @@ const DECIMALS: Readonly<Record<string, number>> = {
   '%': 1,
 };
 
+/** Decimals a value of this unit is shown with. */
+export function decimalsOf(unit: string, value: number): number {
+  return DECIMALS[unit] ?? (Number.isInteger(value) ? 0 : 2);
+}
+
 export function formatValue(value: number | null, unit: string): string {
   if (value === null || !Number.isFinite(value)) return '—';
-  const decimals = DECIMALS[unit] ?? (Number.isInteger(value) ? 0 : 2);
-  return value.toFixed(decimals);
+  return formatNumber(value, decimalsOf(unit, value));
 }
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
-export function formatBytes(bytes: number): string {
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`;
-}
-
-export function formatTime(ms: number | null): string {
-  if (ms === null) return '—';
-  return new Date(ms).toLocaleTimeString(undefined, { hour12: false });
-}
-
-export function formatDateTime(ms: number): string {
-  const date = new Date(ms);
-  return `${date.toLocaleDateString()} ${date.toLocaleTimeString(undefined, { hour12: false })}`;
-}
-
-/** "12.3 MB/s" style rate for transfers. */
+/** "12.3 MiB/s" style rate for transfers. */
 export function formatRate(bytesPerSecond: number): string {
   return `${formatBytes(Math.round(bytesPerSecond))}/s`;
 }

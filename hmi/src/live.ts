@@ -7,20 +7,24 @@
 
 import type { Alarm, PointSnapshot } from '../../src/protocol/scada.js';
 import type { ChatEvent } from '../../src/protocol/v1.js';
+import { t } from './i18n.js';
 
 export type ServerMessage =
   | { readonly type: 'point'; readonly point: PointSnapshot }
   | { readonly type: 'alarm'; readonly alarm: Alarm }
   | { readonly type: 'chat'; readonly event: ChatEvent }
-  /** Reply to `join` (sent by the server, not yet in docs/http-api.md). */
+  /** Reply to `join`. */
   | { readonly type: 'joined'; readonly room: string; readonly nick: string; readonly members: readonly string[] }
+  /** Reply to `leave`. */
+  | { readonly type: 'left'; readonly room: string }
   | { readonly type: 'error'; readonly code: string; readonly message: string };
 
 export type ClientMessage =
   | { readonly op: 'subscribe'; readonly points: string }
   | { readonly op: 'alarms' }
   | { readonly op: 'join'; readonly room: string; readonly nick: string }
-  | { readonly op: 'say'; readonly text: string };
+  | { readonly op: 'leave'; readonly room?: string }
+  | { readonly op: 'say'; readonly text: string; readonly room?: string };
 
 export type LinkState = 'connecting' | 'live' | 'offline';
 
@@ -73,10 +77,10 @@ export class LiveConnection {
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const socket = new WebSocket(`${scheme}//${location.host}/api/live`);
     this.#socket = socket;
-    this.#handlers.state('connecting', 'connecting…');
+    this.#handlers.state('connecting', t('link.connecting'));
     socket.addEventListener('open', () => {
       this.#backoff = MIN_BACKOFF_MS;
-      this.#handlers.state('live', 'live');
+      this.#handlers.state('live', t('link.live'));
       this.#handlers.opened();
     });
     socket.addEventListener('message', (event: MessageEvent<unknown>) => {
@@ -103,7 +107,7 @@ export class LiveConnection {
       const wait = this.#backoff;
       this.#backoff = Math.min(this.#backoff * 2, MAX_BACKOFF_MS);
       const reason = event.reason === '' ? `code ${event.code}` : event.reason;
-      this.#handlers.state('offline', `disconnected (${reason}); retrying in ${Math.round(wait / 1000)} s`);
+      this.#handlers.state('offline', t('link.offline', { reason, seconds: Math.round(wait / 1000) }));
       this.#retry = setTimeout(() => {
         this.#retry = null;
         if (!this.#closed) this.#connect();

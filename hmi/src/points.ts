@@ -5,6 +5,8 @@
  */
 
 import type { PointSnapshot } from '../../src/protocol/scada.js';
+import { t } from './i18n.js';
+import type { MessageKey } from './messages.js';
 
 export interface PointPlace {
   readonly device: string;
@@ -27,12 +29,12 @@ export const naturalCompare = new Intl.Collator(undefined, { numeric: true, sens
 
 const QUANTITY_ORDER = ['voltage', 'current', 'activePower', 'reactivePower', 'frequency'];
 
-const LABELS: Readonly<Record<string, readonly [symbol: string, name: string]>> = {
-  voltage: ['U', 'Voltage'],
-  current: ['I', 'Current'],
-  activePower: ['P', 'Active'],
-  reactivePower: ['Q', 'Reactive'],
-  frequency: ['f', 'Frequency'],
+const LABELS: Readonly<Record<string, readonly [symbol: string, name: MessageKey]>> = {
+  voltage: ['U', 'quantity.voltage'],
+  current: ['I', 'quantity.current'],
+  activePower: ['P', 'quantity.activePower'],
+  reactivePower: ['Q', 'quantity.reactivePower'],
+  frequency: ['f', 'quantity.frequency'],
 };
 
 export function compareQuantities(a: string, b: string): number {
@@ -42,10 +44,10 @@ export function compareQuantities(a: string, b: string): number {
   return naturalCompare(a, b);
 }
 
-/** [symbol, name] for a quantity token; unknown camelCase tokens are spelled out. */
+/** [symbol, name] for a quantity token, in the page's language; unknown camelCase tokens are spelled out. */
 export function labelOf(quantity: string): readonly [string, string] {
   const known = LABELS[quantity];
-  if (known !== undefined) return known;
+  if (known !== undefined) return [known[0], t(known[1])];
   const words = quantity.replace(/([a-z0-9])([A-Z])/gu, '$1 $2').toLowerCase();
   return ['', words.charAt(0).toUpperCase() + words.slice(1)];
 }
@@ -65,9 +67,11 @@ export function valueFor(point: PointSnapshot, state: 'open' | 'closed'): number
 }
 
 /** Short enough for a feeder's column; the legend and the row's tooltip spell them out. */
-export const QUALITY_BADGE: Readonly<Record<PointSnapshot['quality'], string>> = {
-  good: '',
-  invalid: 'INV',
-  questionable: 'QST',
-  substituted: 'SUB',
-};
+export function qualityBadge(quality: PointSnapshot['quality']): string {
+  return quality === 'good' ? '' : t(`badge.${quality}`);
+}
+
+/** The quality in words. */
+export function qualityName(quality: PointSnapshot['quality']): string {
+  return t(`quality.${quality}`);
+}

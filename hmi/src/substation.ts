@@ -1,14 +1,18 @@
 /**
  * The live view (docs/http-api.md, WebSocket /api/live): per device a busbar with one bay per feeder —
  * breaker symbol and state, then the feeder's measurements, each with its
- * quality. The layout is built once per set of point names; updates only
- * touch the cells of the points that changed, batched per animation frame.
+ * quality; a click on a value (or on a breaker's state) opens a detail row
+ * with its quality, source and receive times and a way to its trend. The
+ * layout is built once per set of point names (and again when the language
+ * changes); updates only touch the cells of the points that changed,
+ * batched per animation frame.
  */
 
 import type { DeviceStatus, PointSnapshot } from '../../src/protocol/scada.js';
-import { flash, h, setText } from './dom.js';
+import { append, flash, h, setText } from './dom.js';
 import { formatTime, formatValue } from './format.js';
-import { QUALITY_BADGE, compareQuantities, labelOf, naturalCompare, placeOf, stateOf } from './points.js';
+import { formatCount, t } from './i18n.js';
+import { compareQuantities, labelOf, naturalCompare, placeOf, qualityBadge, qualityName, stateOf } from './points.js';
 
 export type BreakerAction = 'open' | 'closed';
 
@@ -25,6 +29,12 @@ interface ValueCell {
   readonly value: HTMLElement;
   readonly unit: HTMLElement;
   readonly badge: HTMLElement;
+}
+
+/** The open detail row: which point, and the row under which it sits. */
+interface Detail {
+  readonly point: string;
+  readonly row: HTMLTableRowElement;
 }
 
 interface Bay {
@@ -44,6 +54,8 @@ interface Bay {
 export class SubstationView {
   readonly #root: HTMLElement;
   readonly #onCommand: (request: CommandRequest) => void;
+  readonly #onTrend: (point: string) => void;
+  #detail: Detail | null = null;
   readonly #points = new Map<string, PointSnapshot>();
   readonly #pending = new Set<string>();
   readonly #cells = new Map<string, ValueCell>();
@@ -55,10 +67,22 @@ export class SubstationView {
   #frame: number | null = null;
   #layoutStale = true;
 
-  constructor(root: HTMLElement, onCommand: (request: CommandRequest) => void) {
+  constructor(root: HTMLElement, onCommand: (request: CommandRequest) => void, onTrend: (point: string) => void) {
     this.#root = root;
     this.#onCommand = onCommand;
+    this.#onTrend = onTrend;
     this.#renderEmpty();
+  }
+
+  /** Every point known, by name. */
+  points(): PointSnapshot[] {
+    return [...this.#points.values()];
+  }
+
+  /** Builds the view again in the page's (new) language. */
+  relabel(): void {
+    this.#layoutStale = true;
+    this.#schedule();
   }
 
   setCanOperate(canOperate: boolean): void {
@@ -104,9 +128,11 @@ export class SubstationView {
   #flush(): void {
     if (this.#layoutStale) {
       this.#layoutStale = false;
+      const open = this.#detail?.point ?? null;
       this.#build();
       this.#pending.clear();
       for (const point of this.#points.values()) this.#apply(point, false);
+      if (open !== null) this.#toggleDetail(open);
       return;
     }
     for (const name of this.#pending) {
@@ -117,7 +143,7 @@ export class SubstationView {
   }
 
   #renderEmpty(): void {
-    this.#root.replaceChildren(h('p', { class: 'empty', 'data-testid': 'points-empty' }, 'Waiting for the first values from the substation…'));
+    this.#root.replaceChildren(h('p', { class: 'empty', 'data-testid': 'points-empty' }, t('substation.waiting')));
   }
 
   /** Groups the known points into devices → feeders → quantities and builds the DOM. */
@@ -125,6 +151,7 @@ export class SubstationView {
     this.#cells.clear();
     this.#bays.clear();
     this.#deviceBadges.clear();
+    this.#detail = null;
     const devices = new Map<string, Map<string, PointSnapshot[]>>();
     for (const point of this.#points.values()) {
       const place = placeOf(point.name);
@@ -155,7 +182,7 @@ export class SubstationView {
         h(
           'section',
           { class: 'device', 'data-testid': `device-${device}` },
-          h('header', { class: 'device-head' }, h('h3', {}, device === '' ? 'Points' : device), badge),
+          h('header', { class: 'device-head' }, h('h3', {}, device === '' ? t('substation.points') : device), badge),
           bays.length > 0 ? h('div', { class: 'busbar', 'aria-hidden': 'true' }) : null,
           bays.length > 0 ? h('div', { class: 'bays' }, ...bays) : null,
           general,
@@ -173,10 +200,10 @@ export class SubstationView {
       return;
     }
     badge.className = `device-status ${status.online ? 'online' : 'offline'}`;
-    badge.textContent = status.online ? 'online' : 'OFFLINE';
+    badge.textContent = status.online ? t('device.online') : t('device.offline');
     badge.title = status.online
-      ? `${status.address} — last poll ${formatTime(status.lastPollAt)}, ${status.polls} polls, ${status.failures} failures`
-      : `${status.address} — ${status.lastError ?? 'not answering'}`;
+      ? t('device.onlineTitle', { address: status.address, time: formatTime(status.lastPollAt), polls: formatCount(status.polls), failures: formatCount(status.failures) })
+      : t('device.offlineTitle', { address: status.address, error: status.lastError ?? t('device.notAnswering') });
   }
 
   #buildBay(device: string, feeder: string, points: PointSnapshot[]): HTMLElement {
@@ -192,16 +219,19 @@ export class SubstationView {
     const symbol = h('div', { class: 'breaker-symbol', 'data-testid': `breaker-symbol-${id}` });
     const state = h('span', { class: 'breaker-state', 'data-testid': `breaker-${id}` }, '—');
     const stateBadge = h('span', { class: 'q-badge' });
-    const openButton = h('button', { type: 'button', class: 'cmd cmd-open', 'data-testid': `open-${id}` }, 'Open');
-    const closeButton = h('button', { type: 'button', class: 'cmd cmd-close', 'data-testid': `close-${id}` }, 'Close');
+    const openButton = h('button', { type: 'button', class: 'cmd cmd-open', 'data-testid': `open-${id}` }, t('control.open'));
+    const closeButton = h('button', { type: 'button', class: 'cmd cmd-close', 'data-testid': `close-${id}` }, t('control.close'));
+    const breakerLine = h('button', { type: 'button', class: 'breaker-line link', title: t('detail.show'), 'data-testid': `breaker-line-${id}` }, state, stateBadge);
+    const body = h('tbody', {}, ...rows);
     const element = h(
       'article',
       { class: 'bay', 'data-testid': `feeder-${id}`, 'data-breaker': 'unknown' },
       h('div', { class: 'oneline', 'aria-hidden': 'true' }, h('div', { class: 'wire wire-top' }), symbol, h('div', { class: 'wire wire-bottom' }), h('div', { class: 'load' })),
-      h('header', { class: 'bay-head' }, h('h4', {}, feeder), h('span', { class: 'breaker-line' }, state, stateBadge)),
-      h('table', { class: 'meas' }, h('tbody', {}, ...rows)),
+      h('header', { class: 'bay-head' }, h('h4', { 'data-testid': `bay-name-${id}` }, t('substation.feeder', { name: feeder })), breakerLine),
+      h('table', { class: 'meas' }, body),
       control === null ? null : h('div', { class: 'bay-controls' }, openButton, closeButton),
     );
+    if (breaker !== null) breakerLine.addEventListener('click', () => this.#toggleDetail(breaker.name, body));
     const bay: Bay = { id, element, state, symbol, stateBadge, openButton, closeButton, breaker: breaker?.name ?? null, control: control?.name ?? null };
     openButton.addEventListener('click', () => this.#command(bay, 'open'));
     closeButton.addEventListener('click', () => this.#command(bay, 'closed'));
@@ -221,14 +251,72 @@ export class SubstationView {
     const badge = h('span', { class: 'q-badge' });
     const row = h(
       'tr',
-      { 'data-testid': `point-${point.name}`, 'data-quality': point.quality },
+      { 'data-testid': `point-${point.name}`, 'data-quality': point.quality, class: 'point-row', tabindex: 0 },
       h('th', { scope: 'row', title: point.name }, symbol === '' ? null : h('span', { class: 'sym' }, symbol), h('span', { class: symbol === '' ? 'name' : 'name optional' }, name)),
       value,
       unit,
       h('td', { class: 'quality' }, badge),
     );
     this.#cells.set(point.name, { row, value, unit, badge });
+    row.addEventListener('click', () => this.#toggleDetail(point.name));
+    row.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        this.#toggleDetail(point.name);
+      }
+    });
     return row;
+  }
+
+  /**
+   * Opens the detail row of a point under its row (a breaker's at the top of
+   * its bay's table), or closes it when it is the one open.
+   */
+  #toggleDetail(name: string, body?: HTMLElement): void {
+    const open = this.#detail;
+    if (open !== null) {
+      open.row.remove();
+      this.#cells.get(open.point)?.row.removeAttribute('aria-expanded');
+      this.#detail = null;
+      if (open.point === name) return;
+    }
+    const point = this.#points.get(name);
+    if (point === undefined) return;
+    const row = h('tr', { class: 'detail-row', 'data-testid': `detail-${name}` }, h('td', { colspan: 4 }));
+    const cell = this.#cells.get(name);
+    if (cell !== undefined) {
+      cell.row.after(row);
+      cell.row.setAttribute('aria-expanded', 'true');
+    } else {
+      const bay = [...this.#bays.values()].find((b) => b.breaker === name);
+      const tbody = body ?? bay?.element.querySelector('tbody');
+      if (tbody === null || tbody === undefined) return;
+      tbody.prepend(row);
+    }
+    this.#detail = { point: name, row };
+    this.#renderDetail(point);
+  }
+
+  #renderDetail(point: PointSnapshot): void {
+    const detail = this.#detail;
+    if (detail === null || detail.point !== point.name) return;
+    const trend = h('button', { type: 'button', class: 'quiet', 'data-testid': `trend-${point.name}` }, t('detail.trend'));
+    trend.addEventListener('click', (event) => {
+      event.stopPropagation();
+      this.#onTrend(point.name);
+    });
+    const item = (label: string, value: string, testId?: string): HTMLElement => h('span', { class: 'detail-item' }, h('span', { class: 'label' }, label), ' ', h('b', testId === undefined ? {} : { 'data-testid': testId }, value));
+    const cell = detail.row.firstElementChild;
+    if (cell === null) return;
+    cell.replaceChildren();
+    append(cell, [
+      h('code', { class: 'detail-name' }, point.name),
+      item(t('detail.quality'), `${qualityName(point.quality)}${point.substitutedBy === undefined ? '' : ` (${t('detail.substitutedBy', { who: point.substitutedBy })})`}`, `detail-quality-${point.name}`),
+      item(t('detail.source'), formatTime(point.sourceTime), `detail-source-${point.name}`),
+      item(t('detail.server'), formatTime(point.serverTime)),
+      point.alarm === undefined ? null : item(t('detail.alarm'), t(`alarms.state.${point.alarm}`)),
+      point.class === 'telemetry' || point.class === 'status' ? trend : null,
+    ]);
   }
 
   #apply(point: PointSnapshot, animate: boolean): void {
@@ -237,9 +325,13 @@ export class SubstationView {
       const changed = setText(cell.value, formatValue(point.value, point.unit));
       setText(cell.unit, point.unit);
       this.#applyQuality(cell.row, cell.badge, point);
-      cell.row.title = `${point.name}: ${point.quality}${point.alarm === undefined ? '' : `, alarm ${point.alarm}`}, source time ${formatTime(point.sourceTime)}`;
+      cell.row.title =
+        point.alarm === undefined
+          ? t('point.title', { name: point.name, quality: qualityName(point.quality), time: formatTime(point.sourceTime) })
+          : t('point.titleAlarm', { name: point.name, quality: qualityName(point.quality), alarm: t(`alarms.state.${point.alarm}`), time: formatTime(point.sourceTime) });
       if (changed && animate) flash(cell.value);
     }
+    if (this.#detail?.point === point.name) this.#renderDetail(point);
     for (const bay of this.#bays.values()) {
       const isBreaker = bay.breaker === point.name || (bay.breaker === null && bay.control === point.name);
       if (isBreaker) this.#applyBreaker(bay, point, animate);
@@ -252,7 +344,7 @@ export class SubstationView {
     const alarm = point.alarm === 'active' || point.alarm === 'activeAcked' ? point.alarm : null;
     if (alarm === null) delete row.dataset['alarm'];
     else row.dataset['alarm'] = alarm;
-    setText(badge, alarm === null ? QUALITY_BADGE[point.quality] : 'ALM');
+    setText(badge, alarm === null ? qualityBadge(point.quality) : t('badge.alarm'));
     badge.className = `q-badge q-${point.quality}${alarm === null ? '' : ' q-alarm'}`;
   }
 
@@ -261,10 +353,11 @@ export class SubstationView {
     const before = bay.element.dataset['breaker'];
     bay.element.dataset['breaker'] = state;
     bay.element.dataset['quality'] = point.quality;
-    setText(bay.state, state === 'unknown' ? (point.quality === 'invalid' ? 'INVALID' : '—') : state.toUpperCase());
-    setText(bay.stateBadge, point.quality === 'good' || point.quality === 'invalid' ? '' : QUALITY_BADGE[point.quality]);
+    const shown = state === 'unknown' ? (point.quality === 'invalid' ? t('breaker.invalid') : '—') : state === 'open' ? t('breaker.open') : state === 'closed' ? t('breaker.closed') : state.toUpperCase();
+    setText(bay.state, shown);
+    setText(bay.stateBadge, point.quality === 'good' || point.quality === 'invalid' ? '' : qualityBadge(point.quality));
     bay.stateBadge.className = `q-badge q-${point.quality}`;
-    bay.symbol.title = `${point.name}: ${state} (${point.quality}), source ${formatTime(point.sourceTime)}`;
+    bay.symbol.title = t('breaker.title', { name: point.name, state: shown, quality: qualityName(point.quality), time: formatTime(point.sourceTime) });
     if (animate && before !== state) flash(bay.element, 'toggled');
   }
 
@@ -272,18 +365,18 @@ export class SubstationView {
     const control = bay.control === null ? undefined : this.#points.get(bay.control);
     const state = bay.element.dataset['breaker'];
     const reason = !this.#canOperate
-      ? 'Your role may not operate breakers'
+      ? t('control.noRole')
       : control === undefined
-        ? 'No control point'
+        ? t('control.noPoint')
         : this.#busy.has(bay.id)
-          ? 'A command is in progress'
+          ? t('control.busy')
           : state === 'unknown'
-            ? 'Breaker position unknown: no valid status from the device'
+            ? t('control.unknownState')
             : null;
     bay.openButton.disabled = reason !== null || state === 'open';
     bay.closeButton.disabled = reason !== null || state === 'closed';
-    bay.openButton.title = reason ?? (state === 'open' ? 'Already open' : `Open breaker ${bay.id}`);
-    bay.closeButton.title = reason ?? (state === 'closed' ? 'Already closed' : `Close breaker ${bay.id}`);
+    bay.openButton.title = reason ?? (state === 'open' ? t('control.alreadyOpen') : t('control.openTitle', { feeder: bay.id }));
+    bay.closeButton.title = reason ?? (state === 'closed' ? t('control.alreadyClosed') : t('control.closeTitle', { feeder: bay.id }));
   }
 
   #command(bay: Bay, action: BreakerAction): void {

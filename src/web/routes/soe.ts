@@ -4,45 +4,13 @@ import type { GridlinkDatabase } from '../../accounts/database.js';
 import { GridlinkError } from '../../errors/index.js';
 import { pointMatcher } from '../../scada/point-pattern.js';
 import type { Quality } from '../../protocol/scada.js';
+import { SOE_KINDS, type SoeEntry, type SoeKind, type SoePage } from './soe-types.js';
 import type { RouteAccess } from '../access.js';
 import type { WebContext } from '../web-context.js';
 import { intParam, stringParam, timeRange, type Query } from './query-params.js';
 import { accountsDatabase, historyReader } from './stores.js';
 
-/** What the sequence of events lists (docs/http-api.md "Sequence of events"). */
-export const SOE_KINDS = ['change', 'quality', 'alarm', 'command'] as const;
-export type SoeKind = (typeof SOE_KINDS)[number];
-
-/** One line of the sequence of events. */
-export interface SoeEntry {
-  /** Its place in the list, `<at>.<rank>.<id>`: pass it as `before` (older) or `after` (newer). */
-  readonly cursor: string;
-  readonly at: number;
-  readonly kind: SoeKind;
-  /** The point (or `device:<name>` for a device alarm). */
-  readonly point: string;
-  readonly value?: number | null;
-  readonly quality?: Quality;
-  readonly sourceTime?: number;
-  readonly alarm?: { readonly id: number; readonly kind: string; readonly severity: string; readonly message: string; readonly action: 'raised' | 'cleared' | 'acked'; readonly by: string | null };
-  readonly command?: {
-    /** The user, or `iec104:<address>` for an IEC 104 master. */
-    readonly by: string;
-    /** The front end it came through: web, native, iec104. */
-    readonly via: string;
-    readonly address: string | null;
-    readonly value: number | null;
-    readonly outcome: 'confirmed' | 'failed' | 'refused' | 'pending';
-    readonly reason: string | null;
-    readonly tookMs: number | null;
-  };
-}
-
-export interface SoePage {
-  readonly entries: SoeEntry[];
-  /** Pass as `before` for the next (older) page; null at the start of the range. */
-  readonly next: string | null;
-}
+export { SOE_KINDS, type SoeEntry, type SoeKind, type SoePage } from './soe-types.js';
 
 const DEFAULT_LIMIT = 200;
 const MAX_LIMIT = 1_000;

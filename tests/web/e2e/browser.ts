@@ -4,8 +4,17 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'];
 
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: [...ARGS, ...extraArgs], timeout: 30_000 });
+}
+
+/**
+ * A browser whose user speaks `language`: `--lang` sets it for a headed
+ * Chromium, and `--accept-lang` for the headless one (which ignores --lang),
+ * so navigator.languages and Accept-Language are what such a user's would be.
+ */
+export function launchChromiumIn(language: string): Promise<Browser> {
+  return launchChromium([`--lang=${language}`, `--accept-lang=${language}`]);
 }
 
 export interface UserPage {

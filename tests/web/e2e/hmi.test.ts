@@ -114,6 +114,9 @@ describe('web HMI in Chromium', () => {
     const local = join(dir, name);
     const sha = await writeRandomFile(local, size);
 
+    // Files share a tabbed panel with the chat, beside the substation (issue 14).
+    await page.getByTestId('tab-files').click();
+    await page.getByTestId('file-list').waitFor();
     await page.getByTestId('file-upload').setInputFiles(local);
     const upload = page.getByTestId(`transfer-upload-${name}`);
     await expect.poll(() => upload.getAttribute('data-state'), { timeout: 30_000 }).toBe('done');
@@ -157,6 +160,7 @@ describe('web HMI in Chromium', () => {
       await until(() => ['alice', 'victor', 'carol'].every((nick) => server().server.chat.members('lobby').includes(nick)));
 
       const text = 'feeder 2 maintenance at 14:00';
+      await operator.page.getByTestId('tab-chat').click();
       await operator.page.getByTestId('chat-input').fill(text);
       await operator.page.getByTestId('chat-send').click();
       await viewer.page.getByTestId('chat-log').getByText(text).waitFor();
