@@ -72,7 +72,9 @@ describe('gridlink operates a lib60870 controlled station', () => {
     const result = await scada.operate(actor, 'rtu2.f1.breaker', 1);
     expect(result).toMatchObject({ point: 'rtu2.f1.breaker', value: 1, confirmed: true });
     expect(scada.point('rtu2.f1.breaker')).toMatchObject({ value: 1, quality: 'good' });
-    // The station saw a select, then an execute, of C_DC_NA_1 ON (2) at the breaker's address.
+    // The station saw a select, then an execute, of C_DC_NA_1 ON (2) at the breaker's address
+    // (its stdout may come a moment after its ACTCON on the wire).
+    await until(() => commands(since).length >= 2, 3_000, 'the station reports both commands');
     expect(commands(since).map((c) => [c.type, c.ioa, c.value, c.select, c.result])).toEqual([
       [TYPE.C_DC_NA_1, BREAKER_IOA, 2, true, 'selected'],
       [TYPE.C_DC_NA_1, BREAKER_IOA, 2, false, 'executed'],
@@ -93,6 +95,7 @@ describe('gridlink operates a lib60870 controlled station', () => {
     scada.select(actor, 'rtu2.f1.setpoint');
     await scada.operate(actor, 'rtu2.f1.setpoint', 10.5);
     expect(scada.point('rtu2.f1.setpoint')).toMatchObject({ value: 10.5, quality: 'good' });
+    await until(() => commands(since).length >= 4, 3_000, 'the station reports the four commands');
     expect(commands(since).filter((c) => !c.select).map((c) => [c.type, c.ioa, c.value])).toEqual([
       [TYPE.C_SC_NA_1, SINGLE_IOA, true],
       [TYPE.C_SE_NC_1, SETPOINT_IOA, 21], // 10.5 kV / 0.5
