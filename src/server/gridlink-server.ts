@@ -178,6 +178,8 @@ export class GridlinkServer {
       host: config.native.host,
       port: config.native.port,
       maxConnections: config.native.maxConnections,
+      maxConnectionsPerAddress: config.native.maxConnectionsPerAddress,
+      headerTimeoutMs: config.native.headerTimeoutMs,
       tls,
       logger,
       session: {
@@ -194,7 +196,16 @@ export class GridlinkServer {
     });
     closers.push('native listener', (graceMs) => native.close(graceMs));
     if (config.legacyChat.enabled) {
-      const legacyChat = new LegacyUdpChat({ host: config.legacyChat.host, port: config.legacyChat.port, rooms: chat, logger, idleTimeoutMs: config.legacyChat.idleTimeoutMs, maxMembers: config.legacyChat.maxMembers });
+      const legacyChat = new LegacyUdpChat({
+        host: config.legacyChat.host,
+        port: config.legacyChat.port,
+        rooms: chat,
+        logger,
+        idleTimeoutMs: config.legacyChat.idleTimeoutMs,
+        maxMembers: config.legacyChat.maxMembers,
+        maxNamesPerAddress: config.legacyChat.maxNamesPerAddress,
+        maxBytesPerAddressPerSecond: config.legacyChat.maxBytesPerAddressPerSecond,
+      });
       addresses.legacyChat = await legacyChat.listen().catch((err: unknown) => {
         throw listenFailure('the legacy UDP chat', 'legacyChat.port', config.legacyChat, err);
       });
