@@ -4,7 +4,7 @@ import { checkPattern } from '../bus/topics.js';
 import { GridlinkError } from '../errors/index.js';
 import type { ScadaApi } from '../protocol/scada.js';
 import type { ChatEvent, ChatRooms, Membership } from '../services/chat/chat-rooms.js';
-import type { WebSession } from './sessions.js';
+import { survivesRestart, type WebSession } from './sessions.js';
 
 /** What a live socket needs from the HTTP server. */
 export interface LiveHost {
@@ -29,6 +29,8 @@ const MAX_ROOMS = 8;
 /** Close codes: the session ended (log in again); the peer was too slow or kicked (policy). */
 export const CLOSE_SESSION_ENDED = 4401;
 export const CLOSE_POLICY = 4008;
+/** The server stops and its sessions outlive it (WebSocket "service restart"): reconnect, no new login. */
+export const CLOSE_SERVICE_RESTART = 1012;
 
 /** JSON of a payload shared by every socket it reaches, made once. */
 const encoded = new WeakMap<object, string>();
@@ -79,10 +81,15 @@ export class LiveSocket {
     ws.on('error', () => this.#cleanup());
   }
 
-  /** Ends the socket (session over, server stopping). */
+  /**
+   * Ends the socket (session over, server stopping). A session that ends only
+   * because the server stops and is kept for its next run (sessions.ts) is
+   * closed as a service restart, so the page reconnects instead of logging out.
+   */
   close(code: number, reason: string): void {
     this.#cleanup();
-    this.#ws.close(code, reason);
+    if (code === CLOSE_SESSION_ENDED && survivesRestart(this.session)) this.#ws.close(CLOSE_SERVICE_RESTART, 'server restarting');
+    else this.#ws.close(code, reason);
   }
 
   #onMessage(data: unknown, isBinary: boolean): void {

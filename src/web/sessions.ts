@@ -258,6 +258,7 @@ export class SessionStore {
     if (this.#sweeper !== null) clearInterval(this.#sweeper);
     for (const [key, session] of [...this.#byKey]) {
       this.#store(key, session, true);
+      if (this.#table !== null) keptForRestart.add(session);
       this.#end(key, session, 'shutdown');
     }
     this.#table = null;
@@ -276,6 +277,18 @@ export class SessionStore {
     if (reason !== 'shutdown') this.#table?.delete(key);
     this.#options.onEnd(session, reason);
   }
+}
+
+/** Sessions ended here by a shutdown that keeps them stored for the next run (see {@link SessionStore.close}). */
+const keptForRestart = new WeakSet<WebSession>();
+
+/**
+ * True when the session ended only because the server stops, and the next
+ * run takes it back: its live sockets close as for a restart (the page
+ * reconnects), not as for a session that ended (the page would log out).
+ */
+export function survivesRestart(session: WebSession): boolean {
+  return keptForRestart.has(session);
 }
 
 /** A short digest of a stored credential, to notice a password change without keeping the credential. */
