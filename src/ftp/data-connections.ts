@@ -19,6 +19,28 @@ export function isLoopback(address: string): boolean {
 }
 
 /**
+ * Data connections stay open for writing after the peer's end
+ * (`allowHalfOpen`), so that the end of an upload can be checked with
+ * {@link endedCleanly} before anything closes it.
+ */
+const DATA_SOCKET_OPTIONS = { noDelay: true, allowHalfOpen: true } as const;
+
+/**
+ * True when the peer ended a data connection with a FIN, false when it was
+ * reset. libuv reports a reset that arrives while the socket is not being
+ * read (paused for backpressure) as an ordinary end of data, so an upload
+ * cut by a reset would look complete. A zero-length write tells them
+ * apart: it sends nothing, and fails only on a connection that was reset.
+ * Over TLS the check is not possible (the TLS layer owns the socket): a
+ * cut is then seen by the control connection's end, ABOR or the timeout.
+ */
+export function endedCleanly(socket: Socket): Promise<boolean> {
+  if (socket instanceof TLSSocket) return Promise.resolve(true);
+  if (socket.destroyed || socket.writableEnded) return Promise.resolve(false);
+  return new Promise((resolve) => socket.write(Buffer.alloc(0), (err) => resolve(err === undefined || err === null)));
+}
+
+/**
  * The ports passive data connections may listen on (`ftp.passivePorts`):
  * a range, tried from a random point so sessions spread over it, or the
  * OS's choice (0). Ports this front holds are skipped without a bind.
@@ -37,7 +59,7 @@ export class PassivePorts {
   /** A listening server on `host` and a port of the range; 425 when none is free. */
   async listen(host: string): Promise<{ server: Server; port: number; release: () => void }> {
     if (this.#first === 0) {
-      const server = createServer({ noDelay: true });
+      const server = createServer(DATA_SOCKET_OPTIONS);
       const port = await bind(server, host, 0);
       return { server, port, release: () => undefined };
     }
@@ -46,7 +68,7 @@ export class PassivePorts {
     for (let i = 0; i < size; i += 1) {
       const port = this.#first + ((offset + i) % size);
       if (this.#held.has(port)) continue;
-      const server = createServer({ noDelay: true });
+      const server = createServer(DATA_SOCKET_OPTIONS);
       try {
         await bind(server, host, port);
       } catch (err) {
@@ -209,7 +231,7 @@ export class ActiveEndpoint implements DataEndpoint {
 
   async open(options: DataOpenOptions): Promise<Socket> {
     const socket = await new Promise<Socket>((resolve, reject) => {
-      const socket = connect({ host: this.#host, port: this.#port, localAddress: this.#localAddress, noDelay: true });
+      const socket = connect({ host: this.#host, port: this.#port, localAddress: this.#localAddress, ...DATA_SOCKET_OPTIONS });
       const fail = (reply: FtpReply): void => {
         clearTimeout(timer);
         options.signal.removeEventListener('abort', onAbort);

@@ -11,7 +11,7 @@ import { printable } from '../services/files/path-rules.js';
 import type { StreamStart, StreamUpload } from '../services/files/stream-upload.js';
 import { waitForDrain } from '../transport/wait-drain.js';
 import { CommandLineReader, MAX_LINE_BYTES, parseCommand, type CommandLine } from './command-lines.js';
-import { ActiveEndpoint, isLoopback, PassiveEndpoint, pasvAddress, plainAddress, type DataEndpoint, type PassivePorts } from './data-connections.js';
+import { ActiveEndpoint, endedCleanly, isLoopback, PassiveEndpoint, pasvAddress, plainAddress, type DataEndpoint, type PassivePorts } from './data-connections.js';
 import type { LoginGate } from './login-gate.js';
 import { listable, listLine, MLST_FACTS, mlstLine, timeVal, type MlstFact } from './listing.js';
 import { formatReply, FtpReply, quotePath, replyFor } from './replies.js';
@@ -706,6 +706,7 @@ export class FtpSession {
     const transfer = new Transfer(verb, path);
     this.#transfer = transfer;
     let socket: Socket | null = null;
+    let ok = false;
     try {
       this.#reply(150, opening);
       socket = await endpoint.open({ tls: this.#protP ? this.#options.tls : null, timeoutMs: this.#options.dataTimeoutMs, signal: transfer.controller.signal });
@@ -714,12 +715,15 @@ export class FtpSession {
       const data = socket;
       data.setTimeout(this.#options.dataTimeoutMs, () => data.destroy(new Error('data connection timed out')));
       const done = await work(data, transfer);
+      ok = true;
       this.#reply(226, done);
     } catch (err) {
       const reply = replyFor(err);
       this.#reply(reply.code, reply.message);
     } finally {
-      if (socket !== null) closeData(socket, this.#options.dataTimeoutMs);
+      // A failed transfer's connection is cut (an upload past the quota must stop sending); a finished one closes in order.
+      if (socket !== null && ok) closeData(socket, this.#options.dataTimeoutMs);
+      else socket?.destroy();
       endpoint.close();
       this.#transfer = null;
       transfer.finish();
@@ -793,7 +797,7 @@ export class FtpSession {
       clearInterval(progress);
       transfer.bytes = stream.received - stream.offset;
     }
-    if (socket.destroyed && !socket.readableEnded) throw cutReply(stream, transfer);
+    if (!(await endedCleanly(socket))) throw cutReply(stream, transfer);
   }
 
   async #listing(verb: 'LIST' | 'NLST' | 'MLSD', arg: string): Promise<void> {
@@ -845,7 +849,7 @@ function cutReply(stream: StreamUpload, transfer: Transfer): FtpReply {
 /** Sends a download's bytes, each buffer given back once the socket has taken it. */
 async function sendFile(download: Download, socket: Socket, transfer: Transfer): Promise<void> {
   const body = download.body();
-  const closed = (): Error => new FtpReply(426, transfer.aborted ? 'transfer aborted (ABOR)' : 'the data connection broke; send REST with the bytes you have, then RETR');
+  const closed = (): Error => new FtpReply(426, `${transfer.aborted ? 'transfer aborted (ABOR)' : 'the data connection broke'}; to continue, send REST with the bytes you have, then RETR`);
   try {
     for await (const chunk of body) {
       if (socket.destroyed) throw closed();

@@ -100,6 +100,26 @@ describe('FTP front: a client killed during STOR resumes byte-identical (docs/ft
     expect(await partialBytes()).toBe(0);
   });
 
+  it('a data connection reset mid-upload stores nothing, even when the server was not reading at that moment', async () => {
+    // libuv may report a reset as an ordinary end of data; five resets at different points must all be seen.
+    const { randomBytes } = await import('node:crypto');
+    const payload = randomBytes(24 * MiB);
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const control = await RawFtp.connect(server.ftpPort);
+      await control.login('kim', 'kim-password');
+      const data = await control.passive();
+      data.on('error', () => undefined);
+      expect((await control.send('STOR reset.bin')).code).toBe(150);
+      data.write(payload);
+      await new Promise((resolve) => setTimeout(resolve, 20 + attempt * 40));
+      data.resetAndDestroy();
+      const reply = await control.reply();
+      expect(reply.code, reply.text).toBe(426);
+      await expect(stat(join(home('kim'), 'reset.bin'))).rejects.toThrow();
+      control.close();
+    }
+  });
+
   it('a download killed mid-way resumes with curl -C - (REST n + RETR)', async () => {
     const stored = join(home('kim'), 'get-killed.bin');
     const sum = await writeRandomFile(join(work.path, 'get-src.bin'), 16 * MiB);

@@ -286,7 +286,7 @@ export class FileSession {
   }
 
   /** Stores the bytes of `body` in an open stream, within the server's budget of active transfers. */
-  receiveStream(stream: StreamUpload, body: AsyncIterable<unknown>): Promise<number> {
+  receiveStream(stream: StreamUpload, body: Readable): Promise<number> {
     return this.#files.track(() => stream.receive(body));
   }
 

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { GridlinkError, fromSystemError } from '../../errors/index.js';
+import type { Readable } from 'node:stream';
 import type { DigestResult } from '../../integrity/digests.js';
 import { HashPool, type IncrementalFileHash } from '../../integrity/hash-pool.js';
 import { FILE_IO_BYTES } from '../../units/buffer-sizes.js';
@@ -208,60 +209,100 @@ export class StreamUpload {
    * GL_ERR_FILE_NO_SPACE for a full disk (the partial file is deleted,
    * nothing is kept), GL_ERR_FILE_IO for another write failure.
    */
-  receive(body: AsyncIterable<unknown>): Promise<number> {
+  receive(body: Readable): Promise<number> {
     const work = this.#receive(body);
     this.#inflight = work.catch(() => undefined);
     return work;
   }
 
-  async #receive(body: AsyncIterable<unknown>): Promise<number> {
+  /**
+   * Reads `body` in flowing mode (no stop and start of the socket per
+   * chunk) into batches of about {@link FILE_IO_BYTES}, written one after
+   * the other while the next fills; `body` is paused while more than two
+   * batches wait for the disk, so memory stays bounded.
+   */
+  async #receive(body: Readable): Promise<number> {
     this.#checkUsable();
     let batch: Buffer[] = [];
     let batchBytes = 0;
     // Bytes read so far: on disk, being written, or in the batch.
     let accepted = this.#written;
-    // At most one write in flight while the next batch fills: the disk and the socket work together.
-    let writing: Promise<void> = Promise.resolve();
-    let failure: unknown = null;
-    let bodyFailed = false;
-    try {
-      for await (const item of body) {
-        const chunk = typeof item === 'string' ? Buffer.from(item) : (item as Buffer);
-        this.#claim.cover(accepted + chunk.length);
+    // Bytes handed to the write chain and not yet on disk.
+    let queued = 0;
+    let writes: Promise<void> = Promise.resolve();
+    // Failures of ours (set from callbacks): a failed write, or the quota passed.
+    const failed: { write: GridlinkError | null; quota: GridlinkError | null } = { write: null, quota: null };
+    let stop: () => void = () => undefined;
+    const write = (chunks: Buffer[], bytes: number): void => {
+      queued += bytes;
+      writes = writes.then(async () => {
+        if (failed.write !== null) return;
+        try {
+          await this.#write(chunks, bytes);
+        } catch (err) {
+          failed.write = err instanceof GridlinkError ? err : fromSystemError(err, printable(this.path));
+          stop();
+          return;
+        }
+        queued -= bytes;
+        if (queued <= FILE_IO_BYTES && body.isPaused() && !body.destroyed) body.resume();
+      });
+    };
+    // 'end': the data ended normally; an Error: the body failed or closed before its end; null: we stopped it.
+    const outcome = await new Promise<'end' | Error | null>((resolve) => {
+      const finish = (result: 'end' | Error | null): void => {
+        body.off('data', onData);
+        body.off('end', onEnd);
+        body.off('error', onError);
+        body.off('close', onClose);
+        if (result !== 'end') body.pause();
+        resolve(result);
+      };
+      const onData = (item: Buffer | string): void => {
+        const chunk = typeof item === 'string' ? Buffer.from(item) : item;
+        try {
+          this.#claim.cover(accepted + chunk.length);
+        } catch (err) {
+          failed.quota = err instanceof GridlinkError ? err : new GridlinkError('GL_ERR_FILE_QUOTA');
+          finish(null);
+          return;
+        }
         accepted += chunk.length;
         batch.push(chunk);
         batchBytes += chunk.length;
         if (batchBytes >= FILE_IO_BYTES) {
-          await writing;
-          writing = this.#write(batch, batchBytes);
-          writing.catch(() => undefined);
+          write(batch, batchBytes);
           batch = [];
           batchBytes = 0;
+          if (queued > 2 * FILE_IO_BYTES) body.pause();
         }
-      }
-    } catch (err) {
-      failure = err;
-      bodyFailed = !(err instanceof GridlinkError);
-    }
-    const quotaPassed = failure instanceof GridlinkError && (failure.code === 'GL_ERR_FILE_QUOTA' || failure.code === 'GL_ERR_FILE_TOO_MANY_ENTRIES');
-    // Flush what did arrive even when the data was cut, so a resume loses nothing.
-    try {
-      await writing;
-      // Not after a failure of ours (quota, a failed write): the batch would land out of place.
-      if (batchBytes > 0 && !(failure instanceof GridlinkError)) await this.#write(batch, batchBytes);
-    } catch (err) {
-      if (failure === null || bodyFailed) {
-        failure = err;
-        bodyFailed = false;
-      }
-    }
+      };
+      const onEnd = (): void => finish('end');
+      const onError = (err: Error): void => finish(err);
+      const onClose = (): void => finish(new Error('the data connection closed before its end'));
+      stop = () => finish(null);
+      body.on('data', onData);
+      body.once('end', onEnd);
+      body.once('error', onError);
+      body.once('close', onClose);
+      if (body.readableEnded) finish('end');
+      else if (body.destroyed) finish(new Error('the data connection closed before its end'));
+      else body.resume();
+    });
+    // Flush what did arrive even when the data was cut, so a resume loses
+    // nothing; not after a failure of ours (the batch would land out of place).
+    if (failed.quota === null && failed.write === null && batchBytes > 0) write(batch, batchBytes);
+    await writes;
+    const failure = failed.quota ?? failed.write;
     if (failure !== null) {
       this.#broken = true;
-      if (bodyFailed) throw failure instanceof Error ? failure : new Error('the data ended with an error');
-      const mapped = failure instanceof GridlinkError ? failure : fromSystemError(failure, printable(this.path));
       // Past the quota or a full disk: nothing is stored and nothing kept (docs/ftp.md).
-      if (quotaPassed || mapped.code === 'GL_ERR_FILE_NO_SPACE') await this.#drop();
-      throw mapped;
+      if (failure === failed.quota || failure.code === 'GL_ERR_FILE_NO_SPACE') await this.#drop();
+      throw failure;
+    }
+    if (outcome !== 'end') {
+      this.#broken = true;
+      throw outcome instanceof Error ? outcome : new Error('the data connection closed before its end');
     }
     return this.#written;
   }
