@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'gridlink-data/', 'hmi/dist/', 'coverage/'] },
+  { ignores: ['.dependency-cruiser.cjs', 'dist/', 'node_modules/', 'gridlink-data/', 'hmi/dist/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
