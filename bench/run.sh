@@ -73,6 +73,7 @@ BENCHES=(
   bench/scada-poll.ts
   bench/iec104-master.ts
   bench/iec104-station.ts
+  bench/trend.ts
 )
 
 install_missing_peers
