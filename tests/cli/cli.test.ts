@@ -33,7 +33,11 @@ describe('gridlink put/get (CLI)', () => {
     expect(put.stderr).toBe('');
     expect(put.code).toBe(0);
     expect(put.stdout).toMatch(/^put cli\.bin: .*\(\d+%\) .*MiB\/s ETA/mu);
-    expect(put.stdout).toContain(`sha256 ${sum}`);
+    // XXH3-128 by default, named with its digest (docs/protocol.md §3.3).
+    expect(put.stdout).toMatch(/verified xxh128 [0-9a-f]{32}/u);
+    const again = await gridlink(['put', local, 'cli-remote-sha.bin', '--verify', 'sha256', '--no-progress', ...at]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`sha256 ${sum}`);
     const out = join(work.path, 'cli.out');
     const get = await gridlink(['get', 'cli-remote.bin', out, '--no-progress', ...at]);
     expect(get.code).toBe(0);
