@@ -12,6 +12,8 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v lftp >/dev/null 2>&1 || need+=(lftp)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# A CJK font, so the zh-CN page the browser tests render shows characters, not boxes.
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 echo "system-deps: installing ${need[*]}" >&2
 SUDO=""

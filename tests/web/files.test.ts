@@ -196,10 +196,9 @@ describe('files over HTTP: the user’s home, as with the native protocol (docs/
     firstAnswer.catch(() => undefined); // awaited below; destroyed only when a check failed
     try {
       first.write(a.subarray(0, a.length / 2));
-      await until(async () => {
-        const names = await readdir(partial);
-        return names.length === 1 && (await stat(join(partial, names[0]!))).size > 0;
-      }, 10_000, 'the first upload to reach the staging area');
+      // Its partial file exists once the upload is open and holds the name
+      // (bytes reach it in 1 MiB batches, so its size says nothing yet).
+      await until(async () => (await readdir(partial)).length === 1, 10_000, 'the first upload to reach the staging area');
       const second = await put('race.bin', b);
       expect(second.status).toBe(409);
       expect(second.json<{ error: { code: string } }>().error.code).toBe('GL_ERR_FILE_BUSY');
