@@ -69,10 +69,19 @@ describe('sequence of events, decimated history and chat rooms over HTTP (docs/h
   }, 30_000);
 
   it('pages by cursor without losing or repeating an entry, and `after` gives only what is newer', async () => {
-    await until(async () => ((await soe('kinds=change&limit=1000')).body.entries.length >= 40 ? true : undefined), 10_000, '40 events');
-    // Well behind the history writer's batch (250 ms), so no row of the range arrives between the requests.
-    const until_ = Date.now() - 2_000;
-    const whole = (await soe(`until=${until_}&limit=1000`)).body;
+    // A range that ends well behind the history writer's batch (250 ms), so no
+    // row of it arrives between the requests, and that already holds 40 entries.
+    let until_ = 0;
+    let whole: SoePage = { entries: [], next: null };
+    await until(
+      async () => {
+        until_ = Date.now() - 2_000;
+        whole = (await soe(`until=${until_}&limit=1000`)).body;
+        return whole.entries.length >= 40 ? true : undefined;
+      },
+      15_000,
+      '40 events older than 2 s',
+    );
     expect(whole.next).toBeNull();
     const paged: SoeEntry[] = [];
     let next: string | null = null;
