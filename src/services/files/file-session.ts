@@ -291,10 +291,10 @@ export class FileSession {
   }
 
   /** The data ended normally: the file goes into place, audited in the actor's name. */
-  async commitStream(stream: StreamUpload): Promise<{ path: string; length: number; digests: DigestResult }> {
+  async commitStream(stream: StreamUpload): Promise<{ path: string; length: number; digests: Digests }> {
     this.#streams.delete(stream);
     const { length, digests } = await stream.commit();
-    const detail: Record<string, unknown> = { path: printable(stream.path), length, sha256: digests.sha256 };
+    const detail: Record<string, unknown> = { path: printable(stream.path), length, ...digests };
     if (stream.extendsStored) detail['append'] = true;
     else if (stream.offset > 0) detail['resumedAt'] = stream.offset;
     this.#audit('file.put', detail);

@@ -2,8 +2,8 @@ import { constants } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { GridlinkError, fromSystemError } from '../../errors/index.js';
 import type { Readable } from 'node:stream';
-import type { DigestResult } from '../../integrity/digests.js';
-import { HashPool, type IncrementalFileHash } from '../../integrity/hash-pool.js';
+import type { Digests } from '../../integrity/digests.js';
+import { InlineHash } from '../../integrity/inline-hash.js';
 import { FILE_IO_BYTES } from '../../units/buffer-sizes.js';
 import { formatBytes } from '../../units/bytes.js';
 import type { FileArea } from './file-area.js';
@@ -26,6 +26,13 @@ export interface StreamUploadDeps extends UploadDeps {
   /** The area's limits when the upload opens (the owner's quota, `files.maxEntries`). */
   readonly limits: Limits;
 }
+
+/**
+ * The digest an open-ended upload computes as its bytes arrive, for the
+ * digest cache: XXH3-128, the native protocol's default (an FTP client
+ * sends no checksum to verify, so the cheapest one the server speaks).
+ */
+const STREAM_DIGEST = 'xxh128';
 
 /** A quota claim grows by at least this much at a time (fewer ledger updates per chunk). */
 const CLAIM_STEP_BYTES = 8 * 1024 * 1024;
@@ -120,7 +127,8 @@ export class StreamUpload {
   readonly #partialPath: string;
   readonly #handle: FileHandle;
   readonly #release: () => void;
-  readonly #hash: IncrementalFileHash;
+  /** XXH3-128 of the partial file, fed with each chunk as it arrives (no second read). */
+  readonly #hash: InlineHash;
   readonly #claim: GrowingClaim;
   /** Bytes on disk in the partial file. */
   #written: number;
@@ -128,7 +136,7 @@ export class StreamUpload {
   #inflight: Promise<unknown> | null = null;
 
   private constructor(
-    fields: { area: FileArea; path: string; offset: number; extendsStored: boolean; partialPath: string; handle: FileHandle; release: () => void; hash: IncrementalFileHash; claim: GrowingClaim },
+    fields: { area: FileArea; path: string; offset: number; extendsStored: boolean; partialPath: string; handle: FileHandle; release: () => void; hash: InlineHash; claim: GrowingClaim },
     deps: StreamUploadDeps,
   ) {
     this.area = fields.area;
@@ -178,15 +186,18 @@ export class StreamUpload {
         seed = stored !== null;
         offset = stored ?? pending;
       }
-      if (seed) await copyStored(area, path, handle);
-      else if (offset !== pending) await handle.truncate(offset);
+      const hash = await InlineHash.create([STREAM_DIGEST]);
+      if (seed) await copyStored(area, path, handle, hash);
+      else {
+        if (offset !== pending) await handle.truncate(offset);
+        // A resume: what the partial file holds is hashed once, before the new bytes.
+        await hash.hashFile(handle, 0, offset);
+      }
       const written = seed ? (await handle.stat()).size : offset;
       if (seed && written !== offset) throw new GridlinkError('GL_ERR_FILE_CHANGED', `${printable(path)} changed while it was copied; run the command again`);
       await deps.quotas.usage(area.key, area.root);
       const parked = await deps.staging.partialBytes(area.key, partialPath);
       const claim = new GrowingClaim(deps.quotas, area.key, deps.limits, stored, parked, written);
-      const hash = HashPool.shared().incremental(false);
-      hash.feed(partialPath, written, true);
       return new StreamUpload({ area, path, offset: written, extendsStored: seed, partialPath, handle, release, hash, claim }, deps);
     } catch (err) {
       await handle?.close().catch(() => undefined);
@@ -268,6 +279,7 @@ export class StreamUpload {
           return;
         }
         accepted += chunk.length;
+        this.#hash.update(chunk);
         batch.push(chunk);
         batchBytes += chunk.length;
         if (batchBytes >= FILE_IO_BYTES) {
@@ -322,26 +334,24 @@ export class StreamUpload {
       if (left > 0) rest = skipBytes(rest, bytesWritten);
     }
     this.#written = position;
-    this.#hash.feed(this.#partialPath, position);
   }
 
   /**
    * Renames the partial file into place (fsync first when durable), settles
    * the quota claim against the name as it is at that moment (under the
-   * area's mutation lock) and remembers the digest for later downloads.
+   * area's mutation lock) and remembers its XXH3-128 in the digest cache,
+   * so a native or web download asking for it needs no pass over the file.
    * A failure deletes the partial file.
    */
-  async commit(): Promise<{ length: number; digests: DigestResult }> {
+  async commit(): Promise<{ length: number; digests: Digests }> {
     this.#checkUsable();
     this.#broken = true;
     const length = this.#written;
-    let digests: DigestResult;
-    try {
-      digests = await this.#hash.finish(this.#partialPath, length);
-    } catch (err) {
+    if (this.#hash.bytes !== length) {
       await this.#drop();
-      throw new GridlinkError('GL_ERR_FILE_IO', `hashing ${printable(this.path)} failed; send the file again`, { cause: err });
+      throw new GridlinkError('GL_ERR_FILE_IO', `${printable(this.path)}: ${this.#hash.bytes} bytes hashed of ${length} stored; send the file again`);
     }
+    const digests = this.#hash.digest();
     try {
       if (this.#deps.durable) await this.#handle.sync();
       await this.#handle.close();
@@ -367,7 +377,6 @@ export class StreamUpload {
   async close(): Promise<void> {
     this.#broken = true;
     await this.#inflight;
-    this.#hash.drop();
     this.#claim.release();
     await this.#handle.close().catch(() => undefined);
     this.#release();
@@ -382,7 +391,6 @@ export class StreamUpload {
 
   async #drop(): Promise<void> {
     this.#broken = true;
-    this.#hash.drop();
     this.#claim.release();
     await this.#handle.close().catch(() => undefined);
     await rm(this.#partialPath, { force: true });
@@ -415,7 +423,7 @@ function skipBytes(chunks: Buffer[], count: number): Buffer[] {
  * the old file or the new one, never a mix). Read through a descriptor the
  * area checked, so a link cannot lead the copy outside.
  */
-async function copyStored(area: FileArea, path: string, target: FileHandle): Promise<void> {
+async function copyStored(area: FileArea, path: string, target: FileHandle, hash: InlineHash): Promise<void> {
   const source = await area.openForRead(path);
   try {
     await target.truncate(0);
@@ -424,6 +432,7 @@ async function copyStored(area: FileArea, path: string, target: FileHandle): Pro
     for (;;) {
       const { bytesRead } = await source.handle.read(buffer, 0, buffer.length, position);
       if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
       let done = 0;
       while (done < bytesRead) {
         const { bytesWritten } = await target.write(buffer, done, bytesRead - done, position + done);
