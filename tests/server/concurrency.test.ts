@@ -39,7 +39,8 @@ describe(`${CLIENTS} concurrent clients`, () => {
     work = await makeTempDir();
     server = await startServerProcess(work.path, {
       dataDir: join(work.path, 'data'),
-      anonymous: { enabled: true, writable: true },
+      // 1,000 MiB of uploads into the anonymous area: past its default quota (1 GiB) with the open ones.
+      anonymous: { enabled: true, writable: true, quota: 4 * 1024 ** 3 },
       log: { level: 'warn' },
       // 1,000 clients from 127.0.0.1: lift the per-address cap meant for strangers.
       native: { maxConnectionsPerAddress: 2_000 },
