@@ -1,9 +1,9 @@
-import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prepareHostileHomes, type HostileHomes } from '../helpers/hostile-homes.js';
 import { hostilePaths } from '../helpers/hostile-paths.js';
 import { snapshot } from '../helpers/snapshot.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
 import type { TestServer } from '../helpers/test-server.js';
 import { until } from '../helpers/until.js';
 import { RawFtp, readAll, startFtpServer } from './ftp-fixture.js';
@@ -19,38 +19,20 @@ describe('FTP front: hostile names, bounce and data-connection theft (docs/ftp.m
   let outside: { path: string; cleanup: () => Promise<void> };
   let home: string;
   let others: string;
-  let before: { outside: Record<string, string>; others: Record<string, string> };
+  let before: HostileHomes['before'];
+  let fixture: HostileHomes;
 
   beforeAll(async () => {
     server = await startFtpServer({ anonymous: { enabled: false } });
-    outside = await makeTempDir('gridlink-outside-');
-    await writeFile(join(outside.path, 'secret.txt'), SECRET);
-    await mkdir(join(outside.path, 'etc'));
-    await writeFile(join(outside.path, 'etc', 'passwd'), SECRET);
-    await server.server.users.add('ivan', 'ivan-password', 'operator');
-    await server.server.users.add('judy', 'judy-password', 'operator');
-    others = join(server.dataDir, 'home', 'judy');
-    await mkdir(others, { recursive: true });
-    await writeFile(join(others, 'secret.txt'), SECRET);
-    home = join(server.dataDir, 'home', 'ivan');
-    await mkdir(home, { recursive: true });
-    before = { outside: await snapshot(outside.path), others: await snapshot(others) };
+    fixture = await prepareHostileHomes(server, SECRET);
+    ({ outside, home, others, before } = fixture);
   });
   afterAll(async () => {
     await server.stop();
     await outside.cleanup();
   });
 
-  async function plantLinks(): Promise<void> {
-    for (const [name, target] of [
-      ['link-dir', outside.path],
-      ['link-file', join(outside.path, 'secret.txt')],
-      ['link-judy', others],
-    ] as const) {
-      await rm(join(home, name), { recursive: true, force: true });
-      await symlink(target, join(home, name));
-    }
-  }
+  const plantLinks = (): Promise<void> => fixture.plantLinks();
 
   it('file commands need a login', async () => {
     const ftp = await RawFtp.connect(server.ftpPort);

@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FrameConnection, GridlinkClient } from '../../src/client/index.js';
+import { prepareHostileHomes, type HostileHomes } from '../helpers/hostile-homes.js';
 import { hostilePaths } from '../helpers/hostile-paths.js';
 import { rawLogin } from '../helpers/raw-login.js';
 import { snapshot } from '../helpers/snapshot.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const SECRET = 'other user secret';
@@ -21,42 +19,22 @@ const REFUSALS = /^GL_ERR_(PATH_|FILE_NOT_FOUND|FILE_NOT_DIRECTORY|FILE_IS_DIREC
 describe('hostile paths inside a logged-in home (docs/protocol.md §3.3 jail)', () => {
   let server: TestServer;
   let outside: { path: string; cleanup: () => Promise<void> };
-  let home: string;
   let others: string;
-  let before: { outside: Record<string, string>; others: Record<string, string> };
+  let before: HostileHomes['before'];
+  let fixture: HostileHomes;
   const corpus = hostilePaths();
 
   beforeAll(async () => {
     server = await startTestServer({ anonymous: { enabled: false } });
-    outside = await makeTempDir('gridlink-outside-');
-    await writeFile(join(outside.path, 'secret.txt'), SECRET);
-    await mkdir(join(outside.path, 'etc'));
-    await writeFile(join(outside.path, 'etc', 'passwd'), SECRET);
-    await server.server.users.add('ivan', 'ivan-password', 'operator');
-    await server.server.users.add('judy', 'judy-password', 'operator');
-    // judy's home, with a file ivan must never reach.
-    others = join(server.dataDir, 'home', 'judy');
-    await mkdir(others, { recursive: true });
-    await writeFile(join(others, 'secret.txt'), SECRET);
-    home = join(server.dataDir, 'home', 'ivan');
-    await mkdir(home, { recursive: true });
-    before = { outside: await snapshot(outside.path), others: await snapshot(others) };
+    fixture = await prepareHostileHomes(server, SECRET);
+    ({ outside, others, before } = fixture);
   });
   afterAll(async () => {
     await server.stop();
     await outside.cleanup();
   });
 
-  async function plantLinks(): Promise<void> {
-    for (const [name, target] of [
-      ['link-dir', outside.path],
-      ['link-file', join(outside.path, 'secret.txt')],
-      ['link-judy', others],
-    ] as const) {
-      await rm(join(home, name), { recursive: true, force: true });
-      await symlink(target, join(home, name));
-    }
-  }
+  const plantLinks = (): Promise<void> => fixture.plantLinks();
 
   it(`${corpus.length} hostile paths × every command: refused or kept inside; nothing outside read or written`, { timeout: 120_000 }, async () => {
     const conn = await FrameConnection.connect({ host: '127.0.0.1', port: server.port });
