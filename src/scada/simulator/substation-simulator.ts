@@ -57,7 +57,8 @@ interface Travel {
  *  - FC1 coil f: breaker f's last command; FC5/FC15 write it (close = true);
  *    the status follows after `breakerTravelMs`;
  *  - FC6/FC16 register writes: exception 1 (the telemetry is read-only);
- *  - addresses outside the map: exception 2; other unit ids: exception 11.
+ *  - addresses outside the map: exception 2; other unit ids: exception 11,
+ *    except that a simulator of one unit also answers 0 and 255 as unit 1.
  */
 export class SubstationSimulator {
   readonly #options: SubstationSimulatorOptions;
@@ -227,7 +228,7 @@ export class SubstationSimulator {
       getCoil: (addr: number, unitId: number): boolean => this.#bitFeeder(addr, unitId).breakerCommand,
       setCoil: (addr: number, value: boolean, unitId: number): void => {
         this.#bitFeeder(addr, unitId);
-        this.#command(unitId, addr, value);
+        this.#command(this.#unitNumber(unitId), addr, value);
       },
       setRegister: (addr: number, _value: number, unitId: number): void => {
         this.#checkUnit(unitId);
@@ -256,9 +257,20 @@ export class SubstationSimulator {
   }
 
   #checkUnit(unitId: number): UnitModel {
-    const unit = this.#units[unitId - 1];
-    if (unit === undefined || unitId < 1) throw new ModbusException(MODBUS_EXCEPTION.gatewayTargetFailed, `no unit ${unitId}`);
-    return unit;
+    return this.#units[this.#unitNumber(unitId) - 1]!;
+  }
+
+  /**
+   * The unit (1-based) a request's unit id reaches, or exception 11. A
+   * simulator of one unit is a plain device, not a gateway: it also answers
+   * unit 0 and 255, what Modbus TCP clients send by default when they address
+   * "the device" (docs/configuration.md "Simulator"). With several units those
+   * ids would be ambiguous, so only 1..units answer.
+   */
+  #unitNumber(unitId: number): number {
+    if (this.#units.length === 1 && (unitId === 0 || unitId === 255)) return 1;
+    if (!Number.isInteger(unitId) || unitId < 1 || unitId > this.#units.length) throw new ModbusException(MODBUS_EXCEPTION.gatewayTargetFailed, `no unit ${unitId}`);
+    return unitId;
   }
 
   // --- Breakers ------------------------------------------------------------
