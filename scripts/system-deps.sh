@@ -5,6 +5,8 @@
 #   chromium          the real browser for the web HMI's end-to-end tests
 #   lftp, curl        FTP clients gridlink did not write, for the FTP front's
 #                     tests (tests/ftp/: mirror, reget/reput, -C -, FTPS)
+#   nats-server       the NATS JetStream system the cluster tests run gridlink
+#                     nodes on (tests/cluster/, docs/cluster.md)
 # Idempotent: installs only what is missing. Run by `npm test` (pretest).
 set -euo pipefail
 need=()
@@ -12,6 +14,7 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v lftp >/dev/null 2>&1 || need+=(lftp)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
 # A CJK font, so the zh-CN page the browser tests render shows characters, not boxes.
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi

@@ -225,6 +225,26 @@ const ENTRIES = {
     http: 400,
   },
 
+  // --- cluster (docs/cluster.md) ---
+  GL_ERR_CLUSTER_UNREACHABLE: {
+    message: 'cannot join the cluster: no NATS server with JetStream answered',
+    hint: 'check --cluster (cluster.nats) and that nats-server runs with -js; see docs/cluster.md',
+    fatal: true,
+    http: 503,
+  },
+  GL_ERR_CLUSTER_NODE_TAKEN: {
+    message: 'another live node of the cluster already has this node name',
+    hint: 'give this node another name with --node (cluster.node), or stop the other node first',
+    fatal: true,
+    http: 409,
+  },
+  GL_ERR_CLUSTER_UNAVAILABLE: {
+    message: 'the cluster cannot be reached now',
+    hint: 'try again in a moment; the node rejoins the cluster by itself when NATS is back (gridlink admin status)',
+    fatal: false,
+    http: 503,
+  },
+
   // --- chat (docs/protocol.md, 3.4 Chat) ---
   GL_ERR_CHAT_NICK_TAKEN: {
     message: 'this nickname is taken in the room',
