@@ -1,5 +1,5 @@
 import type { Stats } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DIGEST_NAMES, type DigestName, type DigestResult, type Digests } from './digests.js';
 
@@ -55,6 +55,21 @@ export class DigestCache {
     const merged = { ...this.#entries.get(key), ...defined(digests) };
     this.#remember(key, merged);
     if (this.#dir !== null) void this.#writeSidecar(stats, merged).catch(() => undefined);
+  }
+
+  /**
+   * Forgets the file as `stats` describe it, which was deleted or replaced:
+   * its entry leaves memory and its sidecar the disk (only if the sidecar
+   * still describes that version: the inode may already hold a new file).
+   */
+  forget(stats: Stats): void {
+    this.#entries.delete(keyOf(stats));
+    if (this.#dir === null) return;
+    const path = this.#sidecar(stats);
+    const work = (async () => {
+      if ((await readSidecar(path, stats)) !== undefined) await unlink(path);
+    })();
+    this.#writes = Promise.all([this.#writes, work.catch(() => undefined)]);
   }
 
   /** Resolves once the sidecar of `set` calls made so far could be written (tests). */

@@ -184,6 +184,44 @@ describe('end-to-end digests (docs/protocol.md §3.3, "Digests")', () => {
     });
   }
 
+  it('a sidecar goes with its file: replacing a file drops the old one, removing it drops the last', async () => {
+    const sidecarOf = async (name: string): Promise<string> => {
+      const info = await stat(join(server.publicDir, name));
+      return join(server.dataDir, 'digests', `${info.dev}-${info.ino}.json`);
+    };
+    const exists = (path: string) => stat(path).then(() => true, () => false);
+    /** The sidecar is written and dropped off the reply's path: wait for it, within bounds. */
+    const until = async (path: string, wanted: boolean): Promise<boolean> => {
+      for (let i = 0; i < 200; i += 1) {
+        if ((await exists(path)) === wanted) return true;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return false;
+    };
+    const local = join(work.path, 'gone.bin');
+    await writeRandomFile(local, 256 * 1024);
+    const c = await client();
+    try {
+      await c.put(local, 'gone.bin', { verify: 'xxh128' });
+      const first = await sidecarOf('gone.bin');
+      expect(await until(first, true)).toBe(true);
+      // Replaced by a new version: the old version's sidecar leaves, the new one's comes.
+      await writeRandomFile(local, 128 * 1024);
+      await c.put(local, 'gone.bin', { verify: 'xxh128' });
+      const second = await sidecarOf('gone.bin');
+      expect(await until(second, true)).toBe(true);
+      // The staged file had its own inode while the old one still existed.
+      expect(second).not.toBe(first);
+      expect(await until(first, false)).toBe(true);
+      const stored = JSON.parse(await readFile(second, 'utf8')) as { size: number };
+      expect(stored.size).toBe(128 * 1024);
+      await c.rm('gone.bin');
+      expect(await until(second, false)).toBe(true);
+    } finally {
+      await c.close();
+    }
+  });
+
   it('a stored file changed through its mtime is hashed again, not served with a stale digest', async () => {
     const local = join(work.path, 'changed.bin');
     await writeRandomFile(local, MiB);

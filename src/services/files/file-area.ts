@@ -37,10 +37,14 @@ export class FileArea {
   /** The end of the queue of changes to this area (see {@link exclusive}). */
   #mutations: Promise<unknown> = Promise.resolve();
 
-  constructor(key: string, root: string, writable: boolean) {
+  /** Told of each regular file this area deletes or replaces (its last link), e.g. to drop its digest sidecar. */
+  readonly #onFileGone: ((stats: Stats) => void) | null;
+
+  constructor(key: string, root: string, writable: boolean, onFileGone: ((stats: Stats) => void) | null = null) {
     this.key = key;
     this.writable = writable;
     this.#root = root;
+    this.#onFileGone = onFileGone;
   }
 
   /** Resolves the root once (it may itself be reached through a link). */
@@ -164,11 +168,13 @@ export class FileArea {
     await this.checkWritable(relative);
     const parent = await this.realParent(relative);
     const target = join(parent, basename(relative));
+    const previous = await lstat(target).catch(() => null);
     try {
       await rename(stagedPath, target);
     } catch (err) {
       throw fromSystemError(err, printable(relative));
     }
+    if (previous !== null) this.#gone(previous);
     // A parent swapped for a link between the check and the rename would have
     // carried the file outside: detect it and take the file back out.
     const after = await realpath(parent).catch(() => null);
@@ -260,7 +266,12 @@ export class FileArea {
     await unlink(target).catch((err: unknown) => {
       throw fromSystemError(err, printable(relative));
     });
+    this.#gone(info);
     return info.isFile() ? info.size : 0;
+  }
+
+  #gone(stats: Stats): void {
+    if (stats.isFile() && stats.nlink <= 1) this.#onFileGone?.(stats);
   }
 
   /** Removes an empty directory (never the area root). */

@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type Stats } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -53,13 +53,15 @@ export class FileService {
   readonly options: FileServiceOptions;
   readonly #slots: TransferSlots;
   #sweeper: NodeJS.Timeout | null = null;
+  /** A deleted or replaced file's digests go with it (no sidecar outlives its file). */
+  readonly #forgetDigests = (stats: Stats): void => this.digestCache.forget(stats);
 
   constructor(options: FileServiceOptions) {
     this.options = options;
     this.staging = new Staging(options.dataDir);
     this.digestCache = new DigestCache(10_000, join(options.dataDir, 'digests'));
     this.#slots = new TransferSlots(options.maxActiveTransfers);
-    this.anonymous = options.anonymous === null ? null : new FileArea('anonymous', options.anonymous.dir, options.anonymous.writable);
+    this.anonymous = options.anonymous === null ? null : new FileArea('anonymous', options.anonymous.dir, options.anonymous.writable, this.#forgetDigests);
   }
 
   async start(): Promise<void> {
@@ -119,7 +121,7 @@ export class FileService {
       home = (async () => {
         const dir = join(this.options.dataDir, 'home', user);
         await mkdir(dir, { recursive: true, mode: 0o750 });
-        const area = new FileArea(`home:${user}`, dir, true);
+        const area = new FileArea(`home:${user}`, dir, true, this.#forgetDigests);
         await area.init();
         return area;
       })();
