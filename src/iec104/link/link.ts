@@ -277,6 +277,9 @@ export class Iec104Link {
   /** Sends queued ASDUs while data transfer is started and the k window has room. */
   #flush(): void {
     if (!this.#started || this.#closed) return;
+    // The APDUs of one flush (up to k) leave in one writev, not a send each.
+    const corked = this.#queueHead < this.#queue.length && this.#unacked.length < this.#p.k;
+    if (corked) this.#socket.cork();
     while (this.#queueHead < this.#queue.length && this.#unacked.length < this.#p.k) {
       const asdu = this.#queue[this.#queueHead]!;
       this.#queueHead += 1;
@@ -290,6 +293,7 @@ export class Iec104Link {
       this.stats.sent += 1;
       this.#write(apdu);
     }
+    if (corked) this.#socket.uncork();
     this.#compact();
   }
 
