@@ -172,6 +172,27 @@ export const configSchema = z.strictObject({
     .refine((c) => c.w <= c.k, { message: 'w must not exceed k', path: ['w'] })
     .refine((c) => c.t2 < c.t1, { message: 't2 must be shorter than t1', path: ['t2'] })
     .prefault({}),
+  /**
+   * Cluster mode (docs/cluster.md): the NATS JetStream servers to join and
+   * this node's name. No servers (the default): one process, the in-process
+   * bus, no NATS needed.
+   */
+  cluster: z
+    .strictObject({
+      /** `nats://HOST:PORT` URLs, as a list or comma-separated (`--cluster`). */
+      nats: z
+        .union([z.string(), z.array(z.string())])
+        .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0))
+        .pipe(z.array(z.string().regex(/^nats:\/\/[^\s,/]+$/u, 'a NATS server is nats://HOST:PORT')).max(32))
+        .default([]),
+      /** This node's name, unique among the live nodes; unset: the host name. */
+      node: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/u, '1-64 letters, digits, "_" or "-"').optional(),
+      /** A node that sent no heartbeat for this long is dead: its chat members leave, its leases and devices are freed. */
+      nodeTimeoutMs: z.number().int().min(1_000).max(300_000).default(6_000),
+      /** Copies of each stream and bucket kept by the NATS servers (at most their number; 3 survives the loss of one). */
+      replicas: z.number().int().min(1).max(5).default(3),
+    })
+    .prefault({}),
   /** On SIGINT/SIGTERM, running transfers get this long to finish. */
   shutdownGraceMs: z.number().int().min(0).default(10_000),
   log: z
