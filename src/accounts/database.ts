@@ -1,5 +1,4 @@
 import { chmodSync, closeSync, openSync } from 'node:fs';
-import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 
 /** The SQLite database (docs/architecture.md embedded default): accounts, audit and web sessions; history has its own file. */
@@ -47,9 +46,6 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX web_sessions_last_used ON web_sessions (last_used);`,
 ];
 
-/** The connections {@link openDatabase} opened and nobody closed yet, by absolute path. */
-const opened = new Map<string, GridlinkDatabase>();
-
 /**
  * Opens (creating if needed, mode 0600) and migrates the database. WAL mode:
  * readers never block the writer, and a crash loses no committed row.
@@ -68,23 +64,6 @@ export function openDatabase(path: string): GridlinkDatabase {
       db.exec(MIGRATIONS[v]!);
       db.pragma(`user_version = ${v + 1}`);
     })();
-  }
-  opened.set(resolve(path), db);
-  return db;
-}
-
-/**
- * The connection this process already has open on `path`, if any: a part of
- * the server that is handed the data directory rather than the connection
- * (the web sessions, the sequence-of-events route) shares it instead of
- * opening a second writer on the same file.
- */
-export function openedDatabase(path: string): GridlinkDatabase | undefined {
-  const key = resolve(path);
-  const db = opened.get(key);
-  if (db !== undefined && !db.open) {
-    opened.delete(key);
-    return undefined;
   }
   return db;
 }

@@ -224,7 +224,7 @@ export class GridlinkServer {
     if (config.http.enabled) {
       const s = server;
       const { WebServer } = await import('../web/http-server.js');
-      const web = new WebServer({ config: config.http, logger, users, audit, auth, files, chat, bus, status: () => s.status(), scada: () => s.scada });
+      const web = new WebServer({ config: config.http, logger, users, audit, database: db, auth, files, chat, bus, status: () => s.status(), scada: () => s.scada });
       addresses.http = await web.listen().catch((err: unknown) => {
         throw listenFailure('the web HMI', 'http.port', config.http, err);
       });

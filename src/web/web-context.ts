@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AuditLog } from '../accounts/audit-log.js';
+import type { GridlinkDatabase } from '../accounts/database.js';
 import type { UserStore } from '../accounts/user-store.js';
 import type { Bus } from '../bus/bus.js';
 import type { Config } from '../config/schema.js';
@@ -17,6 +18,8 @@ export interface WebDeps {
   readonly logger: Logger;
   readonly users: UserStore;
   readonly audit: AuditLog;
+  /** The accounts database the server opened (users, audit, web sessions): sessions persist in it, the SOE view reads commands from it. */
+  readonly database: GridlinkDatabase;
   readonly auth: AuthService;
   readonly files: FileService;
   readonly chat: ChatRooms;

@@ -3,7 +3,6 @@ import { GridlinkError } from '../../errors/index.js';
 import { SESSION_COOKIE, sessionOf, type RouteAccess } from '../access.js';
 import { SqliteSessionTable } from '../sessions.js';
 import type { WebContext } from '../web-context.js';
-import { accountsDatabase } from './stores.js';
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/u;
 
@@ -22,11 +21,8 @@ const loginBody = {
 export function sessionRoutes(app: FastifyInstance, ctx: WebContext): void {
   const cookie = { httpOnly: true, sameSite: 'strict', path: '/', secure: ctx.secure } as const;
   // Sessions outlive a restart (docs/http-api.md "Sessions and CSRF"): kept in the accounts database.
-  const database = accountsDatabase(ctx);
-  if (database !== undefined) {
-    const restored = ctx.sessions.persistTo(new SqliteSessionTable(database));
-    if (restored > 0) ctx.logger.info({ event: 'web.sessions_restored', sessions: restored });
-  }
+  const restored = ctx.sessions.persistTo(new SqliteSessionTable(ctx.database));
+  if (restored > 0) ctx.logger.info({ event: 'web.sessions_restored', sessions: restored });
 
   app.post<{ Body: { user: string; password: string } }>(
     '/api/login',

@@ -8,7 +8,7 @@ import { SOE_KINDS, type SoeEntry, type SoeKind, type SoePage } from './soe-type
 import type { RouteAccess } from '../access.js';
 import type { WebContext } from '../web-context.js';
 import { intParam, stringParam, timeRange, type Query } from './query-params.js';
-import { accountsDatabase, historyReader } from './stores.js';
+import { historyReader } from './stores.js';
 
 export { SOE_KINDS, type SoeEntry, type SoeKind, type SoePage } from './soe-types.js';
 
@@ -291,8 +291,7 @@ export function soeRoutes(app: FastifyInstance, ctx: WebContext): void {
     const db = history();
     if (db !== null && (kinds.has('change') || kinds.has('quality'))) found.push(pointEvents(db, req, kinds));
     if (db !== null && kinds.has('alarm')) for (const action of ['raised', 'cleared', 'acked'] as const) found.push(alarmEvents(db, req, action));
-    const accounts = accountsDatabase(ctx);
-    if (accounts !== undefined && kinds.has('command')) found.push(commandEvents(accounts, req));
+    if (kinds.has('command')) found.push(commandEvents(ctx.database, req));
     return reply.send(merge(found, limit, after !== null));
   });
 }

@@ -1,23 +1,16 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
-import { DATABASE_FILE, openedDatabase, type GridlinkDatabase } from '../../accounts/database.js';
 import type { WebContext } from '../web-context.js';
 
 /**
- * The stores of the data directory the web routes read besides the service
- * APIs. The web server is handed the services, not the data directory or
- * the database connection, so both are found from the file service's data
- * directory: the accounts database is the connection the server opened
- * (src/accounts/database.ts), the history a read-only connection of our own.
+ * The history store the web routes read besides the service APIs: a
+ * read-only connection of their own to the data plane's database, found in
+ * the file service's data directory. (The accounts database comes in the
+ * context, as the server opened it.)
  */
 export function dataDirOf(ctx: WebContext): string {
   return ctx.files.options.dataDir;
-}
-
-/** The accounts database (users, audit, web sessions), or undefined when this process has none open on the data directory. */
-export function accountsDatabase(ctx: WebContext): GridlinkDatabase | undefined {
-  return openedDatabase(join(dataDirOf(ctx), DATABASE_FILE));
 }
 
 /** `<dataDir>/history.db`, written by the SCADA data plane (src/scada/history-store.ts). */
