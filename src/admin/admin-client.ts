@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { FrameConnection } from '../client/frame-connection.js';
 import { GridlinkError } from '../errors/index.js';
-import { adminReplies, type AdminCommandName, type AdminReplies, type Role, type UserInfo } from './admin-protocol.js';
+import { adminReplies, type AdminCommandName, type AdminReplies, type ReloadReply, type Role, type UserInfo } from './admin-protocol.js';
 import { checkSocketPath } from './socket-file.js';
 
 /** Why a connect to the admin socket failed, in words an operator can act on. */
@@ -83,6 +83,15 @@ export class AdminClient {
   /** Removes a nickname from every chat room; returns how many memberships. */
   async kick(name: string): Promise<number> {
     return (await this.#request('kick', { name })).kicked;
+  }
+
+  /**
+   * Makes the server re-read its configuration file and apply what can change
+   * live (docs/configuration.md "Reload"). A file with an error changes
+   * nothing: GL_ERR_CONFIG_INVALID naming the key, or GL_ERR_CONFIG_READ.
+   */
+  async reload(): Promise<ReloadReply> {
+    return this.#request('reload', {});
   }
 
   /** Every user, by name (fetched page by page). */

@@ -1,7 +1,7 @@
 import type { AuditLog } from '../accounts/audit-log.js';
 import { checkUserName, type UserStore } from '../accounts/user-store.js';
 import { GridlinkError } from '../errors/index.js';
-import { USER_LIST_PAGE, adminCommands, isAdminCommand, type AdminCommandName, type AdminFields, type AdminReplies } from './admin-protocol.js';
+import { USER_LIST_PAGE, adminCommands, isAdminCommand, type AdminCommandName, type AdminFields, type AdminReplies, type ReloadReply } from './admin-protocol.js';
 
 /** What the admin commands act on. */
 export interface AdminContext {
@@ -10,6 +10,8 @@ export interface AdminContext {
   readonly status: () => Record<string, unknown>;
   /** The chat rooms, for announce and kick. */
   readonly chat: { announce(text: string): number; kick(nick: string): number };
+  /** Re-reads the configuration file and applies it (docs/configuration.md "Reload"); audited by the reloader. */
+  readonly reload: (by: string) => Promise<ReloadReply>;
 }
 
 type Handler<C extends AdminCommandName> = (fields: AdminFields<C>) => Promise<AdminReplies[C]> | AdminReplies[C];
@@ -74,6 +76,7 @@ function createHandlers(ctx: AdminContext): HandlerTable {
       record('admin.user_del', { name, role: before.role });
       return {};
     },
+    reload: () => ctx.reload(ADMIN_ACTOR),
     'user.list': ({ after, limit }) => {
       const page = limit ?? USER_LIST_PAGE;
       // Names are ASCII (user-store rules), so JS order equals SQLite's ORDER BY name.

@@ -7,7 +7,8 @@ import type { UserInfo } from '../accounts/user-store.js';
  * gridlink frames (docs/protocol.md §1) in the versioned style of docs/protocol.md §3: a request
  * `{v:1, id, cmd, ...fields}` gets one reply `{v:1, id, cmd, ...}` or
  * `{v:1, id, cmd:'error', code, message}`. No command carries a body, and no
- * command runs anything: the socket only reads status and edits accounts.
+ * command runs anything: the socket reads status, edits accounts, speaks to
+ * chat rooms and re-reads the server's own configuration file.
  *
  * These schemas are the single definition of each command's fields: the
  * server validates requests with them, the client takes its types from them.
@@ -41,6 +42,8 @@ export const adminCommands = {
   kick: z.object({ name: z.string().min(1).max(128) }),
   /** Paged by name: `after` is the last name of the previous page. */
   'user.list': z.object({ after: name.optional(), limit: z.number().int().min(1).max(USER_LIST_PAGE).optional() }),
+  /** Re-reads the configuration file and applies what can change live (docs/configuration.md "Reload"). */
+  reload: z.object({}),
 } as const;
 
 export type AdminCommandName = keyof typeof adminCommands;
@@ -64,7 +67,27 @@ export interface AdminReplies {
   kick: { kicked: number };
   /** `next` is present when more users follow; pass it as `after`. */
   'user.list': { users: UserInfo[]; next?: string };
+  reload: ReloadReply;
 }
+
+const names = z.array(z.string()).max(1_000);
+const count = z.number().int().min(0);
+const reloadReply = z.object({
+  /** Keys that changed and now apply. */
+  applied: z.array(z.string()),
+  /** Keys that changed in the file and wait for a restart (not applied). */
+  restartNeeded: z.array(z.string()),
+  warnings: z.array(z.string()),
+  scada: z
+    .object({
+      devices: z.object({ added: count, removed: count, restarted: count, unchanged: count }),
+      points: z.object({ added: count, removed: count, changed: count }),
+      names: z.object({ devicesAdded: names, devicesRemoved: names, devicesRestarted: names, pointsAdded: names, pointsRemoved: names }),
+    })
+    .optional(),
+});
+/** The reply to `reload`: what applied, what waits for a restart, what the data plane changed. */
+export type ReloadReply = z.infer<typeof reloadReply>;
 
 const userInfo = z.object({ name: z.string(), role: z.enum(ROLES), quotaBytes: z.number(), createdAt: z.number() });
 
@@ -79,6 +102,7 @@ export const adminReplies = {
   'user.list': z.object({ users: z.array(userInfo), next: z.string().optional() }),
   announce: z.object({ rooms: z.number().int().min(0) }),
   kick: z.object({ kicked: z.number().int().min(0) }),
+  reload: reloadReply,
 } as const satisfies { [C in AdminCommandName]: z.ZodType };
 
 export type { Role, UserInfo };

@@ -19,6 +19,8 @@ export interface AdminServerOptions {
   readonly status: () => Record<string, unknown>;
   /** The chat rooms, for announce and kick (docs/protocol.md §6). */
   readonly chat: AdminContext['chat'];
+  /** `reload` (docs/configuration.md "Reload"); unset: refused, as by a server that has no configuration file. */
+  readonly reload?: AdminContext['reload'];
   readonly logger: Logger;
   /** Concurrent admin connections; more are refused with GL_ERR_SERVER_BUSY. */
   readonly maxConnections?: number;
@@ -51,7 +53,7 @@ export class AdminServer {
   constructor(options: AdminServerOptions) {
     this.#options = options;
     this.#logger = options.logger.child({ component: 'admin' });
-    this.#dispatch = createAdminDispatcher(options);
+    this.#dispatch = createAdminDispatcher({ ...options, reload: options.reload ?? noReload });
   }
 
   /** The socket path this server listens on. */
@@ -133,6 +135,10 @@ export class AdminServer {
     this.#connections.add(connection);
     void connection.closed.then(() => this.#connections.delete(connection));
   }
+}
+
+function noReload(): Promise<never> {
+  return Promise.reject(new GridlinkError('GL_ERR_CONFIG_READ', 'this server has no configuration file to re-read'));
 }
 
 /**

@@ -9,6 +9,22 @@ export interface ConfigOverrides {
   readonly port?: number | undefined;
 }
 
+/** Where a configuration was loaded from: what `gridlink admin reload` reads again (docs/configuration.md "Reload"). */
+export interface ConfigSource {
+  /** The JSON file given to `--config`. */
+  readonly file: string;
+  /** The command-line overrides (`--data`, `--port`), applied again on every reload. */
+  readonly overrides: ConfigOverrides;
+}
+
+/** The file each configuration {@link loadConfig} returned came from; configurations built otherwise have none. */
+const sources = new WeakMap<Config, ConfigSource>();
+
+/** The file `config` was loaded from, or undefined (the embedded defaults, or a config built in code). */
+export function configSourceOf(config: Config): ConfigSource | undefined {
+  return sources.get(config);
+}
+
 /** Validates a config object; the error names the first bad key and why. */
 export function parseConfig(input: unknown, source = 'config'): Config {
   const result = configSchema.safeParse(input);
@@ -44,7 +60,9 @@ export async function loadConfig(file: string | undefined, overrides: ConfigOver
   const merged: Record<string, unknown> = { ...input };
   if (overrides.dataDir !== undefined) merged['dataDir'] = overrides.dataDir;
   if (overrides.port !== undefined) merged['native'] = { ...(input.native ?? {}), port: overrides.port };
-  return parseConfig(merged, file ?? 'config');
+  const config = parseConfig(merged, file ?? 'config');
+  if (file !== undefined) sources.set(config, { file: resolve(file), overrides: { ...overrides } });
+  return config;
 }
 
 function describeIssues(error: z.ZodError): string {

@@ -90,6 +90,23 @@ export class AlarmBook {
     if (alarm !== undefined) this.#clear(alarm, now);
   }
 
+  /**
+   * Clears every active alarm of a source that no longer exists (a point or
+   * device removed by a reload, or a limit alarm of a point that has no
+   * limits any more): nothing could clear it any more. The alarm
+   * stays in the list until acknowledged, like any other cleared alarm.
+   */
+  clearSource(source: string, now: number, families: readonly ('limit' | 'deviceLost' | 'commandFailed')[] = ['limit', 'deviceLost', 'commandFailed']): number {
+    let cleared = 0;
+    for (const family of families) {
+      const alarm = this.#active.get(`${source}\u0000${family}`);
+      if (alarm === undefined) continue;
+      this.#clear(alarm, now);
+      cleared += 1;
+    }
+    return cleared;
+  }
+
   acknowledge(id: number, user: string, now: number): Alarm {
     const alarm = this.#open.get(id);
     if (alarm === undefined) throw new GridlinkError('GL_ERR_SCADA_NO_ALARM', `alarm ${id}`);

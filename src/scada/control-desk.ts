@@ -43,7 +43,7 @@ export class ControlDesk {
   readonly #inFlight = new Set<string>();
   readonly #target: ControlTarget;
   readonly #audit: AuditLog;
-  readonly #selectTimeoutMs: number;
+  #selectTimeoutMs: number;
 
   constructor(target: ControlTarget, audit: AuditLog, selectTimeoutMs: number) {
     this.#target = target;
@@ -129,6 +129,16 @@ export class ControlDesk {
     } finally {
       this.#inFlight.delete(name);
     }
+  }
+
+  /** A new `scada.selectTimeoutMs` (a reload): selections made from now on hold this long. */
+  setSelectTimeout(ms: number): void {
+    this.#selectTimeoutMs = ms;
+  }
+
+  /** A point a reload removed: its selection, if any, is released (audited as `control.released`). */
+  forget(point: string): void {
+    this.#release(point, 'control.released');
   }
 
   close(): void {

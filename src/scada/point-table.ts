@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { DeviceConfig, ScadaPointConfig } from '../config/scada-schema.js';
 import { toEngineering } from './acquisition/register-codec.js';
 import { pointMatcher } from './point-pattern.js';
@@ -32,6 +33,15 @@ export function shownOf(entry: PointEntry): { value: number | null; quality: Qua
   return { value: entry.value, quality: entry.quality, sourceTime: entry.sourceTime };
 }
 
+/** What a {@link PointTable.reconfigure} changed. */
+export interface TableChanges {
+  readonly added: readonly PointEntry[];
+  /** Entries no longer in the table (their points are gone). */
+  readonly removed: readonly PointEntry[];
+  /** Points whose configuration (or device, or address) changed: the old entry and the one now in the table. */
+  readonly replaced: ReadonlyArray<{ readonly before: PointEntry; readonly after: PointEntry }>;
+}
+
 /** A change the table saw: a new value beyond deadband, a status change, or a quality change. */
 export interface PointChange {
   readonly entry: PointEntry;
@@ -44,17 +54,50 @@ export interface PointChange {
  * service numbers, stores and publishes them.
  */
 export class PointTable {
-  readonly #points = new Map<string, PointEntry>();
-  readonly #byDevice = new Map<string, PointEntry[]>();
+  #points = new Map<string, PointEntry>();
+  #byDevice = new Map<string, PointEntry[]>();
 
   constructor(devices: readonly DeviceConfig[]) {
+    this.reconfigure(devices);
+  }
+
+  /**
+   * Replaces the table's configuration (a reload, docs/configuration.md
+   * "Reload"): a point whose device and configuration are unchanged keeps
+   * its entry (value, quality, substitute), so it makes no event; a point
+   * whose configuration changed gets a fresh entry (its next reading is an
+   * event under the new configuration), keeping an operator's substitute
+   * when its class is the same. Addresses are assigned as a restart with
+   * this configuration would. Returns what changed.
+   */
+  reconfigure(devices: readonly DeviceConfig[]): TableChanges {
     // A point of an IEC 104 device has the device's address in `ioa`, not gridlink's own.
     const ioas = assignIoas(devices.flatMap((device) => (device.protocol === 'iec104' ? device.points.map((point) => ({ name: point.name })) : device.points)));
+    const previous = this.#points;
+    const points = new Map<string, PointEntry>();
+    const byDevice = new Map<string, PointEntry[]>();
+    const added: PointEntry[] = [];
+    const replaced: Array<{ readonly before: PointEntry; readonly after: PointEntry }> = [];
     for (const device of devices) {
-      const entries = device.points.map((config): PointEntry => ({ config, device: device.name, ioa: ioas.get(config.name)!, value: null, quality: 'invalid', sourceTime: null, serverTime: null, reported: null, substitute: null }));
-      for (const entry of entries) this.#points.set(entry.config.name, entry);
-      this.#byDevice.set(device.name, entries);
+      const entries = device.points.map((config): PointEntry => {
+        const ioa = ioas.get(config.name)!;
+        const before = previous.get(config.name);
+        if (before !== undefined && before.device === device.name && before.ioa === ioa && isDeepStrictEqual(before.config, config)) return before;
+        const entry: PointEntry = { config, device: device.name, ioa, value: null, quality: 'invalid', sourceTime: null, serverTime: null, reported: null, substitute: null };
+        if (before === undefined) added.push(entry);
+        else {
+          if (before.config.class === config.class) entry.substitute = before.substitute;
+          replaced.push({ before, after: entry });
+        }
+        return entry;
+      });
+      for (const entry of entries) points.set(entry.config.name, entry);
+      byDevice.set(device.name, entries);
     }
+    const removed = [...previous.values()].filter((entry) => !points.has(entry.config.name));
+    this.#points = points;
+    this.#byDevice = byDevice;
+    return { added, removed, replaced };
   }
 
   get size(): number {

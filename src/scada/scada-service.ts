@@ -1,6 +1,7 @@
 import { auditEntry, type UserActor } from '../accounts/actor.js';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../accounts/audit-log.js';
 import { hasRole } from '../accounts/roles.js';
@@ -14,7 +15,7 @@ import { AlarmBook } from './alarm-book.js';
 import { ControlDesk } from './control-desk.js';
 import { HistoryStore } from './history-store.js';
 import { pointMatcher } from './point-pattern.js';
-import { PointTable, shownOf, snapshotOf, type PointChange, type PointEntry } from './point-table.js';
+import { PointTable, shownOf, snapshotOf, type PointChange, type PointEntry, type TableChanges } from './point-table.js';
 import { SubstationSimulator } from './simulator/substation-simulator.js';
 import { simulatorDevices } from './simulator/simulator-devices.js';
 import { SCADA_TOPICS, type Alarm, type DeviceStatus, type HistorySample, type OperateResult, type PointEvent, type PointSnapshot, type ScadaApi, type ScadaMetrics, type SelectLease } from '../protocol/scada.js';
@@ -31,6 +32,19 @@ interface FeedbackWaiter {
 const IEC104_START_SPREAD_MS = 1_000;
 
 const HOUR_MS = 3_600_000;
+
+/** What a reload changed in the data plane (docs/configuration.md "Reload"). */
+export interface ScadaReload {
+  readonly devicesAdded: readonly string[];
+  readonly devicesRemoved: readonly string[];
+  /** Devices whose settings or points changed: their drivers were stopped and started anew. */
+  readonly devicesRestarted: readonly string[];
+  readonly devicesUnchanged: number;
+  readonly pointsAdded: readonly string[];
+  readonly pointsRemoved: readonly string[];
+  /** Points whose configuration changed: they start afresh (their next value is an event). */
+  readonly pointsChanged: readonly string[];
+}
 
 export interface ScadaServiceOptions {
   readonly config: ScadaConfig;
@@ -60,7 +74,15 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
   readonly #drivers = new Map<string, DeviceDriver>();
   readonly #waiters = new Map<string, Set<FeedbackWaiter>>();
   readonly #topics = new Map<PointEntry, { readonly value: string; readonly event: string }>();
-  readonly #retentionMs: number;
+  readonly #logger: Logger;
+  /** The simulator's settings as started: the generated devices follow them (only their pollMs may change). */
+  readonly #simulatorConfig: ScadaConfig['simulator'];
+  /** Each device's configuration, as its driver runs it. */
+  #devices = new Map<string, DeviceConfig>();
+  #retentionMs: number;
+  #acquiring = false;
+  /** Devices restarted by a reload while lost: the first answer of the new driver clears their alarm. */
+  readonly #lostAtRestart = new Set<string>();
   #retentionTimer: NodeJS.Timeout | null = null;
   #events = 0;
   #readings = 0;
@@ -71,13 +93,19 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
     this.#bus = options.bus;
     this.#audit = options.audit;
     this.#retentionMs = options.config.history.retentionDays * 24 * HOUR_MS;
+    this.#simulatorConfig = options.config.simulator;
     this.#history = new HistoryStore(join(options.dataDir, 'history.db'));
     this.#table = new PointTable(devices);
     this.#alarms = new AlarmBook(this.#history, (alarm) => this.#bus.publish(SCADA_TOPICS.alarm(alarm.source), alarm));
     this.#desk = new ControlDesk(
       {
         point: (name) => this.#table.get(name),
-        command: (entry, value) => this.#drivers.get(entry.device)!.command(entry, value),
+        command: (entry, value) => {
+          const driver = this.#drivers.get(entry.device);
+          // Only between a reload removing the device and the desk seeing the point gone.
+          if (driver === undefined) throw new GridlinkError('GL_ERR_SCADA_NO_POINT', `${entry.config.name} (its device ${entry.device} was removed)`);
+          return driver.command(entry, value);
+        },
         feedback: (entry, value, after, timeoutMs) => this.#feedback(entry, value, after, timeoutMs),
         failed: (point, message) => this.#alarms.commandFailed(point, message, Date.now()),
         succeeded: (point) => this.#alarms.commandSucceeded(point, Date.now()),
@@ -85,11 +113,15 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
       options.audit,
       options.config.selectTimeoutMs,
     );
-    const logger = options.logger.child({ service: 'scada' });
-    for (const device of devices) {
-      const driver = device.protocol === 'iec104' ? new Iec104Device(device, this.#table.ofDevice(device.name), this, logger) : new ModbusPoller(device, this, logger);
-      this.#drivers.set(device.name, driver);
-    }
+    this.#logger = options.logger.child({ service: 'scada' });
+    for (const device of devices) this.#addDriver(device);
+  }
+
+  #addDriver(device: DeviceConfig): DeviceDriver {
+    const driver = device.protocol === 'iec104' ? new Iec104Device(device, this.#table.ofDevice(device.name), this, this.#logger) : new ModbusPoller(device, this, this.#logger);
+    this.#drivers.set(device.name, driver);
+    this.#devices.set(device.name, device);
+    return driver;
   }
 
   static async start(options: ScadaServiceOptions): Promise<ScadaService> {
@@ -123,16 +155,111 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
    * device-loss alarm.
    */
   startAcquisition(): void {
+    this.#acquiring = true;
+    this.#startDrivers([...this.#drivers.values()]);
+  }
+
+  #startDrivers(drivers: readonly DeviceDriver[]): void {
     // Spread the devices over the poll period: 200 devices polled in one burst
     // would keep the event loop busy in chunks and delay each other's replies.
     const pollers: ModbusPoller[] = [];
     const stations: Iec104Device[] = [];
-    for (const driver of this.#drivers.values()) {
+    for (const driver of drivers) {
       if (driver instanceof ModbusPoller) pollers.push(driver);
       else if (driver instanceof Iec104Device) stations.push(driver);
     }
     pollers.forEach((poller, i) => poller.start(Math.floor((i * poller.device.pollMs) / pollers.length)));
     stations.forEach((station, i) => station.start(Math.floor((i * IEC104_START_SPREAD_MS) / stations.length)));
+  }
+
+  /**
+   * Applies a reloaded `scada` configuration (docs/configuration.md
+   * "Reload"): devices, their points, the simulator's poll period (for the
+   * devices generated for it), the select timeout and the history retention.
+   * Only the drivers of devices that were added or whose configuration
+   * changed start; unchanged devices keep polling untouched, and their
+   * points keep their values. A removed point's last event reports it
+   * invalid, its alarms clear and its selection is released. The caller
+   * serialises reloads and keeps the settings that need a restart out of
+   * `next` (the simulator's address and size).
+   */
+  async reconfigure(next: ScadaConfig): Promise<ScadaReload> {
+    this.#desk.setSelectTimeout(next.selectTimeoutMs);
+    this.#retentionMs = next.history.retentionDays * 24 * HOUR_MS;
+    const address = this.simulatorAddress;
+    const devices = next.devices ?? (address === null ? [] : simulatorDevices({ ...this.#simulatorConfig, pollMs: next.simulator.pollMs }, this.#simulatorConfig.host, address.port));
+    const wanted = new Map(devices.map((device) => [device.name, device]));
+    const removed: string[] = [];
+    const restarted: string[] = [];
+    const added: string[] = [];
+    for (const [name, device] of this.#devices) {
+      const want = wanted.get(name);
+      if (want === undefined) removed.push(name);
+      else if (!isDeepStrictEqual(want, device)) restarted.push(name);
+    }
+    for (const name of wanted.keys()) if (!this.#devices.has(name)) added.push(name);
+    // Stop first: no driver of the old configuration reports into the new table.
+    const stopping = [...removed, ...restarted];
+    await Promise.all(stopping.map(async (name) => this.#drivers.get(name)?.stop()));
+    for (const name of stopping) {
+      if (this.#drivers.get(name)?.online === false && restarted.includes(name)) this.#lostAtRestart.add(name);
+      else this.#lostAtRestart.delete(name);
+      this.#drivers.delete(name);
+      this.#devices.delete(name);
+    }
+    const changes = this.#table.reconfigure(devices);
+    const now = Date.now();
+    this.#retire(changes, now);
+    for (const name of removed) this.#alarms.clearSource(`device:${name}`, now);
+    const started = [...restarted, ...added].map((name) => this.#addDriver(wanted.get(name)!));
+    if (this.#acquiring) this.#startDrivers(started);
+    // Keep the configuration order (what devices() and metrics show).
+    this.#devices = new Map(devices.map((device) => [device.name, this.#devices.get(device.name)!]));
+    const drivers = new Map(devices.map((device) => [device.name, this.#drivers.get(device.name)!]));
+    this.#drivers.clear();
+    for (const [name, driver] of drivers) this.#drivers.set(name, driver);
+    const summary: ScadaReload = {
+      devicesAdded: added,
+      devicesRemoved: removed,
+      devicesRestarted: restarted,
+      devicesUnchanged: devices.length - added.length - restarted.length,
+      pointsAdded: changes.added.map((e) => e.config.name),
+      pointsRemoved: changes.removed.map((e) => e.config.name),
+      pointsChanged: changes.replaced.map((c) => c.after.config.name),
+    };
+    this.#logger.info({ event: 'scada.reconfigured', devicesAdded: added.length, devicesRemoved: removed.length, devicesRestarted: restarted.length, pointsAdded: summary.pointsAdded.length, pointsRemoved: summary.pointsRemoved.length, pointsChanged: summary.pointsChanged.length }, 'SCADA configuration reloaded');
+    return summary;
+  }
+
+  /**
+   * The other side of a table change: a removed point's last event says it
+   * is gone (value null, quality invalid), its alarms clear and its
+   * selection is released; commands waiting on the feedback of an entry
+   * that is no longer in the table fail.
+   */
+  #retire(changes: TableChanges, now: number): void {
+    for (const entry of changes.removed) {
+      const name = entry.config.name;
+      entry.value = null;
+      entry.quality = 'invalid';
+      entry.substitute = null;
+      entry.serverTime = now;
+      this.#emit({ entry, kind: 'quality' }, now);
+      this.#alarms.clearSource(name, now);
+      this.#desk.forget(name);
+      this.#topics.delete(entry);
+      this.#endWaiters(name);
+    }
+    for (const { before, after } of changes.replaced) {
+      this.#topics.delete(before);
+      this.#endWaiters(before.config.name);
+      if (after.config.limits === undefined) this.#alarms.clearSource(after.config.name, now, ['limit']);
+    }
+  }
+
+  #endWaiters(point: string): void {
+    const waiters = this.#waiters.get(point);
+    if (waiters !== undefined) for (const waiter of [...waiters]) waiter.resolve(false);
   }
 
   async stop(): Promise<void> {
@@ -236,8 +363,9 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
 
   // --- PollSink ---
 
-  readings(_device: string, readings: readonly Reading[], sourceTime: number): void {
+  readings(device: string, readings: readonly Reading[], sourceTime: number): void {
     const now = Date.now();
+    if (this.#lostAtRestart.size > 0 && this.#lostAtRestart.delete(device)) this.#alarms.deviceRestored(device, now);
     this.#readings += readings.length;
     for (const change of this.#table.applyReadings(readings, sourceTime, now)) this.#emit(change, now);
     if (this.#waiters.size === 0) return;
@@ -253,7 +381,8 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
 
   // --- DeviceSink ---
 
-  updates(_device: string, updates: readonly PointUpdate[], receivedAt: number): void {
+  updates(device: string, updates: readonly PointUpdate[], receivedAt: number): void {
+    if (this.#lostAtRestart.size > 0 && this.#lostAtRestart.delete(device)) this.#alarms.deviceRestored(device, receivedAt);
     this.#readings += updates.length;
     const table = this.#table;
     for (const update of updates) {
@@ -275,6 +404,7 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
   }
 
   restored(device: string): void {
+    this.#lostAtRestart.delete(device);
     this.#alarms.deviceRestored(device, Date.now());
   }
 

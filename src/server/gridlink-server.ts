@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AuditLog } from '../accounts/audit-log.js';
 import { AdminServer } from '../admin/admin-server.js';
+import { ConfigReloader } from '../admin/config-reload.js';
+import { configSourceOf, loadConfig } from '../config/load.js';
 import { openDatabase } from '../accounts/database.js';
 import { LoginThrottle } from '../accounts/login-throttle.js';
 import { UserStore } from '../accounts/user-store.js';
@@ -124,6 +126,8 @@ export class GridlinkServer {
     // as in use: it listens before anything else there is touched, so a
     // second server with the same directory refuses to start.
     let server: GridlinkServer | null = null;
+    // `gridlink admin reload` and SIGHUP (docs/configuration.md "Reload"): set once the server runs.
+    let reloader: ConfigReloader | null = null;
     const admin = new AdminServer({
       socketPath: join(config.dataDir, 'admin.sock'),
       users,
@@ -131,15 +135,20 @@ export class GridlinkServer {
       logger,
       status: () => (server === null ? { starting: true } : { ...server.status() }),
       chat: { announce: (text) => chat.announce(text), kick: (nick) => chat.kick(nick) },
+      reload: (by) => reloader?.reload(by) ?? Promise.reject(noReload(config)),
     });
     await admin.listen();
     closers.push('admin socket', () => admin.close());
     const initialAdminPassword = await createInitialAdmin(config.dataDir, users, audit);
     const auth = new AuthService(users, audit, new LoginThrottle());
+    // Read at every upload, so that a reload changes them for the next one.
+    const fileLimits = { anonymousQuota: config.anonymous.quota, maxEntries: config.files.maxEntries };
     const files = new FileService({
       dataDir: config.dataDir,
-      anonymous: config.anonymous.enabled ? { dir: anonymousDir, writable: config.anonymous.writable, quota: config.anonymous.quota } : null,
-      maxEntries: config.files.maxEntries,
+      anonymous: config.anonymous.enabled ? { dir: anonymousDir, writable: config.anonymous.writable, get quota() { return fileLimits.anonymousQuota; } } : null,
+      get maxEntries() {
+        return fileLimits.maxEntries;
+      },
       durable: config.files.durable,
       maxUploadsPerSession: config.files.maxUploadsPerSession,
       maxActiveTransfers: config.files.maxActiveTransfers,
@@ -243,6 +252,31 @@ export class GridlinkServer {
       server.#iec104 = station;
     }
     scada?.startAcquisition();
+    const source = configSourceOf(config);
+    if (source !== undefined) {
+      const live = new ConfigReloader({
+        running: config,
+        read: () => loadConfig(source.file, source.overrides),
+        targets: {
+          setLogLevel: (level) => void (logger.level = level),
+          setFileLimits: (limits) => Object.assign(fileLimits, limits),
+          scada,
+          iec104Station: server.#iec104 !== null,
+        },
+        audit,
+        logger,
+      });
+      const onHangup = (): void => {
+        logger.info({ event: 'server.signal', signal: 'SIGHUP' });
+        live.reload('signal:SIGHUP').catch(() => undefined); // refused reloads are logged and audited by the reloader
+      };
+      process.on('SIGHUP', onHangup);
+      closers.push('config reload', async () => {
+        process.off('SIGHUP', onHangup);
+        await live.close();
+      });
+      reloader = live;
+    }
     const simulatorAddress = scada?.simulatorAddress ?? null;
     logger.info(
       {
@@ -323,6 +357,12 @@ function listenFailure(service: string, key: string, address: { host: string; po
   const why = { EADDRINUSE: 'the address is in use', EACCES: 'permission denied', EADDRNOTAVAIL: 'no such local address' }[String(code)];
   if (why === undefined) return err;
   return new GridlinkError('GL_ERR_SERVER_LISTEN', `${service} on ${address.host}:${address.port}: ${why}; set another ${key}`, { cause: err });
+}
+
+/** Why a reload cannot run: no configuration file, or the server is not up yet. */
+function noReload(config: Config): GridlinkError {
+  if (configSourceOf(config) === undefined) return new GridlinkError('GL_ERR_CONFIG_READ', 'the server runs on its embedded defaults: there is no file to re-read (start it with --config FILE)');
+  return new GridlinkError('GL_ERR_SERVER_BUSY', 'the server is still starting');
 }
 
 /** Uploads are renamed from staging into an area, which needs one filesystem. */

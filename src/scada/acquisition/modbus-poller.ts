@@ -132,6 +132,8 @@ export class ModbusPoller implements DeviceDriver {
         await this.#exclusive(() => this.#pollOnce());
         ok = true;
       } catch (err) {
+        // A poll cut by stop() (a reload restarting the device, a shutdown) is no device loss.
+        if (this.#stopped) break;
         ok = false;
         this.#fail(err);
       }
