@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { OutgoingBody } from '../transport/frame-writer.js';
 import type { Frame, FrameHeader } from '../codec/index.js';
 import { GridlinkError } from '../errors/index.js';
-import { commands, isCommandName, requestId, type CommandFields, type CommandName, type RequestId } from '../protocol/v1.js';
+import { commands, isCommandName, requestId, type CommandFields, type CommandName, type ReplyOf, type RequestId } from '../protocol/v1.js';
 import type { Session } from './session.js';
 
 /** What a versioned command handler gets (docs/protocol.md §3). */
@@ -13,8 +13,8 @@ export interface RequestContext<C extends CommandName> {
   /** The data of commands that carry a body; null otherwise. */
   readonly body: Readable | null;
   readonly bodySize: number;
-  /** Sends a reply frame carrying this request's id (and `cmd`, unless given). */
-  reply(fields: Record<string, unknown> & { cmd?: string; size?: number }, body?: OutgoingBody): Promise<void>;
+  /** Sends the command's reply (docs/protocol.md §3), with this request's id and `cmd`; `size` when a body follows. */
+  reply(fields: ReplyOf<C> & { size?: number }, body?: OutgoingBody): Promise<void>;
 }
 
 export type CommandHandler<C extends CommandName> = (ctx: RequestContext<C>) => Promise<void>;

@@ -87,7 +87,7 @@ export const pointSnapshot = z.object({
   sourceTime: maybeTime,
   serverTime: maybeTime,
   controllable: z.boolean(),
-  states: z.tuple([z.string(), z.string()]).optional(),
+  states: z.tuple([z.string(), z.string()]).readonly().optional(),
   alarm: alarmState.optional(),
   substitutedBy: z.string().optional(),
 });

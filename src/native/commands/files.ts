@@ -2,6 +2,7 @@ import { chooseDigest, digestSet } from '../../integrity/digests.js';
 import type { FileService } from '../../services/files/file-service.js';
 import { FileSession } from '../../services/files/file-session.js';
 import { printable } from '../../services/files/path-rules.js';
+import type { GetEnd } from '../../protocol/v1.js';
 import type { Session } from '../session.js';
 import type { CommandTable } from '../router.js';
 
@@ -114,7 +115,9 @@ export function fileCommands(sessions: NativeFileSessions): CommandTable {
         await files.prepareDigest(download, names);
         const head = { size: download.size, offset: download.offset, length: download.length, mtimeMs: download.mtimeMs };
         await ctx.reply(offered === undefined ? head : { ...head, digest }, download.body());
-        await ctx.reply({ cmd: 'get.end', ...download.inlineDigest() });
+        // The trailer is a frame of its own kind (docs/protocol.md §3.3), after the body.
+        const end: GetEnd = download.inlineDigest();
+        await ctx.session.send({ v: 1, id: ctx.id, cmd: 'get.end', ...end });
       });
       ctx.session.logger.info({ event: 'files.get', path: printable(download.path), offset: download.offset, bytes: download.size });
     },
