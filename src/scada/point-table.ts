@@ -65,9 +65,11 @@ export class PointTable {
    * Replaces the table's configuration (a reload, docs/configuration.md
    * "Reload"): a point whose device and configuration are unchanged keeps
    * its entry (value, quality, substitute), so it makes no event; a point
-   * whose configuration changed gets a fresh entry (its next reading is an
-   * event under the new configuration), keeping an operator's substitute
-   * when its class is the same. Addresses are assigned as a restart with
+   * whose configuration changed gets a new entry, which keeps the value when
+   * the point is still read the same way (only limits, deadband or control
+   * changed) and otherwise starts empty (its next reading is an event under
+   * the new configuration), and keeps an operator's substitute when its
+   * class is the same. Addresses are assigned as a restart with
    * this configuration would. Returns what changed.
    */
   reconfigure(devices: readonly DeviceConfig[]): TableChanges {
@@ -87,6 +89,14 @@ export class PointTable {
         if (before === undefined) added.push(entry);
         else {
           if (before.config.class === config.class) entry.substitute = before.substitute;
+          // Read the same way (only its limits, deadband or control changed): the value stands, so no event repeats it.
+          if (before.device === device.name && readsAlike(before.config, config)) {
+            entry.value = before.value;
+            entry.quality = before.quality;
+            entry.sourceTime = before.sourceTime;
+            entry.serverTime = before.serverTime;
+            entry.reported = before.reported;
+          }
           replaced.push({ before, after: entry });
         }
         return entry;
@@ -212,6 +222,12 @@ export class PointTable {
     }
     return qualityChanged ? { entry, kind: 'quality' } : null;
   }
+}
+
+/** True when two configurations of a point turn the same device data into the same value. */
+function readsAlike(a: ScadaPointConfig, b: ScadaPointConfig): boolean {
+  const how = (c: ScadaPointConfig): unknown[] => [c.class, c.scale, c.offset, c.ioa, 'address' in c ? [c.source, c.address, c.type] : c.type];
+  return isDeepStrictEqual(how(a), how(b));
 }
 
 /** The wire shape of a point (without its alarm, which the service adds). */

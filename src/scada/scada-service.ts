@@ -14,6 +14,7 @@ import { ModbusPoller, type PollSink, type Reading } from './acquisition/modbus-
 import { AlarmBook } from './alarm-book.js';
 import { ControlDesk } from './control-desk.js';
 import { HistoryStore } from './history-store.js';
+import type { ScadaCluster } from './scada-cluster.js';
 import { pointMatcher } from './point-pattern.js';
 import { PointTable, shownOf, snapshotOf, type PointChange, type PointEntry, type TableChanges } from './point-table.js';
 import { SubstationSimulator } from './simulator/substation-simulator.js';
@@ -52,6 +53,8 @@ export interface ScadaServiceOptions {
   readonly bus: Bus;
   readonly audit: AuditLog;
   readonly logger: Logger;
+  /** The parts shared with the other nodes of a cluster (docs/cluster.md); absent in one process. */
+  readonly cluster?: ScadaCluster;
 }
 
 /**
@@ -112,6 +115,7 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
       },
       options.audit,
       options.config.selectTimeoutMs,
+      options.cluster?.leases,
     );
     this.#logger = options.logger.child({ service: 'scada' });
     for (const device of devices) this.#addDriver(device);
@@ -254,6 +258,8 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
       this.#topics.delete(before);
       this.#endWaiters(before.config.name);
       if (after.config.limits === undefined) this.#alarms.clearSource(after.config.name, now, ['limit']);
+      // A value kept across the change is judged by the new limits now, not at its next move.
+      else if (after.quality === 'good' && after.value !== null) this.#alarms.checkLimits(after.config, after.value, now);
     }
   }
 
@@ -329,7 +335,7 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
     return alarm;
   }
 
-  select(actor: UserActor, point: string): SelectLease {
+  select(actor: UserActor, point: string): SelectLease | Promise<SelectLease> {
     return this.#desk.select(actor, point);
   }
 

@@ -4,7 +4,7 @@ import { ROLES, type Role } from '../../accounts/roles.js';
 import { DEFAULT_QUOTA_BYTES } from '../../accounts/user-store.js';
 import { AdminClient } from '../../admin/admin-client.js';
 import { GridlinkError } from '../../errors/index.js';
-import type { UserInfo } from '../../admin/admin-protocol.js';
+import type { ReloadReply, UserInfo } from '../../admin/admin-protocol.js';
 import { SIZE_HELP, sizeArgument } from '../parse-size.js';
 import { readNewPassword } from '../password-prompt.js';
 import { formatBytes } from '../../units/bytes.js';
@@ -130,7 +130,7 @@ function registerUser(admin: Command): void {
 }
 
 /**
- * `gridlink admin [--data DIR] status | user …` (docs/protocol.md §6, README.md "Quick tour"): administers the
+ * `gridlink admin [--data DIR] status | reload | user …` (docs/protocol.md §6, README.md "Quick tour"): administers the
  * server running on DIR through `DIR/admin.sock`. Whoever may open that
  * socket (mode 0600: the server's own user) is the administrator; there is
  * no login.
@@ -176,5 +176,34 @@ export function registerAdmin(program: Command): void {
       });
     });
 
+  admin
+    .command('reload')
+    .description('re-read the config file and apply what can change live (log level, quotas, SCADA devices and points); name the rest as needing a restart')
+    .option('--json', 'print the reply as JSON for scripts')
+    .action(async (flags: { json?: boolean }, command: Command) => {
+      await withClient(command, async (client) => {
+        const report = await client.reload();
+        if (flags.json === true) print(JSON.stringify(report));
+        else reloadLines(report).forEach(print);
+      });
+    });
+
   registerUser(admin);
+}
+
+/** What `gridlink admin reload` prints (docs/configuration.md "Reload"). */
+function reloadLines(report: ReloadReply): string[] {
+  const lines: string[] = [];
+  if (report.applied.length === 0 && report.restartNeeded.length === 0) lines.push('configuration reloaded: nothing changed');
+  if (report.applied.length > 0) lines.push(`applied: ${report.applied.join(', ')}`);
+  const scada = report.scada;
+  if (scada !== undefined) {
+    const list = (count: number, names: readonly string[]): string => (count === 0 ? '0' : `${count} (${names.join(', ')}${count > names.length ? ', …' : ''})`);
+    const { devices, points, names } = scada;
+    lines.push(`  devices: added ${list(devices.added, names.devicesAdded)}, restarted ${list(devices.restarted, names.devicesRestarted)}, removed ${list(devices.removed, names.devicesRemoved)}, unchanged ${devices.unchanged}`);
+    lines.push(`  points: added ${list(points.added, names.pointsAdded)}, removed ${list(points.removed, names.pointsRemoved)}, changed ${points.changed}`);
+  }
+  if (report.restartNeeded.length > 0) lines.push(`needs a restart (not applied): ${report.restartNeeded.join(', ')}`);
+  for (const warning of report.warnings) lines.push(`note: ${warning}`);
+  return lines;
 }
