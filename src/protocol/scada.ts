@@ -114,8 +114,10 @@ export interface ScadaApi {
   history(point: string, since: number, until: number, limit: number, offset?: number): Array<{ value: number | null; quality: Quality; sourceTime: number; serverTime: number }>;
   events(since: number, until: number, limit: number, pattern?: string, offset?: number): PointEvent[];
   alarms(options?: { includeCleared?: boolean }): Alarm[];
-  acknowledge(actor: UserActor, alarmId: number): Alarm;
-  select(actor: UserActor, point: string): SelectLease;
+  /** Synchronous in one process; in a cluster it resolves once the acknowledgement is shared (docs/cluster.md). */
+  acknowledge(actor: UserActor, alarmId: number): Alarm | Promise<Alarm>;
+  /** Synchronous in one process; in a cluster it resolves once the lease is taken across the nodes (docs/cluster.md). */
+  select(actor: UserActor, point: string): SelectLease | Promise<SelectLease>;
   /** Releases the actor's lease on the point (no-op when not held). */
   deselect(actor: UserActor, point: string): void;
   operate(actor: UserActor, point: string, value: number): Promise<OperateResult>;

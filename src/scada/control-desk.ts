@@ -6,6 +6,29 @@ import { reasonOf } from './acquisition/modbus-poller.js';
 import type { PointEntry } from './point-table.js';
 import type { OperateResult, SelectLease } from '../protocol/scada.js';
 
+/**
+ * Select leases shared beyond this process (docs/cluster.md, "Select
+ * leases"): in a cluster, a KV entry per point created with CAS, so of any
+ * number of operators on any nodes exactly one holds a point. Absent in one
+ * process, where the desk's own map is the whole truth.
+ */
+export interface SharedLeases {
+  /**
+   * Takes `point` for (`holder`, `connection`) until `expiresAt`, or renews
+   * it when that connection holds it already. Throws GL_ERR_SCADA_SELECTED
+   * when someone else holds it, GL_ERR_CLUSTER_UNAVAILABLE when the cluster
+   * cannot be asked (a selection is never granted on a guess).
+   */
+  take(point: string, holder: string, connection: string, expiresAt: number): Promise<void>;
+  /** Turns the connection's lease into its command's, held until `until`: false when it is not theirs any more. */
+  spend(point: string, connection: string, until: number): Promise<boolean>;
+  /** Gives the point back; when that fails the lease still ends at its expiry. */
+  release(point: string, connection: string): void;
+}
+
+/** A spent lease outlives the command's feedback timeout by this much in the shared bucket. */
+const SPEND_MARGIN_MS = 5_000;
+
 interface Lease extends SelectLease {
   readonly connection: string;
   readonly timer: NodeJS.Timeout;
@@ -43,12 +66,16 @@ export class ControlDesk {
   readonly #inFlight = new Set<string>();
   readonly #target: ControlTarget;
   readonly #audit: AuditLog;
+  readonly #shared: SharedLeases | undefined;
+  /** Points a local operator is selecting through the cluster right now, with who. */
+  readonly #taking = new Map<string, string>();
   #selectTimeoutMs: number;
 
-  constructor(target: ControlTarget, audit: AuditLog, selectTimeoutMs: number) {
+  constructor(target: ControlTarget, audit: AuditLog, selectTimeoutMs: number, shared?: SharedLeases) {
     this.#target = target;
     this.#audit = audit;
     this.#selectTimeoutMs = selectTimeoutMs;
+    this.#shared = shared;
   }
 
   lease(point: string): SelectLease | undefined {
@@ -56,7 +83,8 @@ export class ControlDesk {
     return lease === undefined ? undefined : { point: lease.point, holder: lease.holder, expiresAt: lease.expiresAt };
   }
 
-  select(actor: UserActor, name: string): SelectLease {
+  /** Synchronous in one process; in a cluster it resolves once the shared lease is taken (docs/cluster.md). */
+  select(actor: UserActor, name: string): SelectLease | Promise<SelectLease> {
     const entry = this.#controllable(actor, name, 'select');
     const held = this.#leases.get(name);
     if (held !== undefined && held.connection !== actor.connection) {
@@ -65,9 +93,32 @@ export class ControlDesk {
       throw new GridlinkError('GL_ERR_SCADA_SELECTED', `${name} is held by ${held.holder} for ${seconds} s more`);
     }
     if (this.#inFlight.has(name)) throw new GridlinkError('GL_ERR_SCADA_SELECTED', `${name} has a command in progress`);
-    if (held !== undefined) clearTimeout(held.timer);
+    const shared = this.#shared;
+    if (shared === undefined) return this.#grant(actor, entry, held, Date.now() + this.#selectTimeoutMs);
+    const taking = this.#taking.get(name);
+    if (taking !== undefined) {
+      this.#audit.record(auditEntry(actor, 'control.select.refused', { point: name, holder: taking }));
+      throw new GridlinkError('GL_ERR_SCADA_SELECTED', `${name} is being selected by ${taking}`);
+    }
+    this.#taking.set(name, actor.identity.name);
     const expiresAt = Date.now() + this.#selectTimeoutMs;
-    const timer = setTimeout(() => this.#expire(name, actor.connection), this.#selectTimeoutMs);
+    return shared.take(name, actor.identity.name, actor.connection, expiresAt).then(
+      () => {
+        this.#taking.delete(name);
+        return this.#grant(actor, entry, this.#leases.get(name), expiresAt);
+      },
+      (err: unknown) => {
+        this.#taking.delete(name);
+        this.#audit.record(auditEntry(actor, 'control.select.refused', { point: name, reason: err instanceof GridlinkError ? err.message : String(err) }));
+        throw err;
+      },
+    );
+  }
+
+  #grant(actor: UserActor, entry: PointEntry, held: Lease | undefined, expiresAt: number): SelectLease {
+    const name = entry.config.name;
+    if (held !== undefined) clearTimeout(held.timer);
+    const timer = setTimeout(() => this.#expire(name, actor.connection), Math.max(0, expiresAt - Date.now()));
     timer.unref();
     this.#leases.set(name, { point: entry.config.name, holder: actor.identity.name, connection: actor.connection, expiresAt, timer });
     this.#audit.record(auditEntry(actor, 'control.select', { point: name, expiresAt }));
@@ -102,6 +153,12 @@ export class ControlDesk {
     const started = Date.now();
     this.#audit.record(auditEntry(actor, 'control.operate', { point: name, value }));
     try {
+      // In a cluster the lease must still be this connection's in the shared bucket (it may
+      // have expired there and been taken by another node's operator): the command then holds it.
+      if (this.#shared !== undefined && !(await this.#shared.spend(name, actor.connection, Date.now() + control.timeoutMs + SPEND_MARGIN_MS))) {
+        this.#audit.record(auditEntry(actor, 'control.operate.refused', { point: name, reason: 'selection lost in the cluster' }));
+        throw new GridlinkError('GL_ERR_SCADA_NOT_SELECTED', `${name}: the selection expired and was taken on another node`);
+      }
       let after: number;
       try {
         after = await send();
@@ -128,6 +185,7 @@ export class ControlDesk {
       return { point: name, value, confirmed: true, tookMs };
     } finally {
       this.#inFlight.delete(name);
+      this.#shared?.release(name, actor.connection);
     }
   }
 
@@ -142,7 +200,10 @@ export class ControlDesk {
   }
 
   close(): void {
-    for (const lease of this.#leases.values()) clearTimeout(lease.timer);
+    for (const [name, lease] of this.#leases) {
+      clearTimeout(lease.timer);
+      this.#shared?.release(name, lease.connection);
+    }
     this.#leases.clear();
   }
 
@@ -168,6 +229,7 @@ export class ControlDesk {
     if (lease === undefined) return;
     clearTimeout(lease.timer);
     this.#leases.delete(name);
+    this.#shared?.release(name, lease.connection);
     this.#audit.record({ event, actor: lease.holder, detail: { point: name } });
   }
 }

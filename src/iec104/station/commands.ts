@@ -1,7 +1,7 @@
 import type { UserActor } from '../../accounts/actor.js';
 import { GridlinkError } from '../../errors/index.js';
 import type { Logger } from '../../log/logger.js';
-import type { ScadaApi } from '../../protocol/scada.js';
+import type { ScadaApi, SelectLease } from '../../protocol/scada.js';
 import { Cot, DoublePointState, TypeId, mirrorAsdu, type AsduOfType } from '../codec/index.js';
 import { setpointValue, type StationPoint } from './point-map.js';
 
@@ -73,14 +73,18 @@ export class CommandHandler {
       return;
     }
     if (object.select) {
-      try {
-        const lease = scada.select(actor, name);
-        this.#selections.set(name, { typeId: asdu.typeId, value, expiresAt: lease.expiresAt });
-      } catch (err) {
-        this.#selections.delete(name);
-        return refuse(reasonOf(err));
-      }
-      this.#ctx.send(mirrorAsdu(bytes, Cot.ActivationCon, false));
+      const answer = Buffer.from(bytes);
+      selectThen(
+        () => scada.select(actor, name),
+        (lease) => {
+          this.#selections.set(name, { typeId: asdu.typeId, value, expiresAt: lease.expiresAt });
+          this.#ctx.send(mirrorAsdu(answer, Cot.ActivationCon, false));
+        },
+        (err) => {
+          this.#selections.delete(name);
+          refuse(reasonOf(err));
+        },
+      );
       return;
     }
 
@@ -93,14 +97,27 @@ export class CommandHandler {
         return refuse(Date.now() >= selection.expiresAt ? 'the selection expired' : 'the execute does not match the select');
       }
     } else if (point.directExecute) {
-      try {
-        scada.select(actor, name);
-      } catch (err) {
-        return refuse(reasonOf(err));
-      }
+      const answer = Buffer.from(bytes);
+      selectThen(
+        () => scada.select(actor, name),
+        () => this.#execute(answer, point, value),
+        (err) => refuse(reasonOf(err)),
+      );
+      return;
     } else {
       return refuse('execute without select (the point does not allow direct execute)');
     }
+    this.#execute(bytes, point, value);
+  }
+
+  /** Operates a point this master holds: positive ACTCON now, ACTTERM when the desk settles. */
+  #execute(bytes: Buffer, point: StationPoint, value: number): void {
+    const { scada, actor } = this.#ctx;
+    const name = point.name;
+    const refuse = (why: string): void => {
+      this.#ctx.logger.info({ event: 'iec104.command_refused', actor: actor.identity.name, point: name, reason: why }, `IEC 104 command on ${name} refused: ${why}`);
+      this.#ctx.send(mirrorAsdu(bytes, Cot.ActivationCon, true));
+    };
     if (point.substituted) {
       scada.deselect(actor, name);
       return refuse('the point shows a substituted value: its feedback cannot confirm a command');
@@ -132,6 +149,22 @@ function commandValue(asdu: CommandAsdu, point: StationPoint): number | null {
       return Number.isFinite(value) ? value : null;
     }
   }
+}
+
+/**
+ * Runs a select and calls `ok` or `failed` with its outcome: at once in one
+ * process, once the cluster answered in a cluster (docs/cluster.md).
+ */
+function selectThen(select: () => SelectLease | Promise<SelectLease>, ok: (lease: SelectLease) => void, failed: (err: unknown) => void): void {
+  let result: SelectLease | Promise<SelectLease>;
+  try {
+    result = select();
+  } catch (err) {
+    failed(err);
+    return;
+  }
+  if (result instanceof Promise) result.then(ok, failed);
+  else ok(result);
 }
 
 function reasonOf(err: unknown): string {

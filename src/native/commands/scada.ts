@@ -81,11 +81,11 @@ export function scadaCommands(scada: ScadaApi | null, bus: Bus): CommandTable {
     },
     'alarm.ack': async (ctx) => {
       const { service, actor } = actorOf(ctx.session);
-      await ctx.reply({ alarm: service.acknowledge(actor, ctx.fields.alarm) });
+      await ctx.reply({ alarm: await service.acknowledge(actor, ctx.fields.alarm) });
     },
     select: async (ctx) => {
       const { service, actor } = actorOf(ctx.session);
-      await ctx.reply({ lease: service.select(actor, ctx.fields.point) });
+      await ctx.reply({ lease: await service.select(actor, ctx.fields.point) });
     },
     deselect: async (ctx) => {
       const { service, actor } = actorOf(ctx.session);

@@ -57,13 +57,13 @@ export function pointRoutes(app: FastifyInstance, ctx: WebContext): void {
     return reply.send(scadaOf(ctx).alarms({ includeCleared: all === '1' || all === 'true' }));
   });
 
-  app.post<{ Params: { id: string } }>('/api/alarms/:id/ack', operator, (request, reply) => {
+  app.post<{ Params: { id: string } }>('/api/alarms/:id/ack', operator, async (request, reply) => {
     if (!/^\d{1,15}$/u.test(request.params.id)) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', 'the alarm id is a number');
-    return reply.send(scadaOf(ctx).acknowledge(actorOf(sessionOf(request)), Number(request.params.id)));
+    return reply.send(await scadaOf(ctx).acknowledge(actorOf(sessionOf(request)), Number(request.params.id)));
   });
 
-  app.post<{ Params: { name: string } }>('/api/points/:name/select', { ...operator, schema: { params: pointName } }, (request, reply) =>
-    reply.send(scadaOf(ctx).select(actorOf(sessionOf(request)), request.params.name)),
+  app.post<{ Params: { name: string } }>('/api/points/:name/select', { ...operator, schema: { params: pointName } }, async (request, reply) =>
+    reply.send(await scadaOf(ctx).select(actorOf(sessionOf(request)), request.params.name)),
   );
 
   app.post<{ Params: { name: string } }>('/api/points/:name/deselect', { ...operator, schema: { params: pointName } }, (request, reply) => {
