@@ -161,6 +161,22 @@ export const scadaSchema = z
         updateMs: positiveInt.default(1_000),
         /** Poll period of the devices generated for the simulator (when `devices` is not set). */
         pollMs: z.number().int().min(50).default(1_000),
+        /**
+         * The demo scenario (docs/configuration.md "Demo scenario"): every `periodMs` a feeder
+         * overloads and recovers, and a breaker trips on overcurrent and recloses. Runs only
+         * while the simulator's own points are polled (`devices` unset), never beside real
+         * devices; off unless enabled (the demo defaults enable it).
+         */
+        scenario: z
+          .strictObject({
+            enabled: z.boolean().default(false),
+            periodMs: z.number().int().min(1_000).max(86_400_000).default(180_000),
+            /** The feeder (1-based, of unit 1) that overloads; past the feeder count, the last feeder. */
+            overloadFeeder: z.number().int().min(1).max(12).default(2),
+            /** The feeder whose breaker trips on overcurrent. */
+            tripFeeder: z.number().int().min(1).max(12).default(3),
+          })
+          .prefault({}),
       })
       .prefault({}),
     /** Field devices to poll. Unset: poll the built-in simulator with its own register map. */

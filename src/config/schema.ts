@@ -215,7 +215,8 @@ export type Config = z.output<typeof configSchema>;
 /**
  * What `gridlink serve` runs with no config file at all: the demo defaults of
  * docs/protocol.md §2 (anonymous area on and writable) and §5 (the course's chat room
- * and chat without login), all on loopback only.
+ * and chat without login), the simulator's demo scenario (docs/configuration.md
+ * "Demo scenario"), all on loopback only.
  */
 export const DEMO_CONFIG: ConfigInput = {
   anonymous: { enabled: true, writable: true },
@@ -223,4 +224,5 @@ export const DEMO_CONFIG: ConfigInput = {
   legacyChat: { enabled: true },
   ftp: { enabled: true },
   iec104: { enabled: true },
+  scada: { simulator: { scenario: { enabled: true } } },
 };

@@ -19,6 +19,7 @@ import { pointMatcher } from './point-pattern.js';
 import { PointTable, shownOf, snapshotOf, type PointChange, type PointEntry, type TableChanges } from './point-table.js';
 import { SubstationSimulator } from './simulator/substation-simulator.js';
 import { simulatorDevices } from './simulator/simulator-devices.js';
+import { DemoScenario } from './simulator/demo-scenario.js';
 import { SCADA_TOPICS, type Alarm, type DeviceStatus, type HistorySample, type OperateResult, type PointEvent, type PointSnapshot, type ScadaApi, type ScadaMetrics, type SelectLease } from '../protocol/scada.js';
 
 interface FeedbackWaiter {
@@ -87,6 +88,8 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
   /** Devices restarted by a reload while lost: the first answer of the new driver clears their alarm. */
   readonly #lostAtRestart = new Set<string>();
   #retentionTimer: NodeJS.Timeout | null = null;
+  /** The simulator's demo scenario (docs/configuration.md "Demo scenario"), when it runs. */
+  #scenario: DemoScenario | null = null;
   #events = 0;
   #readings = 0;
 
@@ -145,6 +148,7 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
       await simulator?.stop();
       throw err;
     }
+    service.#scenario = scenarioFor(config, simulator, logger);
     service.#prune();
     service.#retentionTimer = setInterval(() => service.#prune(), HOUR_MS);
     service.#retentionTimer.unref();
@@ -161,6 +165,7 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
   startAcquisition(): void {
     this.#acquiring = true;
     this.#startDrivers([...this.#drivers.values()]);
+    this.#scenario?.start();
   }
 
   #startDrivers(drivers: readonly DeviceDriver[]): void {
@@ -270,6 +275,7 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
 
   async stop(): Promise<void> {
     if (this.#retentionTimer !== null) clearInterval(this.#retentionTimer);
+    this.#scenario?.stop();
     this.#desk.close();
     await Promise.all([...this.#drivers.values()].map((d) => d.stop()));
     for (const waiters of this.#waiters.values()) for (const w of waiters) w.resolve(false);
@@ -483,6 +489,21 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
     const removed = this.#history.prune(Date.now() - this.#retentionMs);
     if (removed > 0) this.#audit.record({ event: 'history.pruned', detail: { rows: removed } });
   }
+}
+
+/**
+ * The demo scenario, when it is enabled and the simulator's own points are
+ * polled: beside configured (real) devices it stays off, and says so.
+ */
+function scenarioFor(config: ScadaConfig, simulator: SubstationSimulator | null, logger: Logger): DemoScenario | null {
+  const scenario = config.simulator.scenario;
+  if (!scenario.enabled || simulator === null) return null;
+  if (config.devices !== undefined) {
+    logger.info({ event: 'simulator.scenario_off', reason: 'scada.devices is set' }, 'demo scenario off: real devices are configured');
+    return null;
+  }
+  const last = config.simulator.feeders - 1;
+  return new DemoScenario(simulator, { periodMs: scenario.periodMs, overloadFeeder: Math.min(scenario.overloadFeeder - 1, last), tripFeeder: Math.min(scenario.tripFeeder - 1, last), logger });
 }
 
 /** The waiter's point reads its commanded value, good, in a value received at `receivedAt` (not before the waiter's `after`). */

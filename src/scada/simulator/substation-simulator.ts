@@ -183,6 +183,18 @@ export class SubstationSimulator {
     this.#apply(unit, feeder, closed);
   }
 
+  /**
+   * The breaker's protection opens it (an overcurrent trip): the status goes
+   * open at once, the command coil keeps the last command (close), as on a
+   * real breaker; a command in travel is cancelled.
+   */
+  trip(unit: number, feeder: number): void {
+    const model = this.#feeder(unit, feeder);
+    this.#cancelTravel(model);
+    if (model.breakerClosed) this.#log?.info({ event: 'simulator.breaker_trip', unit, feeder }, 'breaker tripped on overcurrent');
+    this.#apply(unit, feeder, false);
+  }
+
   /** What a client reading the feeder's block now gets, in engineering units. */
   snapshot(unit: number, feeder: number): FeederSnapshot {
     const model = this.#feeder(unit, feeder);
