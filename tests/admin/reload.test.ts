@@ -309,6 +309,15 @@ describe('gridlink admin reload (docs/configuration.md "Reload")', () => {
     await until(() => rig.server.scada!.points().every((p) => p.quality === 'good'), 5_000, 'dev5 polled');
   });
 
+  it('with gridlink’s own IEC 104 station running, new points are polled and the reply says the station serves its start-up points until a restart', async () => {
+    const rig = await startRig((port) => ({ iec104: { enabled: true, port: 0 }, scada: { simulator: { enabled: false }, devices: [device('bay1', port, 1, 200)] } }));
+    await rig.write(withScada(rig, { simulator: { enabled: false }, devices: [device('bay1', rig.simPort, 1, 200), device('bay9', rig.simPort, 2, 200)] }));
+    const report = await (await rig.admin()).reload();
+    expect(report.applied).toEqual(['scada.devices']);
+    expect(report.warnings).toEqual(['the IEC 104 station serves the points it started with until a restart (2 added, 0 removed, 0 changed)']);
+    await until(() => rig.server.scada!.points('bay9.>').every((p) => p.quality === 'good'), 10_000, 'bay9 polled');
+  });
+
   it('a server on its embedded defaults (no --config) has no file to re-read, and says so', async () => {
     const server = await startTestServer({ scada: { enabled: false }, http: { enabled: false } });
     rigs.push(server);
