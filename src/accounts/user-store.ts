@@ -40,12 +40,43 @@ function checkPassword(password: string): void {
   if (password.length < MIN_PASSWORD) throw new GridlinkError('GL_ERR_ADMIN_WEAK_PASSWORD');
 }
 
-/** Accounts (docs/protocol.md §3.2), stored in SQLite; passwords only as SCRAM StoredKeys. */
+/**
+ * Accounts (docs/protocol.md §3.2), stored in SQLite; passwords only as SCRAM
+ * StoredKeys. In a cluster (docs/cluster.md, "Accounts") every change made
+ * here is told to the {@link onChange} listener, which shares it, and the
+ * other nodes' changes come back through {@link apply}.
+ */
 export class UserStore {
   readonly #db: GridlinkDatabase;
+  #changed: ((name: string) => void) | null = null;
 
   constructor(db: GridlinkDatabase) {
     this.#db = db;
+  }
+
+  /** Calls `listener(name)` after each change of a user made through this store (not through {@link apply}). */
+  onChange(listener: ((name: string) => void) | null): void {
+    this.#changed = listener;
+  }
+
+  /**
+   * Writes a user as another node has it (`null`: deleted there), without
+   * telling the change listener. Sessions of a user deleted this way end at
+   * their next request, as after a local delete.
+   */
+  apply(name: string, record: UserRecord | null): void {
+    if (record === null) {
+      this.#db.prepare('DELETE FROM users WHERE name = ?').run(name);
+      return;
+    }
+    const c = record.credential;
+    this.#db
+      .prepare(
+        `INSERT INTO users (name, role, quota_bytes, salt, cost_n, cost_r, cost_p, stored_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET role = excluded.role, quota_bytes = excluded.quota_bytes, salt = excluded.salt, cost_n = excluded.cost_n,
+           cost_r = excluded.cost_r, cost_p = excluded.cost_p, stored_key = excluded.stored_key, created_at = excluded.created_at`,
+      )
+      .run(name, record.role, record.quotaBytes, c.salt, c.N, c.r, c.p, c.storedKey, record.createdAt);
   }
 
   count(): number {
@@ -79,6 +110,7 @@ export class UserStore {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new GridlinkError('GL_ERR_ADMIN_USER_EXISTS', name);
       throw err;
     }
+    this.#changed?.(name);
     return { name, role, quotaBytes, createdAt };
   }
 
@@ -87,21 +119,25 @@ export class UserStore {
     this.#require(name);
     const c = await createCredential(password);
     this.#db.prepare('UPDATE users SET salt = ?, cost_n = ?, cost_r = ?, cost_p = ?, stored_key = ? WHERE name = ?').run(c.salt, c.N, c.r, c.p, c.storedKey, name);
+    this.#changed?.(name);
   }
 
   setQuota(name: string, quotaBytes: number): void {
     this.#require(name);
     this.#db.prepare('UPDATE users SET quota_bytes = ? WHERE name = ?').run(quotaBytes, name);
+    this.#changed?.(name);
   }
 
   setRole(name: string, role: Role): void {
     this.#require(name);
     this.#db.prepare('UPDATE users SET role = ? WHERE name = ?').run(role, name);
+    this.#changed?.(name);
   }
 
   delete(name: string): void {
     this.#require(name);
     this.#db.prepare('DELETE FROM users WHERE name = ?').run(name);
+    this.#changed?.(name);
   }
 
   #require(name: string): void {
