@@ -6,6 +6,8 @@
 //   integrity, accounts, bus,        hashing, users, the bus,
 //   config, protocol                 configuration, wire shapes
 //   services/*, scada                what gridlink does; they take an actor
+//   cluster                          a node of a cluster on NATS (docs/cluster.md):
+//                                    implements the bus and the services' registries
 //   native, web, admin, ftp,         front ends: a wire format onto the services
 //   iec104/station
 //   server                           the composition root: wires it all
@@ -44,7 +46,21 @@ module.exports = {
       severity: 'error',
       comment: 'The foundation is used by the services, never the other way round.',
       from: { path: FOUNDATION },
-      to: { path: '^src/(services|scada|server|cli|client)/|' + FRONTS },
+      to: { path: '^src/(services|scada|server|cli|client|cluster)/|' + FRONTS },
+    },
+    {
+      name: 'cluster-stays-below-fronts',
+      severity: 'error',
+      comment: 'The cluster layer implements the bus and the registries the services define (docs/cluster.md); the server wires it, front ends never reach into its callers.',
+      from: { path: '^src/cluster/' },
+      to: { path: '^src/(server|cli|client)/|' + FRONTS },
+    },
+    {
+      name: 'services-know-the-cluster-by-interface',
+      severity: 'error',
+      comment: 'Chat and files work the same on one node or many: they define an interface (e.g. services/chat/nick-registry.ts) that src/cluster/ implements.',
+      from: { path: '^src/services/' },
+      to: { path: '^src/cluster/' },
     },
     {
       name: 'services-never-import-fronts',

@@ -29,6 +29,7 @@ import { LegacyUdpChat } from '../services/chat/legacy-udp-chat.js';
 import { AuthService } from '../services/auth/auth-service.js';
 import { FileService } from '../services/files/file-service.js';
 import type { ScadaService } from '../scada/scada-service.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
 import { Closers } from './closers.js';
 
 /** The parts a running server is made of (fields of {@link GridlinkServer}). */
@@ -42,6 +43,7 @@ interface Parts {
   readonly bus: Bus;
   readonly chat: ChatRooms;
   readonly scada: ScadaService | null;
+  readonly cluster: ClusterNode | null;
   readonly native: NativeListener;
   readonly initialAdminPassword: string | null;
 }
@@ -72,6 +74,8 @@ export class GridlinkServer {
   readonly chat: ChatRooms;
   /** The SCADA data plane (docs/architecture.md); null when `scada.enabled` is false. */
   readonly scada: ScadaService | null;
+  /** This node of a cluster (docs/cluster.md); null without `cluster.nats`. */
+  readonly cluster: ClusterNode | null;
   /** Set on the very first start of a data directory: shown once, also in `<data>/initial-admin-password`. */
   readonly initialAdminPassword: string | null;
   readonly #closers: Closers;
@@ -92,6 +96,7 @@ export class GridlinkServer {
     this.bus = parts.bus;
     this.chat = parts.chat;
     this.scada = parts.scada;
+    this.cluster = parts.cluster;
     this.#native = parts.native;
     this.initialAdminPassword = parts.initialAdminPassword;
   }
@@ -119,9 +124,21 @@ export class GridlinkServer {
     });
     const users = new UserStore(db);
     const audit = new AuditLog(db, logger);
-    const bus = new LocalBus();
-    closers.push('bus', () => bus.close());
-    const chat = new ChatRooms(bus);
+    // A cluster node (docs/cluster.md) joins NATS first: its bus and chat nicknames span the nodes.
+    let cluster: ClusterNode | null = null;
+    if (config.cluster.nats.length > 0) {
+      const { ClusterNode } = await import('../cluster/cluster-node.js');
+      const joined = await ClusterNode.start(config.cluster, logger);
+      closers.push('cluster', () => joined.close());
+      cluster = joined;
+    }
+    let bus: Bus;
+    if (cluster === null) {
+      const local = new LocalBus();
+      closers.push('bus', () => local.close());
+      bus = local;
+    } else bus = cluster.bus;
+    const chat = new ChatRooms(bus, cluster?.nicks ?? null);
     // The admin socket (docs/configuration.md) also marks the data directory
     // as in use: it listens before anything else there is touched, so a
     // second server with the same directory refuses to start.
@@ -198,7 +215,7 @@ export class GridlinkServer {
         logger,
       },
     });
-    server = new GridlinkServer({ config, logger, closers, files, native, users, audit, bus, chat, scada, initialAdminPassword });
+    server = new GridlinkServer({ config, logger, closers, files, native, users, audit, bus, chat, scada, cluster, initialAdminPassword });
     const addresses = server.#addresses;
     addresses.native = await native.listen().catch((err: unknown) => {
       throw listenFailure('the native protocol', 'native.port (or --port)', config.native, err);
@@ -289,6 +306,7 @@ export class GridlinkServer {
         iec104: addresses.iec104 === null ? false : `${config.iec104.tls === undefined ? '' : 'tls://'}${addresses.iec104.address}:${addresses.iec104.port}`,
         simulator: simulatorAddress === null ? false : `${simulatorAddress.address}:${simulatorAddress.port}`,
         dataDir: config.dataDir,
+        cluster: cluster === null ? false : { node: cluster.node, nats: config.cluster.nats },
         anonymous: config.anonymous.enabled ? { dir: anonymousDir, writable: config.anonymous.writable } : false,
       },
       'gridlink is serving',
@@ -333,6 +351,7 @@ export class GridlinkServer {
       bus: this.bus.metrics(),
       scada: this.scada?.metrics() ?? null,
       iec104: this.#iec104?.status() ?? null,
+      cluster: this.cluster?.status() ?? null,
     };
   }
 

@@ -126,8 +126,16 @@ export class LiveSocket {
           onOverflow: () => this.#tooSlow(),
         });
         return;
-      case 'join':
-        return this.#join(stringField(op, 'room')!, stringField(op, 'nick')!);
+      case 'join': {
+        // Asynchronous: in a cluster the name is claimed on every node first (docs/cluster.md).
+        const room = stringField(op, 'room')!;
+        const nick = stringField(op, 'nick')!;
+        void this.#join(room, nick).catch((err: unknown) => {
+          const error = err instanceof GridlinkError ? err : new GridlinkError('GL_ERR_SERVER_INTERNAL');
+          this.#reply(JSON.stringify({ type: 'error', code: error.code, message: error.message }));
+        });
+        return;
+      }
       case 'leave':
         return this.#leave(stringField(op, 'room', true));
       case 'say':
@@ -159,11 +167,11 @@ export class LiveSocket {
     for (const point of snapshot) this.#reply(JSON.stringify({ type: 'point', point }));
   }
 
-  #join(room: string, nick: string): void {
+  async #join(room: string, nick: string): Promise<void> {
     if (this.#rooms.get(room)?.active === true) throw new GridlinkError('GL_ERR_CHAT_NICK_TAKEN', `you are already in ${room}`);
     this.#rooms.delete(room);
     if (this.#rooms.size >= MAX_ROOMS) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', `at most ${MAX_ROOMS} rooms per connection; leave one first`);
-    const membership = this.#ctx.chat.join(room, nick, {
+    const membership = await this.#ctx.chat.join(room, nick, {
       deliver: (event: ChatEvent) => this.#send(encodeOnce(event, () => ({ type: 'chat', event }))),
       drop: (reason) => {
         const error = new GridlinkError(reason === 'kicked' ? 'GL_ERR_CHAT_KICKED' : 'GL_ERR_CHAT_TOO_SLOW');
@@ -171,6 +179,10 @@ export class LiveSocket {
         this.close(CLOSE_POLICY, reason);
       },
     });
+    if (this.#closed) {
+      membership.leave();
+      return;
+    }
     this.#rooms.set(room, membership);
     this.#reply(JSON.stringify({ type: 'joined', room, nick, members: this.#ctx.chat.members(room) }));
   }

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import type { Config, configSchema as ConfigSchema } from '../../config/schema.js';
+import { GridlinkError } from '../../errors/index.js';
 import { parsePort } from '../options.js';
 
 /** `gridlink serve [--config FILE] [--data DIR] [--port N]` (README.md "Quick tour"). */
@@ -9,15 +11,19 @@ export function registerServe(program: Command): void {
     .option('--config <file>', 'JSON configuration file (default: the embedded demo defaults)')
     .option('--data <dir>', 'data directory (default ./gridlink-data)')
     .option('--port <n>', 'native protocol port (default 8889)', parsePort)
-    .action(async (options: { config?: string; data?: string; port?: number }) => {
+    .option('--cluster <urls>', 'join a cluster on NATS JetStream: nats://HOST:PORT[,…] (docs/cluster.md)')
+    .option('--node <name>', 'this node\'s name in the cluster, unique among live nodes (default: the host name)')
+    .action(async (options: { config?: string; data?: string; port?: number; cluster?: string; node?: string }) => {
       // The server's modules load only for `serve`: a client command (put,
       // get, chat…) starts faster and smaller without them.
-      const [{ loadConfig }, { createLogger }, { GridlinkServer }] = await Promise.all([
+      const [{ loadConfig }, { configSchema }, { createLogger }, { GridlinkServer }] = await Promise.all([
         import('../../config/load.js'),
+        import('../../config/schema.js'),
         import('../../log/logger.js'),
         import('../../server/gridlink-server.js'),
       ]);
-      const config = await loadConfig(options.config, { dataDir: options.data, port: options.port });
+      const loaded = await loadConfig(options.config, { dataDir: options.data, port: options.port });
+      const config = options.cluster === undefined && options.node === undefined ? loaded : withCluster(loaded, options.cluster, options.node, configSchema);
       const logger = createLogger(config.log.level);
       const server = await GridlinkServer.start(config, logger);
       if (server.initialAdminPassword !== null) {
@@ -41,4 +47,15 @@ export function registerServe(program: Command): void {
       });
       logger.flush();
     });
+}
+
+/** `--cluster` and `--node` over the file's `cluster` section, checked by the same schema. */
+function withCluster(config: Config, nats: string | undefined, node: string | undefined, schema: typeof ConfigSchema): Config {
+  const cluster = schema.shape.cluster.safeParse({ ...config.cluster, ...(nats === undefined ? {} : { nats }), ...(node === undefined ? {} : { node }) });
+  if (!cluster.success) {
+    const issue = cluster.error.issues[0];
+    throw new GridlinkError('GL_ERR_CONFIG_INVALID', `--${issue?.path[0] === 'node' ? 'node' : 'cluster'}: ${issue?.message ?? 'invalid'}`);
+  }
+  if (node !== undefined && cluster.data.nats.length === 0) throw new GridlinkError('GL_ERR_CONFIG_INVALID', '--node needs --cluster (or cluster.nats)');
+  return { ...config, cluster: cluster.data };
 }

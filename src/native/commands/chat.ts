@@ -49,10 +49,15 @@ export function chatCommands(rooms: ChatRooms, allowAnonymous: boolean): Command
       const { room, nick } = ctx.fields;
       if (joined.get(room)?.active === true) throw new GridlinkError('GL_ERR_CHAT_NICK_TAKEN', `you are already in ${room}`);
       const session = ctx.session;
-      const membership = rooms.join(room, nick, {
+      // Asynchronous: in a cluster the name is claimed on every node first (docs/cluster.md).
+      const membership = await rooms.join(room, nick, {
         deliver: (event) => session.sendEncoded(frameOf(event)),
         drop: (reason) => session.close(new GridlinkError(reason === 'kicked' ? 'GL_ERR_CHAT_KICKED' : 'GL_ERR_CHAT_TOO_SLOW')),
       });
+      if (session.closed) {
+        membership.leave();
+        return;
+      }
       joined.set(room, membership);
       await ctx.reply({ room, nick, members: rooms.members(room) });
     },

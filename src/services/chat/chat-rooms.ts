@@ -1,6 +1,7 @@
 import type { Bus, Subscription } from '../../bus/bus.js';
 import { GridlinkError } from '../../errors/index.js';
 import type { ChatEvent } from '../../protocol/v1.js';
+import type { NickRegistry } from './nick-registry.js';
 
 export type { ChatEvent };
 
@@ -37,6 +38,8 @@ function checkText(text: string): void {
 const hex = (text: string): string => Buffer.from(text, 'utf8').toString('hex');
 const roomTopic = (room: string): string => `chat.room.${room}`;
 const privateTopic = (room: string, nick: string): string => `chat.dm.${room}.${hex(nick)}`;
+/** Kicks travel on the bus, so a kick given on one node reaches members on all (docs/cluster.md). */
+const KICK_TOPIC = 'chat.kick';
 
 /** One nickname in one room. */
 export class Membership {
@@ -92,21 +95,40 @@ export class Membership {
  * every other member; private messages to one; announcements to every room.
  * Events travel over the bus (topics `chat.room.<room>` and
  * `chat.dm.<room>.<nick>`), each member with a bounded queue and the
- * disconnect policy. The membership registry is this process's.
+ * disconnect policy. The members are this process's; in a cluster a
+ * {@link NickRegistry} makes a nickname unique across the nodes and lists
+ * every node's members (docs/cluster.md).
  */
 export class ChatRooms {
   readonly #bus: Bus;
+  readonly #nicks: NickRegistry | null;
   readonly #rooms = new Map<string, Map<string, { membership: Membership; sink: MemberSink }>>();
+  /** Joins waiting for the cluster's answer: a second join of the same name meanwhile is refused here. */
+  readonly #claiming = new Set<string>();
 
-  constructor(bus: Bus) {
+  constructor(bus: Bus, nicks: NickRegistry | null = null) {
     this.#bus = bus;
+    this.#nicks = nicks;
+    // A kick given on any node: each node removes its own members of that name.
+    if (nicks !== null) bus.subscribe(KICK_TOPIC, (m) => void this.#kickLocal(String((m.payload as { nick?: unknown }).nick)), { maxQueued: 1_000, policy: 'drop-oldest' });
+    nicks?.onLost((room, nick) => this.publish(room, { type: 'left', room, from: nick, at: Date.now() }));
   }
 
-  join(room: string, nick: string, sink: MemberSink): Membership {
+  /** Joins `room` as `nick`; refused when the name is taken (on any node of a cluster). */
+  async join(room: string, nick: string, sink: MemberSink): Promise<Membership> {
     checkRoom(room);
     checkNick(nick);
+    const claim = `${room}\u0000${nick}`;
+    if (this.#rooms.get(room)?.has(nick) === true || this.#claiming.has(claim)) throw new GridlinkError('GL_ERR_CHAT_NICK_TAKEN', `${nick} in ${room}`);
+    if (this.#nicks !== null) {
+      this.#claiming.add(claim);
+      try {
+        await this.#nicks.claim(room, nick);
+      } finally {
+        this.#claiming.delete(claim);
+      }
+    }
     let members = this.#rooms.get(room);
-    if (members?.has(nick) === true) throw new GridlinkError('GL_ERR_CHAT_NICK_TAKEN', `${nick} in ${room}`);
     const options = { maxQueued: MEMBER_QUEUE, policy: 'disconnect' as const, onOverflow: () => this.#drop(room, nick, 'too-slow') };
     const own = (event: ChatEvent): boolean => event.from === nick && event.type !== 'announce';
     const subscriptions = [
@@ -124,31 +146,48 @@ export class ChatRooms {
     return membership;
   }
 
-  /** True when `nick` is in `room` (constant time: joins must not sort the room). */
+  /** True when `nick` is in `room`, on any node (constant time: joins must not sort the room). */
   has(room: string, nick: string): boolean {
-    return this.#rooms.get(room)?.has(nick) === true;
+    return this.#rooms.get(room)?.has(nick) === true || this.#nicks?.has(room, nick) === true;
   }
 
-  /** Nicknames in a room, sorted. */
+  /** Nicknames in a room (on every node of a cluster), sorted. */
   members(room: string): string[] {
+    if (this.#nicks !== null) return [...new Set([...this.#nicks.members(room), ...(this.#rooms.get(room)?.keys() ?? [])])].sort();
     return [...(this.#rooms.get(room)?.keys() ?? [])].sort();
   }
 
-  /** Rooms and their sizes, for status. */
+  /** Rooms and their sizes (on every node of a cluster), for status. */
   rooms(): Record<string, number> {
+    const local = Object.fromEntries([...this.#rooms].map(([room, members]) => [room, members.size]));
+    return this.#nicks === null ? local : { ...local, ...this.#nicks.rooms() };
+  }
+
+  /** Rooms and their sizes on this node only. */
+  localRooms(): Record<string, number> {
     return Object.fromEntries([...this.#rooms].map(([room, members]) => [room, members.size]));
   }
 
   /** An administrator's announcement to every room (docs/protocol.md §3.4, docs/protocol.md §6). */
   announce(text: string): number {
     checkText(text);
-    const rooms = [...this.#rooms.keys()];
+    const rooms = Object.keys(this.rooms());
     for (const room of rooms) this.publish(room, { type: 'announce', room, from: ADMIN_NICK, text, at: Date.now() });
     return rooms.length;
   }
 
-  /** Removes every membership with this nickname (docs/protocol.md §6 kick); returns how many. */
+  /** Removes every membership with this nickname (docs/protocol.md §6 kick), on every node; returns how many. */
   kick(nick: string): number {
+    let kicked = 0;
+    if (this.#nicks !== null) {
+      for (const room of Object.keys(this.#nicks.rooms())) if (this.#nicks.has(room, nick) && this.#rooms.get(room)?.has(nick) !== true) kicked += 1;
+    }
+    kicked += this.#kickLocal(nick);
+    if (this.#nicks !== null) this.#bus.publish(KICK_TOPIC, { nick });
+    return kicked;
+  }
+
+  #kickLocal(nick: string): number {
     let kicked = 0;
     for (const [room, members] of this.#rooms) {
       if (members.has(nick)) {
@@ -175,6 +214,7 @@ export class ChatRooms {
     if (members?.get(membership.nick)?.membership !== membership) return;
     members.delete(membership.nick);
     if (members.size === 0) this.#rooms.delete(membership.room);
+    this.#nicks?.release(membership.room, membership.nick);
     this.publish(membership.room, { type: 'left', room: membership.room, from: membership.nick, at: Date.now() });
   }
 

@@ -84,6 +84,9 @@ export class LegacyUdpChat {
   readonly #refusals = new Map<string, { second: number; count: number }>();
   /** Names held per IP address. */
   readonly #namesByAddress = new Map<string, number>();
+  /** Logins waiting for their join (the cluster's answer). */
+  #joining = 0;
+  #closing = false;
   readonly #budgets = new Map<string, Budget>();
   readonly #maxNamesPerAddress: number;
   readonly #maxBytesPerSecond: number;
@@ -120,6 +123,7 @@ export class LegacyUdpChat {
   }
 
   close(): Promise<void> {
+    this.#closing = true;
     if (this.#sweeper !== null) clearInterval(this.#sweeper);
     for (const member of this.#members.values()) member.membership.leave();
     this.#members.clear();
@@ -182,23 +186,45 @@ export class LegacyUdpChat {
       return;
     }
     checkNick(name);
-    if (this.#members.size >= this.#options.maxMembers) throw new GridlinkError('GL_ERR_SERVER_BUSY', 'the legacy chat room is full');
+    if (this.#members.size + this.#joining >= this.#options.maxMembers) throw new GridlinkError('GL_ERR_SERVER_BUSY', 'the legacy chat room is full');
     const held = this.#namesByAddress.get(from.address) ?? 0;
     if (held >= this.#maxNamesPerAddress) throw new GridlinkError('GL_ERR_SERVER_BUSY', `at most ${this.#maxNamesPerAddress} names per address; send Q for one first`);
-    this.#send(from.address, from.port, 'OK');
-    const membership = this.#options.rooms.join(LOBBY, name, {
-      deliver: (event) => {
-        const line = renderLegacy(event);
-        if (line !== null) this.#send(from.address, from.port, line);
-      },
-      drop: (reason) => {
-        if (reason === 'kicked') this.#send(from.address, from.port, 'EXIT');
-        if (this.#members.get(name)?.membership === membership) this.#forget(name);
-      },
-    });
-    this.#members.set(name, { address: from.address, port: from.port, membership, lastSeen: Date.now() });
+    // The address's place is held while the join is pending (in a cluster it asks the other nodes, docs/cluster.md).
     this.#namesByAddress.set(from.address, held + 1);
-    this.#options.logger.info({ event: 'chat.legacy_login', name, from: `${from.address}:${from.port}` });
+    this.#joining += 1;
+    let membership: Membership | undefined;
+    this.#options.rooms
+      .join(LOBBY, name, {
+        deliver: (event) => {
+          const line = renderLegacy(event);
+          if (line !== null) this.#send(from.address, from.port, line);
+        },
+        drop: (reason) => {
+          if (reason === 'kicked') this.#send(from.address, from.port, 'EXIT');
+          if (membership !== undefined && this.#members.get(name)?.membership === membership) this.#forget(name);
+        },
+      })
+      .then(
+        (joined) => {
+          this.#joining -= 1;
+          membership = joined;
+          if (this.#closing) {
+            joined.leave();
+            return;
+          }
+          this.#send(from.address, from.port, 'OK');
+          this.#members.set(name, { address: from.address, port: from.port, membership: joined, lastSeen: Date.now() });
+          this.#options.logger.info({ event: 'chat.legacy_login', name, from: `${from.address}:${from.port}` });
+        },
+        (err: unknown) => {
+          this.#joining -= 1;
+          const left = (this.#namesByAddress.get(from.address) ?? 1) - 1;
+          if (left > 0) this.#namesByAddress.set(from.address, left);
+          else this.#namesByAddress.delete(from.address);
+          if (err instanceof GridlinkError && err.code === 'GL_ERR_CHAT_NICK_TAKEN') this.#send(from.address, from.port, '该用户存在');
+          else this.#refuse(from, err instanceof GridlinkError ? err : new GridlinkError('GL_ERR_CHAT_BAD_MESSAGE'));
+        },
+      );
   }
 
   /** The member `name` if this datagram comes from the address that logged in with it. */
