@@ -16,17 +16,27 @@ export function registerServe(program: Command): void {
     .action(async (options: { config?: string; data?: string; port?: number; cluster?: string; node?: string }) => {
       // The server's modules load only for `serve`: a client command (put,
       // get, chat…) starts faster and smaller without them.
-      const [{ loadConfig }, { configSchema }, { createLogger }, { GridlinkServer }] = await Promise.all([
+      const [{ loadConfig }, { configSchema }, { createLogger, createTerminalDestination }, { GridlinkServer }, { serveSummary }] = await Promise.all([
         import('../../config/load.js'),
         import('../../config/schema.js'),
         import('../../log/logger.js'),
         import('../../server/gridlink-server.js'),
+        import('../serve-summary.js'),
       ]);
       const loaded = await loadConfig(options.config, { dataDir: options.data, port: options.port });
       const config = options.cluster === undefined && options.node === undefined ? loaded : withCluster(loaded, options.cluster, options.node, configSchema);
-      const logger = createLogger(config.log.level);
-      const server = await GridlinkServer.start(config, logger);
-      if (server.initialAdminPassword !== null) {
+      // A person at a terminal reads a summary, then readable log lines;
+      // anything else (a pipe, a file, systemd) gets the JSON lines.
+      const terminal = process.stdout.isTTY === true ? createTerminalDestination() : null;
+      const logger = createLogger(config.log.level, terminal ?? undefined);
+      const server = await GridlinkServer.start(config, logger).catch((err: unknown) => {
+        terminal?.release();
+        throw err;
+      });
+      if (terminal !== null) {
+        process.stdout.write(serveSummary(server));
+        terminal.release();
+      } else if (server.initialAdminPassword !== null) {
         // Shown once, on the terminal only (never in the log).
         process.stderr.write(
           `gridlink: created user "admin" with password ${server.initialAdminPassword}\n` +
