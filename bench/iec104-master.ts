@@ -86,7 +86,8 @@ import { makeTempDir, onCleanup, runBenchmark } from './lib/cleanup.js';
 import { sendToParent, serveParent } from './lib/forked-child.js';
 import { LOOPBACK, readInitialAdminPassword, REPO_ROOT, type GridlinkServer } from './lib/peers.js';
 import { cpuSeconds, freePort, machineBusySeconds, peakRssBytes, ServerProcess } from './lib/processes.js';
-import { fixed, markdownTable, percentile, runInfo, toMB, writeJson } from './lib/report.js';
+import { fixed, markdownTable, runInfo, summariseLatency, toMB, writeJson, type LatencySummary } from './lib/report.js';
+import { connectAdmin, scadaStatus } from './lib/admin-status.js';
 
 // ---------------------------------------------------------------------------
 // Settings
@@ -201,19 +202,6 @@ function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
   const stations = pct(before.stations, after.stations);
   const bench = pct(before.bench, after.bench);
   return { windowSeconds: seconds, serverPercent: server, stationsPercent: stations, benchPercent: bench, otherPercent: Math.max(0, pct(before.machine, after.machine) - server - stations - bench) };
-}
-
-interface LatencySummary {
-  readonly samples: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-}
-
-function summarise(values: readonly number[]): LatencySummary | null {
-  if (values.length === 0) return null;
-  const sorted = Float64Array.from(values).sort();
-  return { samples: sorted.length, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted[sorted.length - 1]! };
 }
 
 /** Latencies of the watched events, recorded while `on`. */
@@ -426,34 +414,6 @@ async function drive(slaves: readonly Lib60870Slave[], settings: Settings, secon
 // ---------------------------------------------------------------------------
 // gridlink
 
-interface ScadaStatus {
-  readonly devicesOnline: number;
-  readonly readings: number;
-  readonly events: number;
-  readonly activeAlarms: number;
-  readonly unknownObjects?: number;
-  readonly bus: { readonly published: number; readonly dropped: number };
-}
-
-async function scadaStatus(admin: AdminClient): Promise<ScadaStatus> {
-  const status = await admin.status();
-  const scada = status['scada'] as Omit<ScadaStatus, 'bus'> | null | undefined;
-  if (scada === null || scada === undefined) throw new Error('the server reports no scada status (is the data plane enabled?)');
-  return { ...scada, bus: status['bus'] as ScadaStatus['bus'] };
-}
-
-async function connectAdmin(dataDir: string): Promise<AdminClient> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      return await AdminClient.connect(join(dataDir, 'admin.sock'));
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(100);
-    }
-  }
-}
-
 /**
  * `node bin/gridlink.js serve` as peers.ts's startGridlink starts it (quiet
  * logs, a free loopback port, no anonymous area), with more time to come up
@@ -561,9 +521,9 @@ async function run(settings: Settings, timing: Timing, workDir: string, profileD
       eventsPerSecond: slope(samples, 'events'),
       cpu,
       peakRssBytes: peak,
-      latency: summarise(watched.total),
-      acquisitionLatency: summarise(watched.acquisition),
-      deliveryLatency: summarise(watched.delivery),
+      latency: summariseLatency(watched.total),
+      acquisitionLatency: summariseLatency(watched.acquisition),
+      deliveryLatency: summariseLatency(watched.delivery),
       watchedEventsPerSecond: watched.events / cpu.windowSeconds,
       watchers: patterns.length,
       devicesOnline: statusAfter.devicesOnline,

@@ -43,7 +43,6 @@
  * processes; CPU is read from /proc for each. Needs the build (dist/;
  * bash bench/run.sh builds first) and gcc for lib60870 (built once, cached).
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { cpus as cpuList, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -59,7 +58,9 @@ import { makeTempDir, onCleanup, runBenchmark } from './lib/cleanup.js';
 import { LOOPBACK, REPO_ROOT, startGridlink, type GridlinkServer } from './lib/peers.js';
 import { cpuSeconds, freePort, peakRssBytes, ServerProcess } from './lib/processes.js';
 import { fixed, markdownTable, median, percentile, runInfo, toMB, writeJson } from './lib/report.js';
-import { isTagged, REGISTERS_PER_FEEDER, registerPoint, type FromDevices, type ToDevices } from './lib/scada-protocol.js';
+import { REGISTERS_PER_FEEDER, registerPoint } from './lib/scada-protocol.js';
+import { DevicesProcess } from './lib/devices-process.js';
+import { connectAdmin } from './lib/admin-status.js';
 
 // ---------------------------------------------------------------------------
 // Settings
@@ -82,7 +83,6 @@ interface Timing {
 const FULL: Timing = { warmupInterrogations: 3, interrogations: 20, warmupSeconds: 5, windowSeconds: 30 };
 const QUICK: Timing = { warmupInterrogations: 2, interrogations: 8, warmupSeconds: 3, windowSeconds: 10 };
 
-const DEVICES_SCRIPT = join(REPO_ROOT, 'bench', 'lib', 'scada-devices.ts');
 const RESULTS_PATH = join(REPO_ROOT, 'bench', 'results', 'iec104-station.json');
 const ONLINE_LIMIT_MS = 60_000;
 /** lib60870's burst: more changes than any window takes; stopped after the window. */
@@ -90,55 +90,6 @@ const BURST_CHANGES = 100_000_000;
 /** Synthetic events: published in batches of this many while the station's queues hold fewer ASDUs than the next constant. */
 const SYNTHETIC_BATCH = 1_600;
 const SYNTHETIC_MAX_QUEUED = 1_000;
-
-// ---------------------------------------------------------------------------
-// The devices process (bench/lib/scada-devices.ts, as bench/scada-poll.ts uses it)
-
-class DevicesProcess {
-  readonly #child: ChildProcess;
-  readonly pid: number;
-  readonly #unregister: () => void;
-  readonly #waiters = new Map<string, (reply: FromDevices) => void>();
-  #failure: Error | null = null;
-
-  constructor() {
-    this.#child = fork(DEVICES_SCRIPT, [], { cwd: REPO_ROOT, serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    if (this.#child.pid === undefined) throw new Error(`could not start ${DEVICES_SCRIPT}`);
-    this.pid = this.#child.pid;
-    this.#unregister = onCleanup(() => {
-      this.#child.kill('SIGKILL');
-    });
-    this.#child.on('message', (message: unknown) => {
-      if (!isTagged(message)) return;
-      const reply = message as FromDevices;
-      if (reply.type === 'failed') this.#failure = new Error(`devices process: ${reply.message}`);
-      const waiter = this.#waiters.get(reply.type);
-      this.#waiters.delete(reply.type);
-      waiter?.(reply);
-    });
-    this.#child.once('exit', (code, signal) => {
-      this.#failure ??= new Error(`devices process exited (${String(code ?? signal)})`);
-    });
-  }
-
-  request<T extends FromDevices['type']>(command: ToDevices, type: T, timeoutMs: number): Promise<Extract<FromDevices, { type: T }>> {
-    if (this.#failure !== null) return Promise.reject(this.#failure);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(this.#failure ?? new Error(`no ${type} from the devices process within ${timeoutMs} ms`)), timeoutMs);
-      this.#waiters.set(type, (reply) => {
-        clearTimeout(timer);
-        resolve(reply as Extract<FromDevices, { type: T }>);
-      });
-      this.#child.send(command);
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.#failure === null) await this.request({ type: 'close' }, 'closed', 10_000).catch(() => undefined);
-    this.#child.kill('SIGKILL');
-    this.#unregister();
-  }
-}
 
 async function startDevices(updateMs: number): Promise<{ devices: DevicesProcess; port: number }> {
   const devices = new DevicesProcess();
@@ -199,18 +150,6 @@ async function startServer(dir: string, devicesPort: number, pollMs: number, pro
     await sleep(200);
   }
   return { server, admin, iec104Port };
-}
-
-async function connectAdmin(dataDir: string): Promise<AdminClient> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      return await AdminClient.connect(join(dataDir, 'admin.sock'));
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(100);
-    }
-  }
 }
 
 async function stopServer(g: Gridlink | null): Promise<void> {

@@ -53,7 +53,7 @@
  * (every event goes to it). Either way the bench also checks, after the
  * window, that a single watch of all 20,000 points is answered.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -65,8 +65,10 @@ import type { DeviceStatus, PointEvent } from '../dist/protocol/scada.js';
 import { makeTempDir, onCleanup, runBenchmark } from './lib/cleanup.js';
 import { LOOPBACK, readInitialAdminPassword, REPO_ROOT, startGridlink, type GridlinkServer } from './lib/peers.js';
 import { cpuSeconds, freePort, machineBusySeconds, peakRssBytes, rssBytes, ServerProcess } from './lib/processes.js';
-import { fixed, markdownTable, percentile, runInfo, toMB, writeJson } from './lib/report.js';
-import { CURRENT_SCALE, FEEDER_REGISTER, isTagged, probeRaw, REGISTERS_PER_FEEDER, registerPoint, type FromDevices, type ToDevices } from './lib/scada-protocol.js';
+import { fixed, markdownTable, runInfo, summariseLatency, toMB, writeJson, type LatencySummary } from './lib/report.js';
+import { CURRENT_SCALE, FEEDER_REGISTER, probeRaw, REGISTERS_PER_FEEDER, registerPoint } from './lib/scada-protocol.js';
+import { DevicesProcess } from './lib/devices-process.js';
+import { connectAdmin, scadaStatus } from './lib/admin-status.js';
 
 // ---------------------------------------------------------------------------
 // Settings
@@ -105,7 +107,6 @@ const ONLINE_LIMIT_MS = 60_000;
 /** Flag a window during which processes other than ours used more than this share of a core. */
 const OTHER_CPU_WARNING = 0.1;
 
-const DEVICES_SCRIPT = join(REPO_ROOT, 'bench', 'lib', 'scada-devices.ts');
 const REFERENCE_SCRIPT = join(REPO_ROOT, 'bench', 'lib', 'scada-reference-poller.py');
 /** Debian's python3-pymodbus lives in the system Python (`python3` may be a pyenv shim). */
 const SYSTEM_PYTHON = '/usr/bin/python3';
@@ -160,84 +161,6 @@ function deviceConfigs(port: number, deadband: DeadbandMode): unknown[] {
   });
 }
 
-// ---------------------------------------------------------------------------
-// The devices process
-
-type DevicesReply<T extends FromDevices['type']> = Extract<FromDevices, { type: T }>;
-
-/** bench/lib/scada-devices.ts, forked, spoken to over IPC. */
-class DevicesProcess {
-  readonly #child: ChildProcess;
-  readonly pid: number;
-  readonly #unregister: () => void;
-  readonly #waiters = new Map<string, { resolve: (reply: FromDevices) => void; reject: (err: Error) => void }>();
-  #failure: Error | null = null;
-  onChanged: (reply: DevicesReply<'changed'>) => void = () => undefined;
-
-  constructor() {
-    this.#child = fork(DEVICES_SCRIPT, [], { cwd: REPO_ROOT, serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    if (this.#child.pid === undefined) throw new Error(`could not start ${DEVICES_SCRIPT}`);
-    this.pid = this.#child.pid;
-    this.#unregister = onCleanup(() => {
-      this.#child.kill('SIGKILL');
-    });
-    this.#child.on('message', (message: unknown) => {
-      if (!isTagged(message)) return this.#fail(new Error('devices process: unexpected IPC message'));
-      const reply = message as FromDevices;
-      if (reply.type === 'changed') return this.onChanged(reply);
-      if (reply.type === 'failed') return this.#fail(new Error(`devices process: ${reply.message}`));
-      const waiter = this.#waiters.get(reply.type);
-      this.#waiters.delete(reply.type);
-      waiter?.resolve(reply);
-    });
-    this.#child.once('error', (err) => this.#fail(new Error(`devices process: ${err.message}`)));
-    this.#child.once('exit', (code, signal) => this.#fail(new Error(`devices process exited (${String(code ?? signal)})`)));
-  }
-
-  get failure(): Error | null {
-    return this.#failure;
-  }
-
-  command(command: ToDevices): void {
-    if (this.#failure !== null) throw this.#failure;
-    this.#child.send(command);
-  }
-
-  /** Sends `command` and waits for the reply of `type`. */
-  request<T extends FromDevices['type']>(command: ToDevices, type: T, timeoutMs: number): Promise<DevicesReply<T>> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${type} from the devices process within ${timeoutMs} ms`)), timeoutMs);
-      this.#waiters.set(type, {
-        resolve: (reply) => {
-          clearTimeout(timer);
-          resolve(reply as DevicesReply<T>);
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      });
-      try {
-        this.command(command);
-      } catch (err) {
-        clearTimeout(timer);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.#failure === null) await this.request({ type: 'close' }, 'closed', 10_000).catch(() => undefined);
-    this.#child.kill('SIGKILL');
-    this.#unregister();
-  }
-
-  #fail(err: Error): void {
-    this.#failure ??= err;
-    for (const waiter of this.#waiters.values()) waiter.reject(err);
-    this.#waiters.clear();
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Measuring helpers
@@ -301,20 +224,6 @@ function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
   const devices = pct(before.devices, after.devices);
   const bench = pct(before.bench, after.bench);
   return { windowSeconds: seconds, measuredPercent: measured, devicesPercent: devices, benchPercent: bench, otherPercent: Math.max(0, pct(before.machine, after.machine) - measured - devices - bench) };
-}
-
-interface LatencySummary {
-  readonly samples: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-  readonly minMs: number;
-}
-
-function summarise(values: readonly number[]): LatencySummary | null {
-  if (values.length === 0) return null;
-  const sorted = Float64Array.from(values).sort();
-  return { samples: sorted.length, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted[sorted.length - 1]!, minMs: sorted[0]! };
 }
 
 // ---------------------------------------------------------------------------
@@ -489,35 +398,6 @@ function every(everyMs: number, work: () => Promise<void>): () => Promise<void> 
   };
 }
 
-interface ScadaStatus {
-  readonly devicesOnline: number;
-  readonly readings: number;
-  readonly events: number;
-  readonly activeAlarms: number;
-  /** The server's bus counters (status.bus), for published and dropped messages. */
-  readonly bus: { readonly published: number; readonly dropped: number };
-}
-
-/** The `scada` part of the server's status (what `gridlink admin status --json` prints), with its bus counters. */
-async function scadaStatus(admin: AdminClient): Promise<ScadaStatus> {
-  const status = await admin.status();
-  const scada = status['scada'] as Omit<ScadaStatus, 'bus'> | null | undefined;
-  if (scada === null || scada === undefined) throw new Error('the server reports no scada status (is the data plane enabled?)');
-  return { ...scada, bus: status['bus'] as ScadaStatus['bus'] };
-}
-
-async function connectAdmin(dataDir: string): Promise<AdminClient> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      return await AdminClient.connect(join(dataDir, 'admin.sock'));
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(100);
-    }
-  }
-}
-
 /** A single watch of every point: whether (and how fast) its snapshot of ~20,000 points is answered. */
 async function tryWatchAll(port: number, password: string): Promise<string> {
   const client = await GridlinkClient.connect({ host: LOOPBACK, port });
@@ -643,9 +523,9 @@ async function runGridlink(devices: DevicesProcess, devicesPort: number, workDir
       rssEndBytes: rssEnd,
       busPublishedPerSecond: (statusAfter.bus.published - statusBefore.bus.published) / cpu.windowSeconds,
       busDropped: statusAfter.bus.dropped - statusBefore.bus.dropped,
-      latency: summarise(complete.map((p) => Number(p.receivedNs! - p.changedNs!) / 1e6)),
-      acquisitionLatency: summarise(complete.map((p) => p.sourceTime! - p.changedMs!)),
-      deliveryLatency: summarise(complete.map((p) => p.receivedMs! - p.sourceTime!)),
+      latency: summariseLatency(complete.map((p) => Number(p.receivedNs! - p.changedNs!) / 1e6)),
+      acquisitionLatency: summariseLatency(complete.map((p) => p.sourceTime! - p.changedMs!)),
+      deliveryLatency: summariseLatency(complete.map((p) => p.receivedMs! - p.sourceTime!)),
       probesFired: timing.probes,
       probesLost: lost,
       watchedEventsPerSecond: eventsDuring / cpu.windowSeconds,
@@ -654,7 +534,7 @@ async function runGridlink(devices: DevicesProcess, devicesPort: number, workDir
       polls: statuses.reduce((sum, d) => sum + d.polls, 0),
       pollFailures: statuses.reduce((sum, d) => sum + d.failures, 0),
       deviceLossAlarms: deviceLoss.map((a) => `${new Date(a.raisedAt).toISOString()} ${a.message}`),
-      pollInterval: summarise(steady),
+      pollInterval: summariseLatency(steady),
       pollGaps: prober.pollIntervals.length - steady.length,
       activeAlarms: final.activeAlarms,
       watchAllPoints,

@@ -20,6 +20,22 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[rank - 1] ?? Number.NaN;
 }
 
+/** Latencies of one kind in a run: how many, and their spread. */
+export interface LatencySummary {
+  readonly samples: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly minMs: number;
+}
+
+/** The spread of `values` (milliseconds), or null when there are none. */
+export function summariseLatency(values: readonly number[]): LatencySummary | null {
+  if (values.length === 0) return null;
+  const sorted = Float64Array.from(values).sort();
+  return { samples: sorted.length, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted[sorted.length - 1]!, minMs: sorted[0]! };
+}
+
 /** Decimal megabytes (1 MB = 1e6 bytes), as the tables report. */
 export function toMB(bytes: number): number {
   return bytes / 1e6;
