@@ -154,8 +154,8 @@ describe('gridlink admin reload (docs/configuration.md "Reload")', () => {
       restartNeeded: [],
       scada: { devices: { added: 0, removed: 0, restarted: 1, unchanged: 1 }, points: { added: 0, removed: 0, changed: 0 }, names: { devicesRestarted: ['bay1'] } },
     });
-    // 100 ms polls now: a second holds far more than the two a 1 s period allows.
-    expect(await pollsWithin(rig, 'bay1', 1_000)).toBeGreaterThanOrEqual(5);
+    // 100 ms polls now: two seconds hold far more than the three a 1 s period allows (about 20; 4 tolerates a loaded machine).
+    expect(await pollsWithin(rig, 'bay1', 2_000)).toBeGreaterThanOrEqual(4);
     // bay2 was not restarted: its count of polls went on from where it was (a new poller starts at 0).
     const bay2After = await until(() => bay2().polls > bay2Before.polls && bay2(), 10_000, 'bay2 polled again');
     expect(bay2After.failures).toBe(0);
