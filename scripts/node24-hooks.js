@@ -4,8 +4,14 @@
 // Node 20's ABI; this points the load of that one file at the copy built for
 // Node 24 in node_modules/.cache/node24/, so both builds live side by side
 // and nothing in src/ knows about it.
-import { registerHooks } from 'node:module';
+import * as nodeModule from 'node:module';
 import { pathToFileURL } from 'node:url';
+
+/** @typedef {{ url: string }} Resolved */
+/** @typedef {(specifier: string, context: unknown) => Resolved} NextResolve */
+// module.registerHooks is Node >= 22.15; the @types/node of the Node 20 build does not declare it.
+/** @type {(hooks: { resolve: (specifier: string, context: unknown, nextResolve: NextResolve) => Resolved }) => void} */
+const registerHooks = /** @type {any} */ (nodeModule).registerHooks;
 
 const replacement = process.env.GRIDLINK_NODE24_SQLITE_ADDON;
 if (replacement === undefined || replacement === '') throw new Error('node24-hooks: GRIDLINK_NODE24_SQLITE_ADDON is not set (run through scripts/node24.sh)');
