@@ -1,5 +1,5 @@
 /**
- * What bench/chat-fanout.ts (the publisher) and its subscriber processes
+ * What bench/chat-fanout.ts and bench/cluster.ts (the publisher) and their subscriber processes
  * (bench/lib/fanout-subscribers.ts) share: the message payload and the
  * messages they exchange over the IPC channel of `child_process.fork`.
  *
@@ -52,7 +52,8 @@ export interface StartCommand {
   readonly type: 'start';
   readonly peer: FanoutPeer;
   readonly host: string;
-  readonly port: number;
+  /** Subscriber `sub<i>` connects to ports[i % ports.length] (several gridlink nodes of a cluster, or one server). */
+  readonly ports: readonly number[];
   /** This process holds subscribers `sub<firstIndex>` … `sub<firstIndex + count - 1>`. */
   readonly firstIndex: number;
   readonly count: number;

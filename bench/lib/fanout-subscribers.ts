@@ -84,8 +84,15 @@ class Tally {
   }
 }
 
+/** Where subscriber `sub<index>` connects: the targets' ports in turn. */
+function portOf(start: StartCommand, index: number): number {
+  const port = start.ports[index % start.ports.length];
+  if (port === undefined) throw new Error('start: no ports');
+  return port;
+}
+
 async function joinGridlink(start: StartCommand, index: number, local: number, tally: Tally): Promise<Connection> {
-  const client = await GridlinkClient.connect({ host: start.host, port: start.port });
+  const client = await GridlinkClient.connect({ host: start.host, port: portOf(start, index) });
   try {
     await client.joinChat(FANOUT_ROOM, `sub${index}`, (event) => {
       if (event.type === 'message' && event.from === PUBLISHER_NICK && event.text !== undefined) tally.record(local, event.text);
@@ -106,7 +113,7 @@ async function joinGridlink(start: StartCommand, index: number, local: number, t
 }
 
 async function joinMqtt(start: StartCommand, index: number, local: number, tally: Tally): Promise<Connection> {
-  const client = await connectMqtt(start.host, start.port, `sub${index}`);
+  const client = await connectMqtt(start.host, portOf(start, index), `sub${index}`);
   let closing = false;
   let failure: string | null = null;
   client.on('error', (err) => {
