@@ -15,6 +15,8 @@ export interface ConfigSource {
   readonly file: string;
   /** The command-line overrides (`--data`, `--port`), applied again on every reload. */
   readonly overrides: ConfigOverrides;
+  /** What the command line changed beyond `overrides` (see {@link derivedConfig}), applied again on every reload. */
+  readonly derive?: ((config: Config) => Config) | undefined;
 }
 
 /** The file each configuration {@link loadConfig} returned came from; configurations built otherwise have none. */
@@ -23,6 +25,28 @@ const sources = new WeakMap<Config, ConfigSource>();
 /** The file `config` was loaded from, or undefined (the embedded defaults, or a config built in code). */
 export function configSourceOf(config: Config): ConfigSource | undefined {
   return sources.get(config);
+}
+
+/**
+ * A configuration made from a loaded one by more command-line options (such
+ * as `--cluster`, `--node`): it keeps the file as its source, and `derive`
+ * is applied again to what every reload reads, so a reload does not see the
+ * command line's values as changes.
+ */
+export function derivedConfig(base: Config, derive: (config: Config) => Config): Config {
+  const derived = derive(base);
+  const source = sources.get(base);
+  if (source !== undefined) {
+    const before = source.derive;
+    sources.set(derived, { ...source, derive: before === undefined ? derive : (config) => derive(before(config)) });
+  }
+  return derived;
+}
+
+/** Reads the configuration again from where `source` says it came from (`gridlink admin reload`, docs/configuration.md "Reload"). */
+export async function reloadConfig(source: ConfigSource): Promise<Config> {
+  const config = await loadConfig(source.file, source.overrides);
+  return source.derive === undefined ? config : source.derive(config);
 }
 
 /** Validates a config object; the error names the first bad key and why. */

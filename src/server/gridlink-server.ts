@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { AuditLog } from '../accounts/audit-log.js';
 import { AdminServer } from '../admin/admin-server.js';
 import { ConfigReloader } from '../admin/config-reload.js';
-import { configSourceOf, loadConfig } from '../config/load.js';
+import { configSourceOf, reloadConfig } from '../config/load.js';
 import { openDatabase } from '../accounts/database.js';
 import { LoginThrottle } from '../accounts/login-throttle.js';
 import { UserStore } from '../accounts/user-store.js';
@@ -273,7 +273,7 @@ export class GridlinkServer {
     if (source !== undefined) {
       const live = new ConfigReloader({
         running: config,
-        read: () => loadConfig(source.file, source.overrides),
+        read: () => reloadConfig(source),
         targets: {
           setLogLevel: (level) => void (logger.level = level),
           setFileLimits: (limits) => Object.assign(fileLimits, limits),

@@ -4,7 +4,8 @@ import type { DestinationStream } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import { GridlinkClient } from '../../src/client/index.js';
-import { loadConfig } from '../../src/config/load.js';
+import { derivedConfig, loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
 import { GridlinkError } from '../../src/errors/index.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { PointEvent } from '../../src/protocol/scada.js';
@@ -60,7 +61,7 @@ afterEach(async () => {
  * does), polling a real Modbus TCP device (the substation simulator on its
  * own port, two units), administered over its real admin socket.
  */
-async function startRig(configure: (simPort: number) => Record<string, unknown>): Promise<Rig> {
+async function startRig(configure: (simPort: number) => Record<string, unknown>, derive?: (config: Config) => Config): Promise<Rig> {
   const temp = await makeTempDir('gl-reload-');
   const sim = new SubstationSimulator({ host: HOST, port: 0, units: 2, feeders: 2, noise: false, breakerTravelMs: 0, updateMs: 1_000 });
   const simPort = (await sim.start()).port;
@@ -86,7 +87,8 @@ async function startRig(configure: (simPort: number) => Record<string, unknown>)
   });
   const logLines: string[] = [];
   const destination: DestinationStream = { write: (line: string) => void logLines.push(line) };
-  const config = await loadConfig(file);
+  const loaded = await loadConfig(file);
+  const config = derive === undefined ? loaded : derivedConfig(loaded, derive);
   const server = await GridlinkServer.start(config, createLogger(config.log.level, destination));
   const clients: AdminClient[] = [];
   rigs.push({
@@ -316,6 +318,13 @@ describe('gridlink admin reload (docs/configuration.md "Reload")', () => {
     expect(report.applied).toEqual(['scada.devices']);
     expect(report.warnings).toEqual(['the IEC 104 station serves the points it started with until a restart (2 added, 0 removed, 0 changed)']);
     await until(() => rig.server.scada!.points('bay9.>').every((p) => p.quality === 'good'), 10_000, 'bay9 polled');
+  });
+
+  it('values the command line set beyond the file (as serve does for --cluster, --node) are applied again to what a reload reads, not taken for changes', async () => {
+    const rig = await startRig(() => ({ scada: { enabled: false } }), (config) => ({ ...config, native: { ...config.native, maxConnectionsPerAddress: 9 } }));
+    expect(rig.server.config.native.maxConnectionsPerAddress).toBe(9);
+    await rig.write({ ...rig.config, log: { level: 'debug' } });
+    expect(await (await rig.admin()).reload()).toEqual({ applied: ['log.level'], restartNeeded: [], warnings: [] });
   });
 
   it('a server on its embedded defaults (no --config) has no file to re-read, and says so', async () => {
