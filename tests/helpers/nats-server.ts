@@ -14,6 +14,8 @@ export interface NatsServer {
   readonly port: number;
   /** Is the process running now? */
   readonly running: boolean;
+  /** The process id while it runs (the benchmarks read its CPU time). */
+  readonly pid: number | undefined;
   /** SIGKILL (or another signal), then wait for the process to exit. */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same ports and store, waits until it is healthy. */
@@ -64,6 +66,10 @@ class Server implements NatsServer {
 
   get running(): boolean {
     return this.#child !== null && this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  get pid(): number | undefined {
+    return this.running ? this.#child?.pid : undefined;
   }
 
   async start(): Promise<void> {
