@@ -36,6 +36,8 @@ export class ClusterNicks implements NickRegistry {
   /** Releases that have not reached NATS yet (it was away): retried when it is back. */
   readonly #releases = new Map<string, number>();
   readonly #lost = new Set<(room: string, nick: string) => void>();
+  /** This node's members by key: written again after an outage if a sweep removed them meanwhile. */
+  readonly #own = new Map<string, NickEntry>();
   #stopWatch: (() => void) | null = null;
 
   private constructor(link: ClusterLink, kv: KV, logger: Logger) {
@@ -50,7 +52,7 @@ export class ClusterNicks implements NickRegistry {
     await nicks.#load();
     nodes.onNodeDown((node) => void nicks.#sweep(node));
     link.onState((state) => {
-      if (state === 'connected') void nicks.#retryReleases();
+      if (state === 'connected') void nicks.#retryReleases().then(() => nicks.#reassert());
     });
     // Members of nodes that died while no node was watching, and of this node's previous run.
     for (const entry of nicks.#entries()) {
@@ -72,6 +74,7 @@ export class ClusterNicks implements NickRegistry {
       if (/wrong last sequence|key exists/iu.test(String(err))) throw new GridlinkError('GL_ERR_CHAT_NICK_TAKEN', `${nick} in ${room} (on another node)`);
       throw new GridlinkError('GL_ERR_CLUSTER_UNAVAILABLE', `claiming ${nick} in ${room}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
+    this.#own.set(key, entry);
     this.#set({ ...entry, revision });
   }
 
@@ -80,6 +83,7 @@ export class ClusterNicks implements NickRegistry {
     if (entry === undefined || entry.node !== this.#link.node) return;
     this.#unset(room, nick);
     const key = `${room}.${keyOf(nick)}`;
+    this.#own.delete(key);
     this.#releases.set(key, entry.revision);
     void this.#release(key, entry.revision);
   }
@@ -171,6 +175,24 @@ export class ClusterNicks implements NickRegistry {
       // A newer revision means the name was swept and taken again: nothing of ours to release.
       if (/wrong last sequence/iu.test(String(err))) this.#releases.delete(key);
       else this.#logger.warn({ event: 'cluster.nick_release_failed', key, err }, 'a nickname release will be retried');
+    }
+  }
+
+  /**
+   * After an outage: this node's members whose entries another node swept
+   * meanwhile (it took this node for dead) are written again; a name taken
+   * by someone else in the gap stays theirs too, and is logged as a conflict.
+   */
+  async #reassert(): Promise<void> {
+    for (const [key, entry] of [...this.#own]) {
+      try {
+        const current = await this.#kv.get(key);
+        if (current !== null && current.operation === 'PUT') continue;
+        const revision = await this.#kv.create(key, JSON.stringify(entry));
+        this.#set({ ...entry, revision });
+      } catch (err) {
+        this.#logger.warn({ event: 'cluster.nick_conflict', room: entry.room, nick: entry.nick, err }, 'a member\'s name was taken on another node while NATS was away');
+      }
     }
   }
 

@@ -212,6 +212,8 @@ export class NatsBus implements Bus {
   }
 
   #fromChat(msg: JsMsg): void {
+    // The stream's sequence orders everything: what was seen is never delivered twice, even across consumers.
+    if (msg.seq <= this.#chatSeq) return;
     this.#chatSeq = msg.seq;
     let envelope: Envelope;
     try {
@@ -241,8 +243,19 @@ export class NatsBus implements Bus {
           deliver_policy: 'by_start_sequence',
           opt_start_seq: this.#chatSeq + 1,
         });
-        const messages = await consumer.consume({ max_messages: 1_000, expires: 10_000, idle_heartbeat: 2_000, callback: (m) => this.#fromChat(m) });
+        const messages = await consumer.consume({ max_messages: 1_000, expires: 10_000, idle_heartbeat: 1_000, callback: (m) => this.#fromChat(m) });
         this.#consumer = messages;
+        // The server holding this (one-copy) consumer may be the one that died, and the
+        // client's own recovery can wait on it: after 3 missed heartbeats, start a new one.
+        void (async () => {
+          for await (const note of messages.status()) {
+            if (note.type === 'heartbeats_missed' && note.count >= 3) {
+              this.#logger.warn({ event: 'cluster.chat_consumer_stalled', seq: this.#chatSeq }, 'the chat consumer stopped hearing from NATS; starting a new one');
+              messages.stop();
+              return;
+            }
+          }
+        })().catch(() => undefined);
         await messages.closed();
       } catch (err) {
         if (this.#closed) return;

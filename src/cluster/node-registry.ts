@@ -62,6 +62,8 @@ export class NodeRegistry {
   readonly #timers: NodeJS.Timeout[] = [];
   #beating = false;
   #sweeping = false;
+  /** When the link last came (back) up: after an outage every node needs a heartbeat period before anyone is judged. */
+  #upSince = Date.now();
   #closed = false;
   #stopWatch: (() => void) | null = null;
 
@@ -159,6 +161,11 @@ export class NodeRegistry {
         else this.#gone(entry.key, 'left');
       }
     })().catch((err: unknown) => this.#options.logger.warn({ event: 'cluster.registry_watch_ended', err }));
+    this.#link.onState((state) => {
+      if (state !== 'connected') return;
+      this.#upSince = Date.now();
+      void this.#beat();
+    });
     const every = Math.max(250, Math.floor(this.#options.timeoutMs / 3));
     this.#timers.push(setInterval(() => void this.#beat(), every).unref());
     this.#timers.push(setInterval(() => void this.#sweep(), Math.min(1_000, every)).unref());
@@ -204,6 +211,8 @@ export class NodeRegistry {
 
   async #sweep(): Promise<void> {
     if (this.#sweeping || this.#closed || this.#link.state !== 'connected') return;
+    // Back from an outage (ours or NATS's): the keys of live nodes may have expired meanwhile; give them time to write again.
+    if (Date.now() - this.#upSince < this.#options.timeoutMs) return;
     this.#sweeping = true;
     try {
       const now = Date.now();
