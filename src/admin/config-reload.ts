@@ -126,8 +126,6 @@ export class ConfigReloader {
     // The configuration now in force: the running one with the live keys of the file.
     const next = structuredClone(running);
     for (const key of applied) setKey(next, key, getKey(file, key));
-    if (applied.includes('log.level')) targets.setLogLevel(next.log.level);
-    if (applied.includes('anonymous.quota') || applied.includes('files.maxEntries')) targets.setFileLimits({ anonymousQuota: next.anonymous.quota, maxEntries: next.files.maxEntries });
     let scada: ReloadReport['scada'];
     const warnings: string[] = [];
     if (plane !== null && scadaLive && applied.some((key) => key.startsWith('scada.'))) {
@@ -137,6 +135,9 @@ export class ConfigReloader {
         warnings.push(`the IEC 104 station serves the points it started with until a restart (${changes.pointsAdded.length} added, ${changes.pointsRemoved.length} removed, ${changes.pointsChanged.length} changed)`);
       }
     }
+    // After the data plane, the one part that could fail: then nothing else was applied either.
+    if (applied.includes('log.level')) targets.setLogLevel(next.log.level);
+    if (applied.includes('anonymous.quota') || applied.includes('files.maxEntries')) targets.setFileLimits({ anonymousQuota: next.anonymous.quota, maxEntries: next.files.maxEntries });
     this.#running = next;
     this.#pending = restartNeeded;
     const report: ReloadReport = scada === undefined ? { applied, restartNeeded, warnings } : { applied, restartNeeded, warnings, scada };
