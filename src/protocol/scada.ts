@@ -147,4 +147,6 @@ export interface ScadaMetrics {
   readonly activeAlarms: number;
   /** Information objects IEC 104 stations sent for addresses no point has (or another common address): ignored. */
   readonly unknownObjects: number;
+  /** In a cluster: the node acquiring each device (null while none does), docs/cluster.md. */
+  readonly owners?: Record<string, string | null>;
 }

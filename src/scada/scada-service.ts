@@ -5,7 +5,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../accounts/audit-log.js';
 import { hasRole } from '../accounts/roles.js';
-import type { Bus } from '../bus/bus.js';
+import type { Bus, Subscription } from '../bus/bus.js';
 import type { DeviceConfig, ScadaConfig } from '../config/scada-schema.js';
 import { GridlinkError } from '../errors/index.js';
 import type { DeviceDriver, DeviceSink, PointUpdate } from './acquisition/device-driver.js';
@@ -14,7 +14,7 @@ import { ModbusPoller, type PollSink, type Reading } from './acquisition/modbus-
 import { AlarmBook } from './alarm-book.js';
 import { ControlDesk } from './control-desk.js';
 import { HistoryStore } from './history-store.js';
-import type { ScadaCluster } from './scada-cluster.js';
+import type { OwnedDevice, ScadaCluster } from './scada-cluster.js';
 import { pointMatcher } from './point-pattern.js';
 import { PointTable, shownOf, snapshotOf, type PointChange, type PointEntry, type TableChanges } from './point-table.js';
 import { SubstationSimulator } from './simulator/substation-simulator.js';
@@ -79,6 +79,9 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
   readonly #waiters = new Map<string, Set<FeedbackWaiter>>();
   readonly #topics = new Map<PointEntry, { readonly value: string; readonly event: string }>();
   readonly #logger: Logger;
+  /** The parts shared with the other nodes of a cluster (docs/cluster.md); null in one process. */
+  readonly #cluster: ScadaCluster | null;
+  #remote: Subscription | null = null;
   /** The simulator's settings as started: the generated devices follow them (only their pollMs may change). */
   readonly #simulatorConfig: ScadaConfig['simulator'];
   /** Each device's configuration, as its driver runs it. */
@@ -98,6 +101,7 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
     this.simulatorAddress = simulatorAddress;
     this.#bus = options.bus;
     this.#audit = options.audit;
+    this.#cluster = options.cluster ?? null;
     this.#retentionMs = options.config.history.retentionDays * 24 * HOUR_MS;
     this.#simulatorConfig = options.config.simulator;
     this.#history = new HistoryStore(join(options.dataDir, 'history.db'));
@@ -110,7 +114,11 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
           const driver = this.#drivers.get(entry.device);
           // Only between a reload removing the device and the desk seeing the point gone.
           if (driver === undefined) throw new GridlinkError('GL_ERR_SCADA_NO_POINT', `${entry.config.name} (its device ${entry.device} was removed)`);
-          return driver.command(entry, value);
+          const send = driver.command(entry, value);
+          // In a cluster the device's owner writes it, whichever node the operator is on (docs/cluster.md).
+          const owners = this.#cluster?.owners;
+          if (owners === undefined || owners.owns(entry.device)) return send;
+          return () => owners.command(entry.device, entry.config.name, value);
         },
         feedback: (entry, value, after, timeoutMs) => this.#feedback(entry, value, after, timeoutMs),
         failed: (point, message) => this.#alarms.commandFailed(point, message, Date.now()),
@@ -164,8 +172,65 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
    */
   startAcquisition(): void {
     this.#acquiring = true;
-    this.#startDrivers([...this.#drivers.values()]);
     this.#scenario?.start();
+    const owners = this.#cluster?.owners;
+    if (owners === undefined) {
+      this.#startDrivers([...this.#drivers.values()]);
+      return;
+    }
+    // A cluster node polls only the devices it owns; the others' values come over the bus (docs/cluster.md).
+    this.#remote = this.#bus.subscribe('events.>', (message) => this.#fromRemote(message.payload), { maxQueued: 100_000, policy: 'drop-oldest' });
+    // What the owners published before this node listened: a value that did not change since is current.
+    this.#cluster?.points?.load().then(
+      (events) => events.forEach((event) => this.#fromRemote(event)),
+      (err: unknown) => this.#logger.warn({ event: 'scada.cluster_values_unavailable', err }, 'the latest values of the cluster could not be read: points show values as they change'),
+    );
+    owners.start([...this.#devices.values()].map(ownedOf), {
+      acquire: (name) => {
+        const device = this.#devices.get(name);
+        // A driver runs once: a device taken (again) gets a fresh one.
+        if (device !== undefined) this.#startDrivers([this.#addDriver(device)]);
+      },
+      release: async (name) => {
+        await this.#drivers.get(name)?.stop();
+      },
+      execute: (point, value) => {
+        const entry = this.#table.get(point);
+        const driver = entry === undefined ? undefined : this.#drivers.get(entry.device);
+        if (entry === undefined || driver === undefined) return Promise.reject(new GridlinkError('GL_ERR_SCADA_NO_POINT', point));
+        return driver.command(entry, value)();
+      },
+    });
+  }
+
+  /** Which node acquires each device (cluster only): device name to node name, null while nobody does. */
+  owners(): Record<string, string | null> | null {
+    const owners = this.#cluster?.owners;
+    if (owners === undefined) return null;
+    return Object.fromEntries([...this.#devices.keys()].map((name) => [name, owners.ownerOf(name)]));
+  }
+
+  /**
+   * An event of a device another node acquires: its value, quality and
+   * times become this node's (no event again: the owner numbered, stored and
+   * published it), and a command waiting for that feedback is confirmed.
+   * An operator's substitute is shown on the node it was made on only.
+   */
+  #fromRemote(payload: unknown): void {
+    const event = payload as Partial<PointEvent> | null;
+    if (event === null || typeof event !== 'object' || typeof event.point !== 'string' || typeof event.serverTime !== 'number' || typeof event.quality !== 'string') return;
+    if (event.quality === 'substituted') return;
+    const entry = this.#table.get(event.point);
+    if (entry === undefined || this.#cluster?.owners?.owns(entry.device) !== false) return;
+    if (event.value !== null && typeof event.value !== 'number') return;
+    if (entry.serverTime !== null && event.serverTime < entry.serverTime) return; // an older one, overtaken
+    entry.value = event.value ?? null;
+    entry.quality = event.quality;
+    entry.sourceTime = typeof event.sourceTime === 'number' ? event.sourceTime : event.serverTime;
+    entry.serverTime = event.serverTime;
+    entry.reported = entry.value;
+    const waiters = this.#waiters.get(event.point);
+    if (waiters !== undefined) for (const waiter of [...waiters]) if (confirms(waiter, event.serverTime)) waiter.resolve(true);
   }
 
   #startDrivers(drivers: readonly DeviceDriver[]): void {
@@ -221,7 +286,11 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
     this.#retire(changes, now);
     for (const name of removed) this.#alarms.clearSource(`device:${name}`, now);
     const started = [...restarted, ...added].map((name) => this.#addDriver(wanted.get(name)!));
-    if (this.#acquiring) this.#startDrivers(started);
+    const owners = this.#cluster?.owners;
+    if (owners !== undefined) {
+      if (this.#acquiring) this.#startDrivers(started.filter((driver) => owners.owns(driver.name)));
+      await owners.setDevices(devices.map(ownedOf));
+    } else if (this.#acquiring) this.#startDrivers(started);
     // Keep the configuration order (what devices() and metrics show).
     this.#devices = new Map(devices.map((device) => [device.name, this.#devices.get(device.name)!]));
     const drivers = new Map(devices.map((device) => [device.name, this.#drivers.get(device.name)!]));
@@ -275,6 +344,8 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
 
   async stop(): Promise<void> {
     if (this.#retentionTimer !== null) clearInterval(this.#retentionTimer);
+    this.#remote?.unsubscribe();
+    await this.#cluster?.owners?.stop();
     this.#scenario?.stop();
     this.#desk.close();
     await Promise.all([...this.#drivers.values()].map((d) => d.stop()));
@@ -299,6 +370,7 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
       events: this.#events,
       activeAlarms: this.#alarms.open().filter((a) => a.clearedAt === null).length,
       unknownObjects: unknown,
+      ...(this.#cluster?.owners === undefined ? {} : { owners: this.owners()! }),
     };
   }
 
@@ -429,6 +501,8 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
     const event: PointEvent = { seq: this.#history.takeSeq(), point: entry.config.name, value: shown.value, quality: shown.quality, sourceTime: shown.sourceTime ?? now, serverTime: now, kind: change.kind };
     this.#events += 1;
     this.#history.record(event);
+    const cluster = this.#cluster;
+    if (cluster?.points !== undefined && cluster.owners?.owns(entry.device) !== false) cluster.points.record(event);
     const topics = this.#topicsOf(entry);
     if (this.#bus.hasSubscribers(topics.value)) this.#bus.publish(topics.value, this.#snapshot(entry));
     this.#bus.publish(topics.event, event);
@@ -504,6 +578,10 @@ function scenarioFor(config: ScadaConfig, simulator: SubstationSimulator | null,
   }
   const last = config.simulator.feeders - 1;
   return new DemoScenario(simulator, { periodMs: scenario.periodMs, overloadFeeder: Math.min(scenario.overloadFeeder - 1, last), tripFeeder: Math.min(scenario.tripFeeder - 1, last), logger });
+}
+
+function ownedOf(device: DeviceConfig): OwnedDevice {
+  return { name: device.name, pollMs: device.protocol === 'iec104' ? 1_000 : device.pollMs };
 }
 
 /** The waiter's point reads its commanded value, good, in a value received at `receivedAt` (not before the waiter's `after`). */

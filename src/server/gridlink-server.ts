@@ -30,6 +30,7 @@ import { AuthService } from '../services/auth/auth-service.js';
 import { FileService } from '../services/files/file-service.js';
 import type { ScadaService } from '../scada/scada-service.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
+import type { ClusterScada } from '../cluster/cluster-scada.js';
 import { Closers } from './closers.js';
 
 /** The parts a running server is made of (fields of {@link GridlinkServer}). */
@@ -176,12 +177,20 @@ export class GridlinkServer {
     });
     await files.start();
     closers.push('file service', () => files.stop());
+    // The SCADA half of a cluster node (docs/cluster.md): shared accounts, select leases, device owners.
+    let clusterScada: ClusterScada | null = null;
+    if (cluster !== null) {
+      const { ClusterScada } = await import('../cluster/cluster-scada.js');
+      const started = await ClusterScada.start(cluster, users, { replicas: config.cluster.replicas, logger });
+      closers.push('cluster SCADA', () => started.close());
+      clusterScada = started;
+    }
     let scada: ScadaService | null = null;
     if (config.scada.enabled) {
       // Loaded only when enabled, like the web listener below: a file
       // server does not carry Modbus or fastify in its memory.
       const { ScadaService } = await import('../scada/scada-service.js');
-      const started = await ScadaService.start({ config: config.scada, dataDir: config.dataDir, bus, audit, logger }).catch((err: unknown) => {
+      const started = await ScadaService.start({ config: config.scada, dataDir: config.dataDir, bus, audit, logger, ...(clusterScada === null ? {} : { cluster: clusterScada.scada }) }).catch((err: unknown) => {
         throw listenFailure('the substation simulator', 'scada.simulator.port', config.scada.simulator, err);
       });
       closers.push('SCADA data plane', () => started.stop());

@@ -1,0 +1,144 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminClient } from '../../src/admin/admin-client.js';
+import { GridlinkClient } from '../../src/client/index.js';
+import { scadaSchema } from '../../src/config/scada-schema.js';
+import { createLogger } from '../../src/log/logger.js';
+import { SubstationSimulator } from '../../src/scada/simulator/substation-simulator.js';
+import { simulatorDevices } from '../../src/scada/simulator/simulator-devices.js';
+import { startClusterNodes, type ClusterNodeProcess, type ClusterNodes } from '../helpers/cluster-nodes.js';
+import { startNats, type NatsSystem } from '../helpers/nats-server.js';
+import { until } from '../helpers/until.js';
+
+const POLL_MS = 1_000;
+const DEVICE = 'sub1';
+const BREAKER = 'sub1.f1.breaker';
+// Feeder 2: its breaker stays closed (the first test operates feeder 1's), so its current keeps moving.
+const CURRENT = 'sub1.f2.current';
+
+/** The node that acquires the device, as `admin status` of `node` says (null while none does). */
+async function ownerSeenBy(node: ClusterNodeProcess): Promise<string | null> {
+  const status = await node.status();
+  const owners = (status['scada'] as { owners?: Record<string, string | null> } | null)?.owners;
+  return owners?.[DEVICE] ?? null;
+}
+
+async function login(node: ClusterNodeProcess): Promise<GridlinkClient> {
+  const client = await GridlinkClient.connect({ host: '127.0.0.1', port: node.addresses.native });
+  await client.login('olga', 'olga-password-1');
+  return client;
+}
+
+/**
+ * The field device is a Modbus TCP server of its own (gridlink's substation
+ * simulator, run by the test, not by any node), so it keeps answering when
+ * a node dies; all three nodes are configured with it.
+ */
+describe('device ownership and failover (3 gridlink processes, a real nats-server, one Modbus device)', () => {
+  let nats: NatsSystem;
+  let simulator: SubstationSimulator;
+  let cluster: ClusterNodes;
+
+  beforeAll(async () => {
+    nats = await startNats();
+    simulator = new SubstationSimulator({ host: '127.0.0.1', port: 0, units: 1, feeders: 2, noise: true, breakerTravelMs: 100, updateMs: 200, logger: createLogger('silent') });
+    const address = await simulator.start();
+    const sim = scadaSchema.parse({ simulator: { feeders: 2, pollMs: POLL_MS } }).simulator;
+    const devices = simulatorDevices(sim, '127.0.0.1', address.port);
+    cluster = await startClusterNodes({
+      nats: nats.urls,
+      names: ['a', 'b', 'c'],
+      config: { scada: { enabled: true, simulator: { enabled: false, port: 0 }, devices, selectTimeoutMs: 10_000 } },
+    });
+    const admin = await AdminClient.connect(join(cluster.nodes[0]!.dataDir, 'admin.sock'));
+    try {
+      await admin.addUser('olga', 'olga-password-1', { role: 'operator' });
+    } finally {
+      await admin.close();
+    }
+  }, 90_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+    await simulator?.stop();
+    await nats?.stop();
+  });
+
+  it('one owner for the device, known to every node; a command from a node that does not own it is executed by the owner', async () => {
+    const owner = await until(async () => {
+      const seen = await Promise.all(cluster.nodes.map(ownerSeenBy));
+      return seen[0] !== null && seen.every((s) => s === seen[0]) ? seen[0] : undefined;
+    }, 15_000, 'every node to agree on the owner');
+    expect(['a', 'b', 'c']).toContain(owner);
+    // Exactly one node polls it.
+    const polling = await Promise.all(
+      cluster.nodes.map(async (node) => {
+        const client = await login(node);
+        try {
+          return (await client.devices()).find((d) => d.name === DEVICE)!.polls;
+        } finally {
+          await client.close();
+        }
+      }),
+    );
+    expect(polling.filter((polls) => polls > 0)).toHaveLength(1);
+
+    const other = cluster.nodes.find((n) => n.name !== owner)!;
+    const client = await login(other);
+    try {
+      await until(async () => (await client.points(BREAKER))[0]?.quality === 'good', 10_000, 'the breaker value on a node that does not poll');
+      const state = (await client.points(BREAKER))[0]!.value;
+      await client.select(BREAKER);
+      const result = await client.operate(BREAKER, state === 1 ? 0 : 1);
+      expect(result.confirmed).toBe(true);
+      // The device itself moved.
+      await until(async () => (await client.points(BREAKER))[0]?.value === (state === 1 ? 0 : 1), 5_000, 'the new breaker state');
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
+
+  it('SIGKILL of the owner: another node owns the device within 3 poll periods, the points keep updating on the survivors without a device-loss alarm; the killed node rejoins', async () => {
+    const owner = (await ownerSeenBy(cluster.nodes[0]!))!;
+    const victim = cluster.nodes.find((n) => n.name === owner)!;
+    const survivors = cluster.nodes.filter((n) => n !== victim);
+    const killedAt = Date.now();
+    await victim.stop('SIGKILL');
+    const successor = await until(async () => {
+      const seen = await ownerSeenBy(survivors[0]!);
+      return seen !== null && seen !== owner ? seen : undefined;
+    }, 10_000, 'a new owner');
+    const tookMs = Date.now() - killedAt;
+    expect(survivors.map((n) => n.name)).toContain(successor);
+    expect(tookMs).toBeLessThanOrEqual(3 * POLL_MS);
+
+    // The values keep coming on both survivors: timestamps advance past the kill.
+    for (const node of survivors) {
+      const client = await login(node);
+      try {
+        await until(async () => {
+          const point = (await client.points(CURRENT))[0];
+          return point !== undefined && point.quality === 'good' && (point.serverTime ?? 0) > killedAt + 3 * POLL_MS;
+        }, 10_000, `${CURRENT} updated on ${node.name} after the failover`);
+        const alarms = await client.alarms(true);
+        expect(alarms.filter((a) => a.kind === 'deviceLost')).toEqual([]);
+      } finally {
+        await client.close();
+      }
+    }
+
+    await victim.restart();
+    await until(async () => {
+      const status = await victim.status();
+      const nodes = (status['cluster'] as { nodes?: unknown[] } | null)?.nodes ?? [];
+      return nodes.length === 3 && (await ownerSeenBy(victim)) === successor;
+    }, 20_000, 'the killed node to rejoin and see the new owner');
+    const client = await login(victim);
+    try {
+      const before = Date.now();
+      await until(async () => ((await client.points(CURRENT))[0]?.serverTime ?? 0) > before, 10_000, 'values on the node that rejoined');
+    } finally {
+      await client.close();
+    }
+  }, 90_000);
+});
