@@ -14,7 +14,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # (mosquitto_sub/mosquitto_pub) is there to poke at such a broker by hand.
 # nginx is the static-file server bench/http-static.ts compares with (run as
 # its own foreground process with a generated config), wrk the load generator.
-# python3-pymodbus is the reference poller of bench/scada-poll.ts.
+# python3-pymodbus is the reference poller of bench/scada-poll.ts. nats-server
+# carries bench/cluster.ts's three gridlink nodes.
 declare -A PEER_PROBES=(
   [vsftpd]=/usr/sbin/vsftpd
   [python3-pyftpdlib]=/usr/lib/python3/dist-packages/pyftpdlib
@@ -25,6 +26,7 @@ declare -A PEER_PROBES=(
   [wrk]=/usr/bin/wrk
   [python3-pymodbus]=/usr/lib/python3/dist-packages/pymodbus
   [python3-serial-asyncio]=/usr/lib/python3/dist-packages/serial_asyncio
+  [nats-server]=/usr/sbin/nats-server
 )
 
 install_missing_peers() {
@@ -69,6 +71,7 @@ BENCHES=(
   bench/auth-transfers.ts
   bench/ftp-front.ts
   bench/chat-fanout.ts
+  bench/cluster.ts
   bench/http-static.ts
   bench/scada-poll.ts
   bench/iec104-master.ts
