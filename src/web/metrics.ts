@@ -88,5 +88,21 @@ export function renderMetrics(input: MetricsInput): string {
     for (const alarm of alarms) byState.set(alarm.state, (byState.get(alarm.state) ?? 0) + 1);
     metric('gridlink_alarms', 'gauge', 'Open alarms by state.', [...byState].map(([state, n]) => [{ state }, n]));
   }
+  const cluster = s.cluster;
+  if (cluster !== undefined && cluster !== null) {
+    // docs/cluster.md, "Loss of NATS": the node says here whether it reaches the cluster.
+    const states = ['connected', 'reconnecting', 'down'] as const;
+    metric('gridlink_cluster_nats_state', 'gauge', 'The link to NATS: 1 for its state now.', states.map((state) => [{ state }, cluster.nats.state === state ? 1 : 0]));
+    metric('gridlink_cluster_nats_state_seconds', 'gauge', 'Seconds the link to NATS has been in its state.', [[null, (Date.now() - Date.parse(cluster.nats.since)) / 1000]]);
+    metric('gridlink_cluster_nats_reconnects_total', 'counter', 'Times the link to NATS came back.', [[null, cluster.nats.reconnects]]);
+    metric('gridlink_cluster_publishes_total', 'counter', 'Publishes to NATS: delivered, retried (JetStream, after a failure) and failed (given up, logged).', [
+      [{ result: 'published' }, cluster.nats.published],
+      [{ result: 'retried' }, cluster.nats.retried],
+      [{ result: 'failed' }, cluster.nats.failed],
+    ]);
+    metric('gridlink_cluster_publishes_pending', 'gauge', 'Chat publishes waiting for their JetStream ack.', [[null, cluster.bus.pending]]);
+    metric('gridlink_cluster_received_total', 'counter', 'Bus messages received from other nodes.', [[null, cluster.bus.received]]);
+    metric('gridlink_cluster_nodes', 'gauge', 'Live nodes this node knows of, itself included.', [[null, cluster.nodes.length]]);
+  }
   return `${out.join('\n')}\n`;
 }
