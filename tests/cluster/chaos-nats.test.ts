@@ -36,6 +36,7 @@ describe('chaos: gridlink nodes on a 3-server NATS cluster', () => {
   let nats: NatsSystem;
   let cluster: ClusterNodes;
   const clients: GridlinkClient[] = [];
+  const metrics = async (node: number): Promise<string> => (await fetch(`http://127.0.0.1:${cluster.nodes[node]!.addresses.http}/metrics`)).text();
   const connect = async (node: number): Promise<GridlinkClient> => {
     const client = await GridlinkClient.connect({ host: '127.0.0.1', port: cluster.nodes[node]!.addresses.native, idleTimeoutMs: 120_000 });
     clients.push(client);
@@ -44,7 +45,7 @@ describe('chaos: gridlink nodes on a 3-server NATS cluster', () => {
 
   beforeAll(async () => {
     nats = await startNatsCluster(3);
-    cluster = await startClusterNodes({ nats: nats.urls, names: ['a', 'b', 'c'], config: { anonymous: { enabled: true, writable: true } } });
+    cluster = await startClusterNodes({ nats: nats.urls, names: ['a', 'b', 'c'], config: { anonymous: { enabled: true, writable: true }, http: { enabled: true, port: 0 } } });
   }, 120_000);
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
@@ -109,6 +110,7 @@ describe('chaos: gridlink nodes on a 3-server NATS cluster', () => {
     await Promise.all(nats.servers.map((s) => s.kill('SIGKILL')));
     await until(async () => (await clusterOf(cluster.nodes[0]!)).nats.state === 'reconnecting', 15_000, 'node a to notice');
     for (const node of cluster.nodes) expect((await clusterOf(node)).nats.state).toBe('reconnecting');
+    expect(await metrics(0)).toContain('gridlink_cluster_nats_state{state="reconnecting"} 1');
 
     // Members on the same node still talk, at once.
     await onA1.say('blackout', 'during');
@@ -140,6 +142,9 @@ describe('chaos: gridlink nodes on a 3-server NATS cluster', () => {
     const status = await clusterOf(cluster.nodes[0]!);
     expect(status.nats.failed).toBe(0);
     expect(status.nats.reconnects).toBeGreaterThanOrEqual(1);
+    const text = await metrics(0);
+    expect(text).toContain('gridlink_cluster_nats_state{state="connected"} 1');
+    expect(text).toContain('gridlink_cluster_publishes_total{result="failed"} 0');
     // Nobody was taken for dead: the members are still listed across the cluster.
     expect(await onB.who('blackout')).toEqual(['a1', 'a2', 'b1']);
   }, 180_000);
