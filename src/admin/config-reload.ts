@@ -46,6 +46,8 @@ export interface ReloadReport {
 }
 
 export interface ConfigReloaderOptions {
+  /** The file reloads read (shown by `gridlink admin status`). */
+  readonly file: string;
   /** The configuration the server started with. */
   readonly running: Config;
   /** Reads and validates the configuration file again (throws GL_ERR_CONFIG_READ / GL_ERR_CONFIG_INVALID). */
@@ -84,9 +86,12 @@ export class ConfigReloader {
     return this.#running;
   }
 
-  /** Keys changed in the file that wait for a restart, as of the last reload. */
-  get restartPending(): readonly string[] {
-    return this.#pending;
+  #reloads = 0;
+  #lastReloadAt: number | null = null;
+
+  /** What `gridlink admin status` shows under `config`: the file, reloads done, and the keys waiting for a restart. */
+  status(): { file: string; reloads: number; lastReloadAt: number | null; restartPending: string[] } {
+    return { file: this.#options.file, reloads: this.#reloads, lastReloadAt: this.#lastReloadAt, restartPending: [...this.#pending] };
   }
 
   /** Reloads after every reload asked for before; `by` names who asked (audit). */
@@ -140,6 +145,8 @@ export class ConfigReloader {
     if (applied.includes('anonymous.quota') || applied.includes('files.maxEntries')) targets.setFileLimits({ anonymousQuota: next.anonymous.quota, maxEntries: next.files.maxEntries });
     this.#running = next;
     this.#pending = restartNeeded;
+    this.#reloads += 1;
+    this.#lastReloadAt = Date.now();
     const report: ReloadReport = scada === undefined ? { applied, restartNeeded, warnings } : { applied, restartNeeded, warnings, scada };
     audit.record({ event: 'config.reload', actor: by, detail: { applied, restartNeeded, ...(scada === undefined ? {} : { devices: scada.devices, points: scada.points }) } });
     this.#logger.info({ event: 'config.reloaded', by, applied, restartNeeded, warnings }, applied.length === 0 && restartNeeded.length === 0 ? 'configuration reloaded: nothing changed' : 'configuration reloaded');

@@ -151,7 +151,7 @@ export class GridlinkServer {
       users,
       audit,
       logger,
-      status: () => (server === null ? { starting: true } : { ...server.status() }),
+      status: () => (server === null ? { starting: true } : { ...server.status(), ...(reloader === null ? {} : { config: reloader.status() }) }),
       chat: { announce: (text) => chat.announce(text), kick: (nick) => chat.kick(nick) },
       reload: (by) => reloader?.reload(by) ?? Promise.reject(noReload(config)),
     });
@@ -281,6 +281,7 @@ export class GridlinkServer {
     const source = configSourceOf(config);
     if (source !== undefined) {
       const live = new ConfigReloader({
+        file: source.file,
         running: config,
         read: () => reloadConfig(source),
         targets: {

@@ -283,6 +283,8 @@ describe('gridlink admin reload (docs/configuration.md "Reload")', () => {
       expect((await send(rig.server.httpAddress!.port, 'GET', '/api/session')).status).toBe(401);
       // Reloading the same file names them again (the server still runs without them) and applies nothing.
       expect(await client.reload()).toEqual({ applied: [], restartNeeded: ['native.port', 'http.enabled'], warnings: [] });
+      // gridlink admin status shows them too, with the file and the reloads done.
+      expect((await client.status())['config']).toMatchObject({ file: rig.file, reloads: 2, restartPending: ['native.port', 'http.enabled'] });
     } finally {
       await put.close();
     }
