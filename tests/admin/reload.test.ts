@@ -211,6 +211,27 @@ describe('gridlink admin reload (docs/configuration.md "Reload")', () => {
     }
   });
 
+  it('a device given a wrong address is fixed by a reload: its device-lost alarm clears when the restarted poller gets answers; a removed lost device’s alarm clears too', async () => {
+    // Nothing listens on the simulator's port + a closed listener's port: take one from the OS and close it.
+    const { createServer } = await import('node:net');
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, HOST, () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    const rig = await startRig(() => ({ scada: { simulator: { enabled: false }, devices: [device('bay1', closed, 1, 200), device('gone', closed, 2, 200)] } }));
+    const scada = rig.server.scada!;
+    const lost = (name: string) => scada.alarms().find((a) => a.source === `device:${name}` && a.kind === 'deviceLost');
+    await until(() => lost('bay1')?.state === 'active' && lost('gone')?.state === 'active', 10_000, 'both devices lost');
+    await rig.write(withScada(rig, { simulator: { enabled: false }, devices: [device('bay1', rig.simPort, 1, 200)] }));
+    const report = await (await rig.admin()).reload();
+    expect(report.scada?.names).toMatchObject({ devicesRestarted: ['bay1'], devicesRemoved: ['gone'] });
+    expect(lost('gone')?.state).toBe('cleared');
+    await until(() => lost('bay1')?.state === 'cleared', 10_000, 'bay1 answering, its alarm cleared');
+    await until(() => scada.points().every((p) => p.quality === 'good'), 10_000, 'bay1 good');
+  });
+
   it('a bad key changes nothing and names the key; malformed JSON and an unreadable file change nothing either', async () => {
     const rig = await startRig((port) => ({ scada: { simulator: { enabled: false }, devices: [device('bay1', port, 1, 200)] } }));
     const original = rig.config;
