@@ -202,7 +202,7 @@ export class NatsBus implements Bus {
     } catch {
       return; // not ours: another program on the same subjects
     }
-    if (envelope.o === this.#link.node) return;
+    if (!isEnvelope(envelope) || envelope.o === this.#link.node) return;
     this.#received += 1;
     try {
       this.#local.publish(msg.subject.slice(BUS_SUBJECT.length + 1), envelope.p);
@@ -221,7 +221,7 @@ export class NatsBus implements Bus {
     } catch {
       return;
     }
-    if (envelope.o === this.#link.node) return;
+    if (!isEnvelope(envelope) || envelope.o === this.#link.node) return;
     this.#received += 1;
     try {
       this.#local.publish(msg.subject.slice(CHAT_SUBJECT.length + 1), envelope.p);
@@ -291,4 +291,9 @@ export class NatsBus implements Bus {
       if (!/already in use/iu.test(text)) throw err;
     }
   }
+}
+
+/** Only what a node published: an object naming its node and carrying a payload. */
+function isEnvelope(value: unknown): value is Envelope {
+  return typeof value === 'object' && value !== null && typeof (value as { o?: unknown }).o === 'string' && 'p' in value;
 }
