@@ -6,6 +6,7 @@ import { ClusterLeases } from './cluster-leases.js';
 import type { ClusterNode } from './cluster-node.js';
 import { DeviceOwnership } from './device-ownership.js';
 import { SharedAccounts } from './shared-accounts.js';
+import { SharedAlarms } from './shared-alarms.js';
 import { SharedPoints } from './shared-points.js';
 
 /**
@@ -18,8 +19,10 @@ export class ClusterScada {
   readonly leases: ClusterLeases;
   readonly ownership: DeviceOwnership;
   readonly points: SharedPoints;
+  readonly alarms: SharedAlarms;
 
-  private constructor(accounts: SharedAccounts, leases: ClusterLeases, ownership: DeviceOwnership, points: SharedPoints) {
+  private constructor(accounts: SharedAccounts, leases: ClusterLeases, ownership: DeviceOwnership, points: SharedPoints, alarms: SharedAlarms) {
+    this.alarms = alarms;
     this.accounts = accounts;
     this.leases = leases;
     this.ownership = ownership;
@@ -34,7 +37,8 @@ export class ClusterScada {
       const leases = await ClusterLeases.open(link, { ...options, isLive });
       const ownership = await DeviceOwnership.open(link, { ...options, isLive, run: randomBytes(6).toString('hex') });
       const points = await SharedPoints.open(link, options);
-      return new ClusterScada(accounts, leases, ownership, points);
+      const alarms = await SharedAlarms.open(link, options);
+      return new ClusterScada(accounts, leases, ownership, points, alarms);
     } catch (err) {
       accounts.close();
       throw err;
@@ -43,12 +47,13 @@ export class ClusterScada {
 
   /** What the data plane takes (ScadaServiceOptions.cluster). */
   get scada(): ScadaCluster {
-    return { leases: this.leases, owners: this.ownership, points: this.points };
+    return { leases: this.leases, owners: this.ownership, points: this.points, alarms: this.alarms };
   }
 
   close(): void {
     this.leases.close();
     this.points.close();
+    this.alarms.close();
     this.accounts.close();
   }
 }

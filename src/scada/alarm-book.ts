@@ -16,14 +16,16 @@ const LIMIT_KINDS: readonly LimitKind[] = ['lowLow', 'low', 'high', 'highHigh'];
 export class AlarmBook {
   readonly #store: HistoryStore;
   readonly #publish: (alarm: Alarm) => void;
+  readonly #shared: SharedAlarms | undefined;
   /** Alarms not yet both cleared and acknowledged, by id. */
   readonly #open = new Map<number, Alarm>();
   /** The active (uncleared) alarm of a source and kind family. */
   readonly #active = new Map<string, Alarm>();
 
-  constructor(store: HistoryStore, publish: (alarm: Alarm) => void) {
+  constructor(store: HistoryStore, publish: (alarm: Alarm) => void, shared?: SharedAlarms) {
     this.#store = store;
     this.#publish = publish;
+    this.#shared = shared;
     for (const row of store.openAlarms()) {
       const alarm = withState(row);
       this.#open.set(alarm.id, alarm);
@@ -118,10 +120,11 @@ export class AlarmBook {
 
   #raise(source: string, kind: AlarmKind, severity: 'low' | 'high', message: string, now: number): void {
     const row = { source, kind, severity, message, raisedAt: now, clearedAt: null, ackedAt: null, ackedBy: null };
-    const alarm = withState({ ...row, id: this.#store.insertAlarm(row) });
+    const alarm = withState({ ...row, id: this.#store.insertAlarm(row, this.#shared?.nextId()) });
     this.#open.set(alarm.id, alarm);
     this.#active.set(keyOf(source, kind), alarm);
     this.#publish(alarm);
+    this.#shared?.changed(alarm);
   }
 
   #clear(alarm: Alarm, now: number): void {
@@ -136,7 +139,42 @@ export class AlarmBook {
     if (alarm.clearedAt !== null && alarm.ackedAt !== null) this.#open.delete(alarm.id);
     else this.#open.set(alarm.id, alarm);
     this.#publish(alarm);
+    this.#shared?.changed(alarm);
   }
+
+  /**
+   * An alarm as another node of the cluster has it (docs/cluster.md,
+   * "Alarms"): raised there, or cleared or acknowledged there. Its clear and
+   * acknowledgement only ever go from unset to set, so the two copies merge
+   * without loss whatever the order. Not published again: the node that
+   * made the change published it.
+   */
+  apply(remote: Omit<Alarm, 'state'>): void {
+    const local = this.#open.get(remote.id);
+    const merged = withState({
+      ...remote,
+      clearedAt: local?.clearedAt ?? remote.clearedAt,
+      ackedAt: local?.ackedAt ?? remote.ackedAt,
+      ackedBy: local?.ackedBy ?? remote.ackedBy,
+    });
+    if (local !== undefined && local.clearedAt === merged.clearedAt && local.ackedAt === merged.ackedAt) return;
+    this.#store.upsertAlarm(merged);
+    const key = keyOf(merged.source, merged.kind);
+    if (merged.clearedAt === null) {
+      const current = this.#active.get(key);
+      if (current === undefined || current.id <= merged.id) this.#active.set(key, merged);
+    } else if (this.#active.get(key)?.id === merged.id) this.#active.delete(key);
+    if (merged.clearedAt !== null && merged.ackedAt !== null) this.#open.delete(merged.id);
+    else this.#open.set(merged.id, merged);
+  }
+}
+
+/** Alarms shared with the other nodes of a cluster (docs/cluster.md, "Alarms"). */
+export interface SharedAlarms {
+  /** An id unique across the cluster for a new alarm (undefined: the store picks the next local one). */
+  nextId(): number | undefined;
+  /** Shares a raise, clear or acknowledgement made on this node. */
+  changed(alarm: Alarm): void;
 }
 
 /** Limit alarms of one point share a key: one limit alarm per point, escalated or replaced. */

@@ -167,11 +167,27 @@ export class HistoryStore {
     return events + alarms;
   }
 
-  insertAlarm(alarm: Omit<Alarm, 'id' | 'state'>): number {
+  /** Stores a new alarm under `id` (a cluster's id, docs/cluster.md) or the next free one. */
+  insertAlarm(alarm: Omit<Alarm, 'id' | 'state'>, id?: number): number {
     const info = this.#db
-      .prepare('INSERT INTO alarms (source, kind, severity, message, raised_at, cleared_at, acked_at, acked_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(alarm.source, alarm.kind, alarm.severity, alarm.message, alarm.raisedAt, alarm.clearedAt, alarm.ackedAt, alarm.ackedBy);
+      .prepare('INSERT INTO alarms (id, source, kind, severity, message, raised_at, cleared_at, acked_at, acked_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(id ?? null, alarm.source, alarm.kind, alarm.severity, alarm.message, alarm.raisedAt, alarm.clearedAt, alarm.ackedAt, alarm.ackedBy);
     return Number(info.lastInsertRowid);
+  }
+
+  /** Stores an alarm as another node of the cluster has it: inserted, or its clear and acknowledgement updated. */
+  upsertAlarm(alarm: Omit<Alarm, 'state'>): void {
+    this.#db
+      .prepare(
+        `INSERT INTO alarms (id, source, kind, severity, message, raised_at, cleared_at, acked_at, acked_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET cleared_at = excluded.cleared_at, acked_at = excluded.acked_at, acked_by = excluded.acked_by`,
+      )
+      .run(alarm.id, alarm.source, alarm.kind, alarm.severity, alarm.message, alarm.raisedAt, alarm.clearedAt, alarm.ackedAt, alarm.ackedBy);
+  }
+
+  /** The highest alarm id stored (0 when none). */
+  maxAlarmId(): number {
+    return (this.#db.prepare('SELECT max(id) AS id FROM alarms').get() as { id: number | null }).id ?? 0;
   }
 
   updateAlarm(alarm: Alarm): void {

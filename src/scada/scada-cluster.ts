@@ -1,4 +1,5 @@
-import type { PointEvent } from '../protocol/scada.js';
+import type { Alarm, PointEvent } from '../protocol/scada.js';
+import type { SharedAlarms } from './alarm-book.js';
 import type { SharedLeases } from './control-desk.js';
 
 /** A device as ownership needs it: its name and poll period (the lease is renewed each period). */
@@ -38,6 +39,12 @@ export interface LatestValues {
   load(): Promise<PointEvent[]>;
 }
 
+/** Alarms shared by the nodes: ids unique across the cluster, and every node's raises, clears and acks. */
+export interface ClusterAlarms extends SharedAlarms {
+  /** Reserves ids above `localMaxId`, delivers the cluster's alarms to `apply`, then every change of another node. */
+  follow(localMaxId: number, apply: (alarm: Omit<Alarm, 'state'>) => void): Promise<void>;
+}
+
 /**
  * What the data plane shares with the other nodes of a cluster
  * (docs/cluster.md, "SCADA across the nodes"). The server passes it when it
@@ -51,4 +58,6 @@ export interface ScadaCluster {
   readonly owners?: AcquisitionOwners;
   /** The latest value of every point. */
   readonly points?: LatestValues;
+  /** Alarms: an alarm acknowledged on one node is acknowledged on all. */
+  readonly alarms?: ClusterAlarms;
 }

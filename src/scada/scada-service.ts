@@ -106,7 +106,7 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
     this.#simulatorConfig = options.config.simulator;
     this.#history = new HistoryStore(join(options.dataDir, 'history.db'));
     this.#table = new PointTable(devices);
-    this.#alarms = new AlarmBook(this.#history, (alarm) => this.#bus.publish(SCADA_TOPICS.alarm(alarm.source), alarm));
+    this.#alarms = new AlarmBook(this.#history, (alarm) => this.#bus.publish(SCADA_TOPICS.alarm(alarm.source), alarm), options.cluster?.alarms);
     this.#desk = new ControlDesk(
       {
         point: (name) => this.#table.get(name),
@@ -157,6 +157,16 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
       throw err;
     }
     service.#scenario = scenarioFor(config, simulator, logger);
+    // In a cluster the alarms of every node are this node's too (docs/cluster.md, "Alarms").
+    const sharedAlarms = options.cluster?.alarms;
+    if (sharedAlarms !== undefined) {
+      try {
+        await sharedAlarms.follow(service.#history.maxAlarmId(), (alarm) => service.#alarms.apply(alarm));
+      } catch (err) {
+        await service.stop();
+        throw err;
+      }
+    }
     service.#prune();
     service.#retentionTimer = setInterval(() => service.#prune(), HOUR_MS);
     service.#retentionTimer.unref();

@@ -1,0 +1,117 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminClient } from '../../src/admin/admin-client.js';
+import { GridlinkClient } from '../../src/client/index.js';
+import { scadaSchema } from '../../src/config/scada-schema.js';
+import { createLogger } from '../../src/log/logger.js';
+import type { Alarm } from '../../src/protocol/scada.js';
+import { SubstationSimulator } from '../../src/scada/simulator/substation-simulator.js';
+import { simulatorDevices } from '../../src/scada/simulator/simulator-devices.js';
+import { startClusterNodes, type ClusterNodeProcess, type ClusterNodes } from '../helpers/cluster-nodes.js';
+import { startNats, type NatsSystem } from '../helpers/nats-server.js';
+import { until } from '../helpers/until.js';
+
+const POLL_MS = 300;
+const SOURCE = 'device:sub1';
+
+async function ownerSeenBy(node: ClusterNodeProcess): Promise<string | null> {
+  const status = await node.status();
+  return (status['scada'] as { owners?: Record<string, string | null> } | null)?.owners?.['sub1'] ?? null;
+}
+
+/**
+ * Alarms across the nodes: the device's owner raises a device-loss alarm
+ * when the (test's own) Modbus device goes away; every node lists it under
+ * one id; an operator on another node acknowledges it and the owner's node
+ * shows it acknowledged; the device's return clears it everywhere.
+ */
+describe('alarms across 3 gridlink processes (a real nats-server, one Modbus device)', () => {
+  let nats: NatsSystem;
+  let simulator: SubstationSimulator;
+  let port: number;
+  let cluster: ClusterNodes;
+  const clients = new Map<string, GridlinkClient>();
+  const logger = createLogger('silent');
+  const newSimulator = (p: number): SubstationSimulator => new SubstationSimulator({ host: '127.0.0.1', port: p, units: 1, feeders: 1, noise: false, breakerTravelMs: 50, updateMs: 200, logger });
+
+  beforeAll(async () => {
+    nats = await startNats();
+    simulator = newSimulator(0);
+    port = (await simulator.start()).port;
+    const sim = scadaSchema.parse({ simulator: { feeders: 1, pollMs: POLL_MS } }).simulator;
+    const devices = simulatorDevices(sim, '127.0.0.1', port).map((d) => ({ ...d, timeoutMs: 200, backoffMaxMs: 600 }));
+    cluster = await startClusterNodes({ nats: nats.urls, names: ['a', 'b', 'c'], config: { scada: { enabled: true, simulator: { enabled: false, port: 0 }, devices } } });
+    const admin = await AdminClient.connect(join(cluster.nodes[1]!.dataDir, 'admin.sock'));
+    try {
+      await admin.addUser('olga', 'olga-password-1', { role: 'operator' });
+    } finally {
+      await admin.close();
+    }
+    for (const node of cluster.nodes) {
+      await until(async () => {
+        try {
+          const client = await GridlinkClient.connect({ host: '127.0.0.1', port: node.addresses.native });
+          await client.login('olga', 'olga-password-1');
+          clients.set(node.name, client);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 10_000, `olga's login on ${node.name}`);
+    }
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const client of clients.values()) await client.close().catch(() => undefined);
+    await cluster?.stop();
+    await simulator?.stop();
+    await nats?.stop();
+  });
+
+  it('a device-loss alarm raised by the owner is listed on every node under one id; acknowledged on another node, it is acknowledged on the owner; cleared everywhere when the device is back', async () => {
+    const owner = await until(async () => {
+      const seen = await Promise.all(cluster.nodes.map(ownerSeenBy));
+      return seen[0] !== null && seen.every((s) => s === seen[0]) ? seen[0] : undefined;
+    }, 15_000, 'every node to agree on the owner');
+    const ownerClient = clients.get(owner)!;
+    const others = cluster.nodes.map((n) => n.name).filter((n) => n !== owner);
+    await until(async () => (await ownerClient.points('sub1.f1.breaker'))[0]?.quality === 'good', 10_000, 'first poll');
+
+    await simulator.stop();
+    const lost = (alarms: Alarm[]): Alarm | undefined => alarms.find((a) => a.source === SOURCE && a.kind === 'deviceLost');
+    const raised = await until(async () => lost(await ownerClient.alarms()), 10_000, 'the device-loss alarm on the owner');
+    for (const name of others) {
+      const seen = await until(async () => lost(await clients.get(name)!.alarms()), 5_000, `the alarm on ${name}`);
+      expect(seen.id).toBe(raised.id);
+      expect(seen.state).toBe('active');
+    }
+
+    // An operator on a node that does not own the device acknowledges it.
+    const acker = others[0]!;
+    const acked = await clients.get(acker)!.acknowledge(raised.id);
+    expect(acked).toMatchObject({ id: raised.id, state: 'activeAcked', ackedBy: 'olga' });
+    for (const name of [owner, others[1]!]) {
+      const seen = await until(async () => {
+        const alarm = lost(await clients.get(name)!.alarms());
+        return alarm?.state === 'activeAcked' ? alarm : undefined;
+      }, 5_000, `the acknowledgement on ${name}`);
+      expect(seen.ackedBy).toBe('olga');
+    }
+    // Acknowledged twice (on the owner now): still one alarm, nothing changes.
+    expect((await ownerClient.acknowledge(raised.id)).ackedBy).toBe('olga');
+
+    simulator = newSimulator(port);
+    await simulator.start();
+    // Back: cleared on the owner; cleared and acknowledged, it leaves every node's list.
+    for (const node of cluster.nodes) {
+      await until(async () => lost(await clients.get(node.name)!.alarms()) === undefined, 10_000, `the alarm to leave ${node.name}'s list`);
+      const all = (await clients.get(node.name)!.alarms(true)).filter((a) => a.id === raised.id);
+      expect(all).toHaveLength(1);
+      expect(all[0]).toMatchObject({ state: 'clearedAcked', ackedBy: 'olga' });
+    }
+  }, 60_000);
+
+  it('acknowledging an alarm id that no node raised is refused with GL_ERR_SCADA_NO_ALARM on every node', async () => {
+    for (const client of clients.values()) await expect(client.acknowledge(987_654_321)).rejects.toMatchObject({ code: 'GL_ERR_SCADA_NO_ALARM' });
+  });
+});
