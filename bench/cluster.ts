@@ -16,20 +16,35 @@
  *
  * --quick: 100 subscribers at max rate only (a smoke test).
  *
+ * Then control, on the same three-node cluster and on one node, both acquiring
+ * one Modbus device (gridlink's substation simulator, run by this process so
+ * it outlives any node): the latency of `select` for an operator on a node
+ * that does not acquire the device (a lease created with CAS in NATS KV, vs
+ * the one node's in-memory desk), and failover: SIGKILL of the node that owns
+ * the device, then the time until another node owns it and until the
+ * survivors' values move again, in poll periods.
+ *
  * Targets (issue 16): 0 loss; three nodes deliver ≥ 0.7× the single node's
  * rate (on these 2 cores the same CPUs then carry four servers and NATS's
- * extra hop); ≥ 2× mosquitto at 1,000 subscribers.
+ * extra hop); ≥ 2× mosquitto at 1,000 subscribers; failover ≤ 3 poll periods.
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AdminClient } from '../dist/admin/admin-client.js';
+import { GridlinkClient } from '../dist/client/index.js';
+import { scadaSchema } from '../dist/config/scada-schema.js';
+import { createLogger } from '../dist/log/logger.js';
+import { SubstationSimulator } from '../dist/scada/simulator/substation-simulator.js';
+import { simulatorDevices } from '../dist/scada/simulator/simulator-devices.js';
 import { startNats, type NatsSystem } from '../tests/helpers/nats-server.js';
 import { makeTempDir, onCleanup, runBenchmark } from './lib/cleanup.js';
 import { PAYLOAD_BYTES } from './lib/fanout-protocol.js';
 import { runFanout, SUBSCRIBER_PROCESSES, type FanoutTarget, type RunResult, type Scenario } from './lib/fanout-run.js';
-import { REPO_ROOT, startGridlink, startMosquitto, type GridlinkServer } from './lib/peers.js';
-import { fixed, markdownTable, runInfo, toMB, writeJson } from './lib/report.js';
+import { LOOPBACK, REPO_ROOT, startGridlink, startMosquitto, type GridlinkServer } from './lib/peers.js';
+import { fixed, markdownTable, runInfo, summariseLatency, toMB, writeJson, type LatencySummary } from './lib/report.js';
 
 type Contender = 'one-node' | 'three-nodes' | 'mosquitto';
 const CONTENDERS: readonly Contender[] = ['one-node', 'three-nodes', 'mosquitto'];
@@ -135,6 +150,143 @@ function starter(contender: Contender, workDir: string, run: string): () => Prom
     case 'mosquitto':
       return () => startMosquittoTarget(workDir, run);
   }
+}
+
+// ---------------------------------------------------------------------------
+// Control: select latency across nodes, and failover
+
+const POLL_MS = 1_000;
+const DEVICE = 'sub1';
+const BREAKER = 'sub1.f1.breaker';
+/** Feeder 2's breaker stays closed, so its current keeps moving. */
+const CURRENT = 'sub1.f2.current';
+const OPERATOR = { name: 'bench-operator', password: 'bench-operator-password-1' };
+const FAILOVER_TARGET_POLLS = 3;
+
+interface ControlResult {
+  readonly target: 'one-node' | 'three-nodes';
+  /** select → granted, for an operator on a node that does not acquire the device (three nodes) or on the one node. */
+  readonly select: LatencySummary | null;
+  /** SIGKILL of the owner → another node owns the device (three nodes only). */
+  readonly failoverMs: number | null;
+  /** SIGKILL of the owner → the survivors' values carry a server time after it again. */
+  readonly valuesBackMs: number | null;
+}
+
+async function withClient<T>(port: number, work: (client: GridlinkClient) => Promise<T>): Promise<T> {
+  const client = await GridlinkClient.connect({ host: LOOPBACK, port });
+  try {
+    await client.login(OPERATOR.name, OPERATOR.password);
+    return await work(client);
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+async function until<T>(what: string, limitMs: number, probe: () => Promise<T | undefined>, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
+    await sleep(everyMs);
+  }
+}
+
+async function ownerSeenBy(node: GridlinkServer): Promise<string | null> {
+  const admin = await AdminClient.connect(join(node.dataDir, 'admin.sock'));
+  try {
+    const scada = (await admin.status())['scada'] as { owners?: Record<string, string | null> } | null;
+    return scada?.owners?.[DEVICE] ?? null;
+  } finally {
+    await admin.close();
+  }
+}
+
+/** `rounds` selects (each released) of the breaker by one operator, timed. */
+async function selectLatency(port: number, rounds: number): Promise<LatencySummary | null> {
+  return withClient(port, async (client) => {
+    await until('the breaker to read good', 15_000, async () => ((await client.points(BREAKER))[0]?.quality === 'good' ? true : undefined), 100);
+    const times: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const start = performance.now();
+      await client.select(BREAKER);
+      times.push(performance.now() - start);
+      await client.deselect(BREAKER);
+    }
+    return summariseLatency(times);
+  });
+}
+
+async function runControl(workDir: string, target: 'one-node' | 'three-nodes', rounds: number): Promise<ControlResult> {
+  const dir = await runDir(workDir, `control-${target}`);
+  const simulator = new SubstationSimulator({ host: LOOPBACK, port: 0, units: 1, feeders: 2, noise: true, breakerTravelMs: 100, updateMs: 200, logger: createLogger('silent') });
+  const address = await simulator.start();
+  const devices = simulatorDevices(scadaSchema.parse({ simulator: { feeders: 2, pollMs: POLL_MS } }).simulator, LOOPBACK, address.port);
+  const scada = { scada: { enabled: true, simulator: { enabled: false, port: 0 }, devices } };
+  let nats: NatsSystem | null = null;
+  const nodes: GridlinkServer[] = [];
+  try {
+    if (target === 'three-nodes') nats = await startNats();
+    for (const name of target === 'three-nodes' ? NODES : (['solo'] as const)) {
+      const cluster = nats === null ? {} : { cluster: { nats: nats.urls, node: name, replicas: 1 } };
+      nodes.push(await startGridlink({ dir: await runDir(dir, name), anonymous: false, config: { ...scada, ...cluster } }));
+    }
+    const admin = await AdminClient.connect(join(nodes[0]!.dataDir, 'admin.sock'));
+    try {
+      await admin.addUser(OPERATOR.name, OPERATOR.password, { role: 'operator' });
+    } finally {
+      await admin.close();
+    }
+    if (nats === null) return { target, select: await selectLatency(nodes[0]!.port, rounds), failoverMs: null, valuesBackMs: null };
+
+    const owner = await until('every node to agree on the owner', 30_000, async () => {
+      const seen = await Promise.all(nodes.map(ownerSeenBy));
+      return seen[0] !== null && seen.every((o) => o === seen[0]) ? seen[0] : undefined;
+    });
+    const ownerIndex = NODES.indexOf(owner as (typeof NODES)[number]);
+    const victim = nodes[ownerIndex]!;
+    const survivor = nodes[(ownerIndex + 1) % nodes.length]!;
+    // The operator logs in on a node that does not acquire the device (the account came through NATS).
+    await until('the operator account on another node', 15_000, () => withClient(survivor.port, () => Promise.resolve(true)), 200);
+    const select = await selectLatency(survivor.port, rounds);
+
+    const killedAt = Date.now();
+    process.kill(victim.process.pid, 'SIGKILL');
+    await until('another owner', 30_000, async () => {
+      const seen = await ownerSeenBy(survivor);
+      return seen !== null && seen !== owner ? seen : undefined;
+    });
+    const failoverMs = Date.now() - killedAt;
+    await withClient(survivor.port, (client) =>
+      until('values after the failover', 30_000, async () => (((await client.points(CURRENT))[0]?.serverTime ?? 0) > killedAt ? true : undefined)),
+    );
+    const valuesBackMs = Date.now() - killedAt;
+    return { target, select, failoverMs, valuesBackMs };
+  } finally {
+    await Promise.all(nodes.map((n) => n.process.stop()));
+    await nats?.stop();
+    await simulator.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function renderControl(results: readonly ControlResult[]): string {
+  const table = markdownTable(
+    ['target', 'select p50 ms', 'select p99 ms', 'selects', 'failover ms', 'failover, poll periods', 'values back ms'],
+    results.map((r) => [
+      r.target === 'one-node' ? 'gridlink, 1 node (in-memory desk)' : 'gridlink, 3 nodes (lease in NATS KV; operator on a node that does not acquire)',
+      fixed(r.select?.p50Ms, 2),
+      fixed(r.select?.p99Ms, 2),
+      count(r.select?.samples ?? 0),
+      r.failoverMs === null ? '–' : count(r.failoverMs),
+      r.failoverMs === null ? '–' : fixed(r.failoverMs / POLL_MS, 2),
+      r.valuesBackMs === null ? '–' : count(r.valuesBackMs),
+    ]),
+  );
+  const cluster = results.find((r) => r.target === 'three-nodes');
+  const met = cluster?.failoverMs !== null && cluster?.failoverMs !== undefined && cluster.failoverMs <= FAILOVER_TARGET_POLLS * POLL_MS;
+  return `${table}\n\nTarget failover ≤ ${FAILOVER_TARGET_POLLS} poll periods (${POLL_MS} ms each): ${met ? 'MET' : 'NOT MET'}`;
 }
 
 // ---------------------------------------------------------------------------
@@ -266,6 +418,13 @@ async function main(): Promise<void> {
   }
   const rows = scenarios.map((s) => rowOf(s, results));
   const v = verdict(rows);
+  const rounds = quick ? 20 : 100;
+  const control: ControlResult[] = [];
+  for (const target of ['one-node', 'three-nodes'] as const) {
+    const result = await runControl(workDir, target, rounds);
+    control.push(result);
+    log(`control, ${target}: select p50 ${fixed(result.select?.p50Ms, 2)} ms, p99 ${fixed(result.select?.p99Ms, 2)} ms; failover ${result.failoverMs ?? '–'} ms, values back ${result.valuesBackMs ?? '–'} ms`);
+  }
   process.stdout.write(
     [
       `### Cluster fan-out: 1 publisher → N subscribers, ${PAYLOAD_BYTES}-byte messages (${cpus().length} CPUs, Node ${process.version})`,
@@ -278,9 +437,13 @@ async function main(): Promise<void> {
       '',
       renderChecks(rows, v),
       '',
+      `### Cluster control: select latency and failover (one Modbus device polled every ${POLL_MS} ms)`,
+      '',
+      renderControl(control),
+      '',
     ].join('\n'),
   );
-  await writeJson(RESULTS_PATH, { ...runInfo('cluster', quick), settings: { payloadBytes: PAYLOAD_BYTES, nodes: NODES, scenarios }, results, rows: rows.map((r) => ({ subscribers: r.scenario.subscribers, rate: r.scenario.rate, clusterRatio: r.clusterRatio, mosquittoRatio: r.mosquittoRatio })), targets: v });
+  await writeJson(RESULTS_PATH, { ...runInfo('cluster', quick), settings: { payloadBytes: PAYLOAD_BYTES, nodes: NODES, scenarios }, results, control, rows: rows.map((r) => ({ subscribers: r.scenario.subscribers, rate: r.scenario.rate, clusterRatio: r.clusterRatio, mosquittoRatio: r.mosquittoRatio })), targets: v });
   log(`results written to ${RESULTS_PATH}`);
 }
 
