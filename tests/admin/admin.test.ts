@@ -348,9 +348,9 @@ describe('admin announce and kick (docs/protocol.md §6)', () => {
       const seen: string[] = [];
       const dropped: string[] = [];
       const sink = (who: string) => ({ deliver: (e: { type: string; text?: string }) => void seen.push(`${who}:${e.type}:${e.text ?? ''}`), drop: (reason: string) => void dropped.push(`${who}:${reason}`) });
-      fixture.chat.join('lobby', 'ann', sink('ann'));
-      fixture.chat.join('ops', 'ann', sink('ann-ops'));
-      fixture.chat.join('ops', 'ben', sink('ben'));
+      await fixture.chat.join('lobby', 'ann', sink('ann'));
+      await fixture.chat.join('ops', 'ann', sink('ann-ops'));
+      await fixture.chat.join('ops', 'ben', sink('ben'));
       const client = await AdminClient.connect(fixture.socketPath);
       expect(await client.announce('maintenance at 22:00')).toBe(2);
       expect(await client.kick('ann')).toBe(2);
