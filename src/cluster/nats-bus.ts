@@ -46,6 +46,8 @@ export interface NatsBusStatus {
 const MAX_PENDING = 100_000;
 const WINDOW = 256;
 const DEADLINE_MS = 60_000;
+/** How often a node checks that its chat consumer keeps up with the stream. */
+const WATCHDOG_MS = 2_000;
 
 /**
  * The {@link Bus} of a cluster node (docs/cluster.md, "The bus"). Subscribers
@@ -84,6 +86,10 @@ export class NatsBus implements Bus {
   #consumer: ConsumerMessages | null = null;
   #closed = false;
   readonly #idle = new Set<() => void>();
+  #watchdog: NodeJS.Timeout | null = null;
+  /** The chat sequence at the watchdog's previous look. */
+  #watchedSeq = -1;
+  #watching = false;
 
   private constructor(options: NatsBusOptions) {
     this.#link = options.link;
@@ -103,6 +109,11 @@ export class NatsBus implements Bus {
     // Only what is published from now on: a node that starts has no members to replay to.
     bus.#chatSeq = info.state.last_seq;
     void bus.#consumeChat();
+    // After the client reconnects its consumer may be gone with the server it was on: start a fresh one at once.
+    options.link.onState((state) => {
+      if (state === 'connected') bus.#restartConsumer('reconnected');
+    });
+    bus.#watchdog = setInterval(() => void bus.#watch(), WATCHDOG_MS).unref();
     return bus;
   }
 
@@ -153,6 +164,7 @@ export class NatsBus implements Bus {
     // Give queued chat lines a moment to reach the stream before the link closes.
     await this.flushed(2_000);
     this.#closed = true;
+    if (this.#watchdog !== null) clearInterval(this.#watchdog);
     this.#core?.unsubscribe();
     await this.#consumer?.close().catch(() => undefined);
     await this.#local.close();
@@ -264,6 +276,32 @@ export class NatsBus implements Bus {
       if (this.#closed) return;
       this.#consumerRestarts += 1;
       await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  #restartConsumer(why: string): void {
+    if (this.#closed || this.#consumer === null) return;
+    this.#logger.info({ event: 'cluster.chat_consumer_restart', why, seq: this.#chatSeq }, 'starting a new chat consumer from the last sequence seen');
+    this.#consumer.stop();
+  }
+
+  /**
+   * Progress check, whatever the client library noticed: when the stream
+   * holds lines past the last one this node read and that sequence has not
+   * moved since the previous look, the consumer is stuck; start a new one.
+   */
+  async #watch(): Promise<void> {
+    if (this.#watching || this.#closed || this.#link.state !== 'connected') return;
+    this.#watching = true;
+    try {
+      const info = await this.#link.jsm.streams.info(CHAT_STREAM);
+      const stuck = info.state.last_seq > this.#chatSeq && this.#chatSeq === this.#watchedSeq;
+      this.#watchedSeq = this.#chatSeq;
+      if (stuck) this.#restartConsumer('no progress');
+    } catch (err) {
+      this.#logger.debug({ event: 'cluster.chat_watch_failed', err });
+    } finally {
+      this.#watching = false;
     }
   }
 
