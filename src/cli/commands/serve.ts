@@ -16,7 +16,7 @@ export function registerServe(program: Command): void {
     .action(async (options: { config?: string; data?: string; port?: number; cluster?: string; node?: string }) => {
       // The server's modules load only for `serve`: a client command (put,
       // get, chat…) starts faster and smaller without them.
-      const [{ loadConfig }, { configSchema }, { createLogger, createTerminalDestination }, { GridlinkServer }, { serveSummary }] = await Promise.all([
+      const [{ derivedConfig, loadConfig }, { configSchema }, { createLogger, createTerminalDestination }, { GridlinkServer }, { serveSummary }] = await Promise.all([
         import('../../config/load.js'),
         import('../../config/schema.js'),
         import('../../log/logger.js'),
@@ -24,7 +24,10 @@ export function registerServe(program: Command): void {
         import('../serve-summary.js'),
       ]);
       const loaded = await loadConfig(options.config, { dataDir: options.data, port: options.port });
-      const config = options.cluster === undefined && options.node === undefined ? loaded : withCluster(loaded, options.cluster, options.node, configSchema);
+      // Derived, not rebuilt: the file stays the config's source, so `admin
+      // reload` and SIGHUP re-read it and apply --cluster/--node again.
+      const config =
+        options.cluster === undefined && options.node === undefined ? loaded : derivedConfig(loaded, (c) => withCluster(c, options.cluster, options.node, configSchema));
       // A person at a terminal reads a summary, then readable log lines;
       // anything else (a pipe, a file, systemd) gets the JSON lines.
       const terminal = process.stdout.isTTY === true ? createTerminalDestination() : null;
