@@ -6,6 +6,7 @@ import { ClusterLeases } from './cluster-leases.js';
 import type { ClusterNode } from './cluster-node.js';
 import { DeviceOwnership } from './device-ownership.js';
 import { SharedAccounts } from './shared-accounts.js';
+import { EventStream } from './event-stream.js';
 import { SharedAlarms } from './shared-alarms.js';
 import { SharedPoints } from './shared-points.js';
 
@@ -20,9 +21,11 @@ export class ClusterScada {
   readonly ownership: DeviceOwnership;
   readonly points: SharedPoints;
   readonly alarms: SharedAlarms;
+  readonly history: EventStream;
 
-  private constructor(accounts: SharedAccounts, leases: ClusterLeases, ownership: DeviceOwnership, points: SharedPoints, alarms: SharedAlarms) {
+  private constructor(accounts: SharedAccounts, leases: ClusterLeases, ownership: DeviceOwnership, points: SharedPoints, alarms: SharedAlarms, history: EventStream) {
     this.alarms = alarms;
+    this.history = history;
     this.accounts = accounts;
     this.leases = leases;
     this.ownership = ownership;
@@ -38,7 +41,8 @@ export class ClusterScada {
       const ownership = await DeviceOwnership.open(link, { ...options, isLive, run: randomBytes(6).toString('hex') });
       const points = await SharedPoints.open(link, options);
       const alarms = await SharedAlarms.open(link, options);
-      return new ClusterScada(accounts, leases, ownership, points, alarms);
+      const history = await EventStream.open(link, options);
+      return new ClusterScada(accounts, leases, ownership, points, alarms, history);
     } catch (err) {
       accounts.close();
       throw err;
@@ -47,7 +51,7 @@ export class ClusterScada {
 
   /** What the data plane takes (ScadaServiceOptions.cluster). */
   get scada(): ScadaCluster {
-    return { leases: this.leases, owners: this.ownership, points: this.points, alarms: this.alarms };
+    return { leases: this.leases, owners: this.ownership, points: this.points, alarms: this.alarms, history: this.history };
   }
 
   close(): void {

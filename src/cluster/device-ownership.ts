@@ -31,8 +31,8 @@ export interface DeviceOwnershipOptions {
   readonly commandTimeoutMs?: number;
 }
 
-/** An owner that has not renewed for this many poll periods (as seen by this node's clock) has lost its device. */
-const LEASE_POLLS = 2;
+/** An owner that has not renewed for this many poll periods (as seen by this node's clock) has lost its device: with the checks, a takeover comes within about two periods, leaving one for a loaded machine. */
+const LEASE_POLLS = 1.5;
 /** Non-owners look at the lease this many times per poll period. */
 const CHECKS_PER_POLL = 4;
 const MIN_LEASE_MS = 500;
@@ -58,7 +58,7 @@ interface Tracked {
  * ownership"): a KV entry per device, renewed by its owner every poll
  * period with an `update` at the revision it wrote last. The others read
  * it a few times per poll period and remember, by their own clock, since
- * when its revision stood still: once it stood still for two poll periods
+ * when its revision stood still: once it stood still for one and a half poll periods
  * (or its node is known dead) one of them takes it with an `update` at
  * that revision, which JetStream lets exactly one node do. Judging by the
  * revision's age on the reader's clock, not by a time written in the

@@ -31,7 +31,17 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT;
    CREATE INDEX alarms_open ON alarms (id) WHERE cleared_at IS NULL OR acked_at IS NULL;
    CREATE INDEX alarms_raised ON alarms (raised_at);`,
+  // Events of other nodes of a cluster (docs/cluster.md, "History"): where they come from, so a redelivery is stored once.
+  `ALTER TABLE events ADD COLUMN origin TEXT;
+   ALTER TABLE events ADD COLUMN origin_seq INTEGER;
+   CREATE UNIQUE INDEX events_origin ON events (origin, origin_seq) WHERE origin IS NOT NULL;`,
 ];
+
+/** An event another node of a cluster recorded: `origin` is that node's run, `event.seq` its number there. */
+export interface RemoteEvent {
+  readonly origin: string;
+  readonly event: PointEvent;
+}
 
 interface EventRow {
   seq: number;
@@ -77,6 +87,7 @@ export class HistoryStore {
   readonly #pointIds = new Map<string, number>();
   readonly #insertEvent;
   readonly #insertName;
+  readonly #insertRemote;
   readonly #pending: PointEvent[] = [];
   readonly #flushMs: number;
   #timer: NodeJS.Timeout | null = null;
@@ -100,6 +111,7 @@ export class HistoryStore {
     for (const row of this.#db.prepare('SELECT id, name FROM point_names').all() as Array<{ id: number; name: string }>) this.#pointIds.set(row.name, row.id);
     this.#insertEvent = this.#db.prepare('INSERT INTO events (seq, point_id, kind, value, quality, source_time, server_time) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.#insertName = this.#db.prepare('INSERT INTO point_names (name) VALUES (?)');
+    this.#insertRemote = this.#db.prepare('INSERT OR IGNORE INTO events (seq, point_id, kind, value, quality, source_time, server_time, origin, origin_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const last = this.#db.prepare('SELECT max(seq) AS seq FROM events').get() as { seq: number | null };
     this.#nextSeq = (last.seq ?? 0) + 1;
   }
@@ -126,6 +138,23 @@ export class HistoryStore {
     this.#db.transaction(() => {
       for (const e of batch) this.#insertEvent.run(e.seq, this.#pointId(e.point), e.kind, e.value, e.quality, e.sourceTime, e.serverTime);
     })();
+  }
+
+  /**
+   * Stores events of other nodes at once, in one transaction, each under a
+   * local sequence number; one already stored (same origin and number: a
+   * redelivery) is skipped. Returns how many were new.
+   */
+  insertRemote(events: readonly RemoteEvent[]): number {
+    if (this.#closed || events.length === 0) return 0;
+    this.flush();
+    let added = 0;
+    this.#db.transaction(() => {
+      for (const { origin, event: e } of events) {
+        added += this.#insertRemote.run(this.takeSeq(), this.#pointId(e.point), e.kind, e.value, e.quality, e.sourceTime, e.serverTime, origin, e.seq).changes;
+      }
+    })();
+    return added;
   }
 
   /** The recorded values of one point with since <= sourceTime < until, oldest first, skipping `offset`. */

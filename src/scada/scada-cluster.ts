@@ -1,6 +1,7 @@
 import type { Alarm, PointEvent } from '../protocol/scada.js';
 import type { SharedAlarms } from './alarm-book.js';
 import type { SharedLeases } from './control-desk.js';
+import type { RemoteEvent } from './history-store.js';
 
 /** A device as ownership needs it: its name and poll period (the lease is renewed each period). */
 export interface OwnedDevice {
@@ -45,6 +46,15 @@ export interface ClusterAlarms extends SharedAlarms {
   follow(localMaxId: number, apply: (alarm: Omit<Alarm, 'state'>) => void): Promise<void>;
 }
 
+/** Events into every node's history: the owner publishes, each node stores the others' events once. */
+export interface EventHistory {
+  /** Sends an event this node recorded (of a device it acquires) to the other nodes' history. */
+  publish(event: PointEvent): void;
+  /** Delivers other nodes' events in batches to `store`, which returns how many were new. */
+  follow(store: (events: readonly RemoteEvent[]) => number): Promise<void>;
+  close(): Promise<void>;
+}
+
 /**
  * What the data plane shares with the other nodes of a cluster
  * (docs/cluster.md, "SCADA across the nodes"). The server passes it when it
@@ -60,4 +70,6 @@ export interface ScadaCluster {
   readonly points?: LatestValues;
   /** Alarms: an alarm acknowledged on one node is acknowledged on all. */
   readonly alarms?: ClusterAlarms;
+  /** Events: each stored once in every node's history. */
+  readonly history?: EventHistory;
 }

@@ -167,6 +167,7 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
         throw err;
       }
     }
+    await options.cluster?.history?.follow((events) => service.#history.insertRemote(events));
     service.#prune();
     service.#retentionTimer = setInterval(() => service.#prune(), HOUR_MS);
     service.#retentionTimer.unref();
@@ -356,6 +357,7 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
     if (this.#retentionTimer !== null) clearInterval(this.#retentionTimer);
     this.#remote?.unsubscribe();
     await this.#cluster?.owners?.stop();
+    await this.#cluster?.history?.close();
     this.#scenario?.stop();
     this.#desk.close();
     await Promise.all([...this.#drivers.values()].map((d) => d.stop()));
@@ -512,7 +514,10 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
     this.#events += 1;
     this.#history.record(event);
     const cluster = this.#cluster;
-    if (cluster?.points !== undefined && cluster.owners?.owns(entry.device) !== false) cluster.points.record(event);
+    if (cluster !== null && cluster.owners?.owns(entry.device) !== false) {
+      cluster.points?.record(event);
+      cluster.history?.publish(event);
+    }
     const topics = this.#topicsOf(entry);
     if (this.#bus.hasSubscribers(topics.value)) this.#bus.publish(topics.value, this.#snapshot(entry));
     this.#bus.publish(topics.event, event);
