@@ -17,6 +17,8 @@ interface NickEntry {
 }
 
 const CLAIM_TIMEOUT_MS = 5_000;
+/** How often the mirror of the bucket is rebuilt from a listing. */
+const RESYNC_MS = 30_000;
 
 /**
  * Nicknames unique per room across the cluster (docs/cluster.md, "Chat rooms
@@ -39,6 +41,8 @@ export class ClusterNicks implements NickRegistry {
   /** This node's members by key: written again after an outage if a sweep removed them meanwhile. */
   readonly #own = new Map<string, NickEntry>();
   #stopWatch: (() => void) | null = null;
+  #resyncing = false;
+  #timer: NodeJS.Timeout | null = null;
 
   private constructor(link: ClusterLink, kv: KV, logger: Logger) {
     this.#link = link;
@@ -51,8 +55,9 @@ export class ClusterNicks implements NickRegistry {
     const nicks = new ClusterNicks(link, kv, options.logger);
     await nicks.#load();
     nodes.onNodeDown((node) => void nicks.#sweep(node));
+    nicks.#timer = setInterval(() => void nicks.#resync(), RESYNC_MS).unref();
     link.onState((state) => {
-      if (state === 'connected') void nicks.#retryReleases().then(() => nicks.#reassert());
+      if (state === 'connected') void nicks.#retryReleases().then(() => nicks.#reassert()).then(() => nicks.#resync());
     });
     // Members of nodes that died while no node was watching, and of this node's previous run.
     for (const entry of nicks.#entries()) {
@@ -112,19 +117,46 @@ export class ClusterNicks implements NickRegistry {
   }
 
   close(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
     this.#stopWatch?.();
   }
 
+  /**
+   * (Re)builds the mirror: watch first, then list, so an update between the
+   * two is never missed (newer revisions win); entries the listing no longer
+   * has and that are older than it were deleted while the watch was away.
+   * Run at start, after every reconnect and every 30 s: a watch whose NATS
+   * server died can stall without a word (docs/cluster.md).
+   */
   async #load(): Promise<void> {
-    // Watch first, then list: an update between the two is never missed (newer revisions win).
+    this.#stopWatch?.();
     const watch = await this.#kv.watch({ include: 'updates' });
     this.#stopWatch = () => watch.stop();
     void (async () => {
       for await (const entry of watch) this.#apply(entry);
     })().catch((err: unknown) => this.#logger.warn({ event: 'cluster.nicks_watch_ended', err }));
+    const before = (await this.#kv.status()).streamInfo.state.last_seq;
+    const listed = new Set<string>();
     for await (const key of await this.#kv.keys()) {
       const entry = await this.#kv.get(key);
-      if (entry !== null) this.#apply(entry);
+      if (entry === null) continue;
+      listed.add(entry.key);
+      this.#apply(entry);
+    }
+    for (const entry of [...this.#entries()]) {
+      if (entry.revision <= before && !listed.has(`${entry.room}.${keyOf(entry.nick)}`)) this.#unset(entry.room, entry.nick);
+    }
+  }
+
+  async #resync(): Promise<void> {
+    if (this.#resyncing || this.#link.state !== 'connected') return;
+    this.#resyncing = true;
+    try {
+      await this.#load();
+    } catch (err) {
+      this.#logger.debug({ event: 'cluster.nicks_resync_failed', err });
+    } finally {
+      this.#resyncing = false;
     }
   }
 

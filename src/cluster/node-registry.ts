@@ -62,6 +62,7 @@ export class NodeRegistry {
   readonly #timers: NodeJS.Timeout[] = [];
   #beating = false;
   #sweeping = false;
+  #sweeps = 0;
   /** When the link last came (back) up: after an outage every node needs a heartbeat period before anyone is judged. */
   #upSince = Date.now();
   #closed = false;
@@ -148,11 +149,9 @@ export class NodeRegistry {
     }
   }
 
-  async #start(): Promise<void> {
-    for await (const key of await this.#kv.keys()) {
-      const entry = await this.#kv.get(key);
-      if (entry?.operation === 'PUT') this.#saw(key, entry.json<NodeInfo>());
-    }
+  /** Watches the bucket (again: a watch whose NATS server died can stall silently), then lists it. */
+  async #watchAndList(): Promise<void> {
+    this.#stopWatch?.();
     const watch = await this.#kv.watch({ include: 'updates' });
     this.#stopWatch = () => watch.stop();
     void (async () => {
@@ -161,10 +160,19 @@ export class NodeRegistry {
         else this.#gone(entry.key, 'left');
       }
     })().catch((err: unknown) => this.#options.logger.warn({ event: 'cluster.registry_watch_ended', err }));
+    for await (const key of await this.#kv.keys()) {
+      const entry = await this.#kv.get(key);
+      if (entry?.operation === 'PUT') this.#saw(key, entry.json<NodeInfo>());
+    }
+  }
+
+  async #start(): Promise<void> {
+    await this.#watchAndList();
     this.#link.onState((state) => {
       if (state !== 'connected') return;
       this.#upSince = Date.now();
       void this.#beat();
+      void this.#watchAndList().catch((err: unknown) => this.#options.logger.debug({ event: 'cluster.registry_relist_failed', err }));
     });
     const every = Math.max(250, Math.floor(this.#options.timeoutMs / 3));
     this.#timers.push(setInterval(() => void this.#beat(), every).unref());
@@ -215,6 +223,14 @@ export class NodeRegistry {
     if (Date.now() - this.#upSince < this.#options.timeoutMs) return;
     this.#sweeping = true;
     try {
+      this.#sweeps += 1;
+      if (this.#sweeps % 10 === 0) {
+        for await (const key of await this.#kv.keys()) {
+          if (this.#live.has(key)) continue;
+          const entry = await this.#kv.get(key);
+          if (entry?.operation === 'PUT') this.#saw(key, entry.json<NodeInfo>());
+        }
+      }
       const now = Date.now();
       for (const [node, seen] of [...this.#live]) {
         if (node === this.node || now - seen.lastSeen < this.#options.timeoutMs) continue;
