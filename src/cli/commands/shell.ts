@@ -51,8 +51,18 @@ export function registerShell(program: Command): void {
         );
       },
     });
+    // A script on stdin can end while a command still runs: readline then
+    // closes (its lines still come), and Node 24 throws on a prompt after
+    // close, which Node 20 wrote. The prompt goes out as it did.
+    let closed = false;
+    rl.once('close', () => (closed = true));
     const prompt = (): void => {
-      rl.setPrompt(`gridlink:${cwd}> `);
+      const text = `gridlink:${cwd}> `;
+      if (closed) {
+        process.stdout.write(text);
+        return;
+      }
+      rl.setPrompt(text);
       rl.prompt();
     };
     if (interactive) process.stdout.write(`connected${flags.user === undefined ? '' : ` as ${flags.user}`}; type "help" for commands\n`);
