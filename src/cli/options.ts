@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { GridlinkError } from '../errors/index.js';
 import { parseServerAddress } from './server-address.js';
 
@@ -24,11 +24,28 @@ export function parseServer(value: string): { host: string; port: number } {
 export const DEFAULT_SERVER = { host: '127.0.0.1', port: 8889 };
 
 /** Adds `--server`, `--user` and the TLS options to a command that talks to the server. */
-export function withServerOptions<T extends import('commander').Command>(command: T): T {
+export function withServerOptions<T extends Command>(command: T): T {
   command
-    .option('--server <host:port>', 'server address', parseServer, DEFAULT_SERVER)
+    // The default shown as a person types it, not as the object it parses to.
+    .addOption(new Option('--server <host:port>', 'server address').argParser(parseServer).default(DEFAULT_SERVER, `${DEFAULT_SERVER.host}:${DEFAULT_SERVER.port}`))
     .option('--user <name>', 'log in as this user (password from GRIDLINK_PASSWORD or a prompt)')
     .option('--tls', 'connect with TLS, trusting the system certificate authorities')
     .option('--ca <file>', 'connect with TLS, trusting this PEM certificate (authority) only');
+  return command;
+}
+
+/** How point patterns read (docs/protocol.md §3.6), for the help of the commands that take one. */
+export const PATTERN_HELP = `Point names are dot-separated parts: SUBSTATION.FEEDER.QUANTITY (sub1.f1.breaker).
+In a pattern, * stands for exactly one part and a final > for one or more parts:
+  sub1.f1.*      the points of feeder f1 in sub1
+  sub1.>         every point of sub1 (sub1.* matches none: names have 3 parts)
+  *.*.breaker    every breaker
+Quote patterns so the shell leaves * and > alone.`;
+
+/** Adds an "Examples:" section (and any notes) to a command's --help. */
+export function withExamples<T extends Command>(command: T, examples: ReadonlyArray<readonly [string, string]>, notes?: string): T {
+  const width = Math.max(...examples.map(([line]) => line.length));
+  const lines = examples.map(([line, what]) => `  $ ${line.padEnd(width)}  ${what}`);
+  command.addHelpText('after', `\nExamples:\n${lines.join('\n')}${notes === undefined ? '' : `\n\n${notes}`}`);
   return command;
 }

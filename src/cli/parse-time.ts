@@ -20,5 +20,6 @@ export function parseTime(text: string, now = Date.now()): number {
     const ms = Date.parse(trimmed.replace(' ', 'T'));
     if (Number.isFinite(ms)) return ms;
   }
-  throw new RangeError(`"${text.slice(0, 40)}" is not ${TIME_HELP}`);
+  // Short enough for one line; --help lists every form.
+  throw new RangeError(`"${text.slice(0, 40)}" is not a time (e.g. 15m, 2h, now, 2026-11-22T10:00Z)`);
 }

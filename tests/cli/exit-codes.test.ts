@@ -50,20 +50,26 @@ describe('gridlink exit status', () => {
   });
 
   it('usage errors found by the argument parser exit 2 with one gridlink: line', async () => {
-    const cases: [string[], string][] = [
-      [['ls', '--bogus', ...nowhere], "unknown option '--bogus'"],
-      [['get', ...nowhere], "missing required argument 'remote'"],
-      [['frobnicate'], "unknown command 'frobnicate'"],
-      [['get', 'x', '--server', 'host:99999'], 'port must be 1..65535'],
-      [['history', 'sub1.f1.breaker', '--since', 'yesterday', ...nowhere], 'is not a time'],
-      [['chat', ...nowhere], "required option '--name <nick>'"],
+    // [arguments, what the line says, the command whose --help it points to]
+    const cases: [string[], string, string][] = [
+      [['ls', '--bogus', ...nowhere], "unknown option '--bogus'", 'gridlink ls'],
+      [['get', ...nowhere], "missing required argument 'remote'", 'gridlink get'],
+      [['frobnicate'], "unknown command 'frobnicate'", 'gridlink'],
+      [['get', 'x', '--server', 'host:99999'], ': --server "host:99999": port must be 1..65535 (', 'gridlink get'],
+      [['history', 'sub1.f1.breaker', '--since', 'yesterday', ...nowhere], ': --since: "yesterday" is not a time (e.g. 15m, 2h, now, 2026-11-22T10:00Z) (', 'gridlink history'],
+      [['chat', ...nowhere], "required option '--name <nick>'", 'gridlink chat'],
+      [['admin', 'user', 'add', '--data', work.path], "missing required argument 'name'", 'gridlink admin user add'],
+      [['points', 'sub1.>', '--limit', '3', ...nowhere], "unknown option '--limit'", 'gridlink points'],
     ];
-    for (const [args, detail] of cases) {
+    for (const [args, detail, command] of cases) {
       const result = await gridlink(args);
       expect(result.code, args.join(' ')).toBe(2);
       const line = oneLine(result, 'GL_ERR_CLIENT_USAGE');
       expect(line).toContain(detail);
-      expect(line).toMatch(/; run the command with --help$/u);
+      expect(line).toMatch(new RegExp(`; run "${command} --help"$`, 'u'));
+      // One terminal line or two, not three; commander's own wording is gone.
+      expect(line.length, line).toBeLessThanOrEqual(140);
+      expect(line).not.toMatch(/error:|argument '.*' is invalid/u);
     }
   });
 
@@ -77,7 +83,32 @@ describe('gridlink exit status', () => {
     const result = await gridlink([]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('Usage: gridlink');
-    expect(result.stderr.trimEnd().split('\n').at(-1)).toMatch(/^gridlink: .*\(GL_ERR_CLIENT_USAGE\)/u);
+    expect(result.stderr.trimEnd().split('\n').at(-1)).toMatch(/^gridlink: .*a command is missing.*\(GL_ERR_CLIENT_USAGE\); run "gridlink --help"$/u);
+    // help for a command that does not exist says so, not that one is missing.
+    const unknown = await gridlink(['help', 'frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.trimEnd().split('\n').at(-1)).toMatch(/^gridlink: .*unknown command 'frobnicate'.*; run "gridlink --help"$/u);
+  });
+
+  it('--help shows defaults as typed, examples, and how point patterns read', async () => {
+    const top = await gridlink(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/^Examples:\n {2}\$ gridlink serve /mu);
+    expect(top.stdout).toContain("$ gridlink points 'sub1.>'");
+    expect(top.stdout).toMatch(/Exit status: 0 success, 1 failure, 2 usage error/u);
+    for (const command of ['points', 'watch', 'ls', 'put']) {
+      const help = await gridlink([command, '--help']);
+      expect(help.code, command).toBe(0);
+      expect(help.stdout, command).toMatch(/--server <host:port>\s+server address \(default: 127\.0\.0\.1:8889\)/u);
+      expect(help.stdout, command).not.toContain('{"host"');
+    }
+    for (const command of ['points', 'watch']) {
+      const help = (await gridlink([command, '--help'])).stdout;
+      expect(help, command).toMatch(/^Examples:\n {2}\$ gridlink /mu);
+      expect(help, command).toMatch(/\* stands for exactly one part and a final > for one or more parts/u);
+      expect(help, command).toMatch(/sub1\.> +every point of sub1/u);
+      expect(help, command).toContain('A pattern that matches no point is an error (exit status 1).');
+    }
   });
 
   it('runtime failures exit 1 with one gridlink: line: no server, a server refusal, a local file', async () => {
