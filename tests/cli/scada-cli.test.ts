@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCommandValue } from '../../src/cli/commands/scada.js';
+import { jsonValue, parseCommandValue } from '../../src/cli/commands/scada.js';
 import { parseTime } from '../../src/cli/parse-time.js';
 import type { PointEvent, PointSnapshot } from '../../src/protocol/scada.js';
 import { run } from '../helpers/python.js';
@@ -94,6 +94,41 @@ describe('gridlink points|watch|history|alarms|select|operate', () => {
     expect(JSON.parse(alarms.stdout)).toEqual([]);
   });
 
+  it('a pattern no point matches fails with one line saying so (exit 1), for points, points --json and watch', async () => {
+    for (const args of [['points', 'sub9.*'], ['points', 'sub9.*', '--json'], ['watch', 'sub9.*'], ['watch', 'sub9.*', '--json']]) {
+      const result = await cli(args, 'vic');
+      expect(result.code, args.join(' ')).toBe(1);
+      expect(result.stdout, args.join(' ')).toBe('');
+      expect(result.stderr, args.join(' ')).toMatch(/^gridlink: no such point: nothing matches "sub9\.\*"; a final \* is one name part, sub9\.> takes every part after it \(GL_ERR_SCADA_NO_POINT\); [^\n]+\n$/u);
+    }
+    // The usual slip: names have three parts, so sub1.* is nothing, and the line says what to type.
+    const slip = await cli(['points', 'sub1.*'], 'vic');
+    expect(slip.code).toBe(1);
+    expect(slip.stderr).toContain('sub1.> takes every part after it');
+    const whole = await cli(['points', 'sub1.>'], 'vic');
+    expect(whole.code).toBe(0);
+    expect(whole.stdout.trim().split('\n')).toHaveLength(12);
+  });
+
+  it('points --json gives values at the point\'s resolution, not binary floating-point noise', async () => {
+    const scada = server.server.scada!;
+    // 469.2 A is register 4692 at 0.1 A per count: 4692 * 0.1 is 469.20000000000005 in a double.
+    scada.simulator!.freeze(1, 1, { currentA: 469.2 });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (Math.abs((scada.point('sub1.f2.current').value ?? 0) - 469.2) > 1e-9 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(scada.point('sub1.f2.current').value).toBe(4692 * 0.1); // the noise is there to remove
+      const json = await cli(['points', 'sub1.f2.current', '--json'], 'vic');
+      expect(json.code).toBe(0);
+      expect(json.stdout).toContain('"value":469.2,');
+      expect(json.stdout).not.toContain('469.20000000000005');
+      const text = await cli(['points', 'sub1.f2.current'], 'vic');
+      expect(text.stdout).toMatch(/^sub1\.f2\.current\s+469\.2 A/mu);
+    } finally {
+      scada.simulator!.unfreeze(1, 1);
+    }
+  });
+
   it('select holds the point until a value is typed, or releases it on an empty line', async () => {
     const released = await cli(['select', 'sub1.f2.breaker'], 'otto', '\n');
     expect(released.code).toBe(0);
@@ -156,6 +191,14 @@ describe('CLI parsers', () => {
     for (const bad of ['', 'yesterday', '15', '-5m', '15 m', '2026-13-45', '2026-11-22T25:99Z', '1e12', '5y', 'now now', '\u0000', 'x'.repeat(10_000)]) {
       expect(() => parseTime(bad, now), bad.slice(0, 20)).toThrow(RangeError);
     }
+  });
+
+  it('jsonValue: drops floating-point noise, keeps every digit a device sent', () => {
+    expect(jsonValue(4692 * 0.1)).toBe(469.2);
+    expect(jsonValue(0.1 + 0.2)).toBe(0.3);
+    expect(jsonValue(1050 * 0.01)).toBe(10.5);
+    for (const kept of [0, 469.25, -32768, 4294967295, 123456.789012, 1e-7, 3.141592653589, 1e21]) expect(jsonValue(kept)).toBe(kept);
+    expect(jsonValue(null)).toBeNull();
   });
 
   it('parseCommandValue: state names, prefixes, numbers; refuses the rest', () => {

@@ -4,7 +4,7 @@ import type { GridlinkClient } from '../../client/index.js';
 import { GridlinkError } from '../../errors/index.js';
 import type { Alarm, PointEvent, PointSnapshot } from '../../protocol/scada.js';
 import { connectClient, withClient, type ServerFlags } from '../connect.js';
-import { withServerOptions } from '../options.js';
+import { PATTERN_HELP, withExamples, withServerOptions } from '../options.js';
 import { parseTime, TIME_HELP } from '../parse-time.js';
 
 interface JsonFlag {
@@ -31,6 +31,15 @@ export function formatValue(point: Pick<PointSnapshot, 'value' | 'unit' | 'state
   if (point.states !== undefined && (point.value === 0 || point.value === 1)) return point.states[point.value];
   const digits = Math.abs(point.value) >= 100 ? 1 : 2;
   return `${point.value.toFixed(digits)}${point.unit === '' ? '' : ` ${point.unit}`}`;
+}
+
+/**
+ * A value for --json without binary floating-point noise: a register of 4692
+ * at scale 0.1 is 469.2, not 469.20000000000005. Fifteen significant digits
+ * are what a double holds exactly, so no digit a device sent is lost.
+ */
+export function jsonValue(value: number | null): number | null {
+  return value === null || !Number.isFinite(value) ? value : Number(value.toPrecision(15));
 }
 
 function clock(ms: number | null): string {
@@ -72,6 +81,16 @@ export function parseCommandValue(text: string, point: Pick<PointSnapshot, 'name
   throw new GridlinkError('GL_ERR_CLIENT_USAGE', `"${text.slice(0, 40)}" is not a value for ${point.name}; expected ${accepted}`);
 }
 
+/**
+ * A pattern no point matches is a failure (exit status 1), as for grep: a
+ * script learns that it asked for nothing, and a person learns why, e.g.
+ * that `sub1.*` is two-part names while point names have three.
+ */
+function noMatch(pattern: string): GridlinkError {
+  const wider = pattern.endsWith('.*') ? `; a final * is one name part, ${pattern.slice(0, -1)}> takes every part after it` : '';
+  return new GridlinkError('GL_ERR_SCADA_NO_POINT', `nothing matches "${pattern.slice(0, 80)}"${wider}`);
+}
+
 async function pointInfo(client: GridlinkClient, name: string): Promise<PointSnapshot> {
   const found = (await client.points(name)).find((p) => p.name === name);
   if (found === undefined) throw new GridlinkError('GL_ERR_SCADA_NO_POINT', name);
@@ -80,30 +99,51 @@ async function pointInfo(client: GridlinkClient, name: string): Promise<PointSna
 
 /** `gridlink points|watch|history|alarms|select|operate` (docs/protocol.md §3.6, README.md "Quick tour"). */
 export function registerScada(program: Command): void {
-  withServerOptions(program.command('points').description('list points with value, quality and time').argument('[pattern]', 'point pattern: sub1.f1.*, sub1.>, *.*.breaker'))
+  const points = withServerOptions(program.command('points').description('list points with value, quality and time').argument('[pattern]', 'point pattern (default: all), e.g. sub1.f1.*, sub1.>, *.*.breaker'))
     .option('--json', 'print JSON for scripts')
     .action(async (pattern: string | undefined, flags: ServerFlags & JsonFlag) => {
       const points = await withClient(flags, (client) => client.points(pattern));
+      if (points.length === 0 && pattern !== undefined) throw noMatch(pattern);
       if (flags.json === true) {
-        process.stdout.write(`${JSON.stringify(points)}\n`);
+        process.stdout.write(`${JSON.stringify(points.map((p) => ({ ...p, value: jsonValue(p.value) })))}\n`);
         return;
       }
+      if (points.length === 0) process.stderr.write('gridlink: the server has no points (its SCADA service has no devices)\n');
       for (const point of points) process.stdout.write(`${formatPoint(point)}\n`);
     });
+  withExamples(
+    points,
+    [
+      ['gridlink points', 'every point'],
+      ["gridlink points 'sub1.f1.*'", 'the points of feeder f1 in substation sub1'],
+      ["gridlink points '*.*.breaker' --json", 'every breaker, as JSON'],
+    ],
+    `${PATTERN_HELP}\nA pattern that matches no point is an error (exit status 1).`,
+  );
 
-  withServerOptions(program.command('watch').description('show point changes live, in event order (Ctrl-C to stop)').argument('[pattern]', 'point pattern'))
+  const watch = withServerOptions(program.command('watch').description('show point changes live, in event order (Ctrl-C to stop)').argument('[pattern]', 'point pattern (default: all), e.g. sub1.f1.*, sub1.>, *.*.breaker'))
     .option('--alarms', 'also show alarm changes')
     .option('--json', 'one JSON object per line')
     .action(async (pattern: string | undefined, flags: ServerFlags & JsonFlag & { alarms?: boolean }) => {
       const client = await connectClient(flags);
       const points = new Map<string, PointSnapshot>();
       const write = (line: string): void => void process.stdout.write(`${line}\n`);
-      const snapshot = await client.watch(pattern, {
-        onEvent: (event) => write(flags.json === true ? JSON.stringify({ type: 'event', ...event }) : formatEvent(event, points)),
-        ...(flags.alarms === true ? { onAlarm: (alarm: Alarm) => write(flags.json === true ? JSON.stringify({ type: 'alarm', alarm }) : `ALARM ${formatAlarm(alarm)}`) } : {}),
-      });
+      const snapshot = await client
+        .watch(pattern, {
+          onEvent: (event) => write(flags.json === true ? JSON.stringify({ type: 'event', ...event, value: jsonValue(event.value) }) : formatEvent(event, points)),
+          ...(flags.alarms === true ? { onAlarm: (alarm: Alarm) => write(flags.json === true ? JSON.stringify({ type: 'alarm', alarm }) : `ALARM ${formatAlarm(alarm)}`) } : {}),
+        })
+        .catch((err: unknown) => {
+          client.destroy();
+          throw err;
+        });
+      if (snapshot.length === 0 && pattern !== undefined) {
+        // Nothing would ever be shown: say so rather than wait in silence.
+        await client.close().catch(() => client.destroy());
+        throw noMatch(pattern);
+      }
       for (const point of snapshot) points.set(point.name, point);
-      if (flags.json === true) write(JSON.stringify({ type: 'snapshot', points: snapshot }));
+      if (flags.json === true) write(JSON.stringify({ type: 'snapshot', points: snapshot.map((p) => ({ ...p, value: jsonValue(p.value) })) }));
       else for (const point of snapshot) write(formatPoint(point));
       await new Promise<void>((resolve, reject) => {
         const stop = (): void => resolve();
@@ -118,6 +158,16 @@ export function registerScada(program: Command): void {
       await client.close().catch(() => client.destroy());
     });
 
+  withExamples(
+    watch,
+    [
+      ["gridlink watch 'sub1.>'", 'every change in substation sub1'],
+      ["gridlink watch '*.*.breaker' --alarms", 'breakers, and alarms as they change'],
+      ['gridlink watch --json | jq .', 'one JSON object per line, for a program'],
+    ],
+    `${PATTERN_HELP}\nA pattern that matches no point is an error (exit status 1).`,
+  );
+
   withServerOptions(program.command('history').description('recorded values of a point').argument('<point>', 'point name'))
     .requiredOption('--since <time>', TIME_HELP, timeOption)
     .option('--until <time>', `end of the range (default now); ${TIME_HELP}`, timeOption)
@@ -130,7 +180,7 @@ export function registerScada(program: Command): void {
         return { info, rows };
       });
       if (flags.json === true) {
-        process.stdout.write(`${JSON.stringify({ point, samples: samples.rows })}\n`);
+        process.stdout.write(`${JSON.stringify({ point, samples: samples.rows.map((s) => ({ ...s, value: jsonValue(s.value) })) })}\n`);
         return;
       }
       for (const s of samples.rows) {
