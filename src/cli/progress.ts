@@ -10,10 +10,15 @@ export interface ProgressDisplay {
 
 const MiB = 1024 * 1024;
 
-function formatEta(seconds: number): string {
+function formatSeconds(seconds: number): string {
   if (!Number.isFinite(seconds)) return '--';
   const s = Math.round(seconds);
   return s >= 3600 ? `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m${s % 60}s` : `${s}s`;
+}
+
+/** How long it took: tenths of a second under 10 s ("in 0.4s", not "in 0s"). */
+function formatElapsed(seconds: number): string {
+  return seconds < 9.95 ? `${seconds.toFixed(1)}s` : formatSeconds(seconds);
 }
 
 /** Rate over this run's bytes only (a resumed prefix is not "transferred"). */
@@ -28,13 +33,22 @@ function rateOf(p: TransferProgress, startedAt: number): number {
  */
 export function createProgress(label: string, stream: NodeJS.WriteStream = process.stdout): ProgressDisplay {
   const startedAt = Date.now();
-  const describe = (p: TransferProgress): { rate: string; eta: string; doneText: string; totalText: string; verify: string } => {
+  // The caller's final figures do not repeat the digest the server chose: keep showing it.
+  let digest: TransferProgress['digest'];
+  const withDigest = (p: TransferProgress): TransferProgress => {
+    if (p.digest !== undefined) digest = p.digest;
+    return p.digest === undefined && digest !== undefined ? { ...p, digest } : p;
+  };
+  // `timing` is "ETA 12s" while bytes move and "in 3s" once all are there. (Not
+  // named `eta`: that is cli-progress's own token, a bare number of seconds.)
+  const describe = (given: TransferProgress): { rate: string; timing: string; doneText: string; totalText: string; verify: string } => {
+    const p = withDigest(given);
     const rate = rateOf(p, startedAt);
     return {
       // Which digest verifies it, once the server has chosen (docs/protocol.md §3.3).
       verify: p.digest === undefined ? '' : ` | ${p.digest}`,
       rate: `${(rate / MiB).toFixed(1)} MiB/s`,
-      eta: formatEta(rate > 0 ? (p.total - p.done) / rate : Number.POSITIVE_INFINITY),
+      timing: p.done >= p.total ? `in ${formatElapsed((Date.now() - startedAt) / 1000)}` : `ETA ${formatSeconds(rate > 0 ? (p.total - p.done) / rate : Number.POSITIVE_INFINITY)}`,
       doneText: formatBytes(p.done),
       totalText: formatBytes(p.total),
     };
@@ -43,7 +57,7 @@ export function createProgress(label: string, stream: NodeJS.WriteStream = proce
   if (stream.isTTY === true) {
     const bar = new SingleBar({
       stream,
-      format: `${label} [{bar}] {percentage}% | {doneText} / {totalText} | {rate} | ETA {eta}{verify}`,
+      format: `${label} [{bar}] {percentage}% | {doneText} / {totalText} | {rate} | {timing}{verify}`,
       hideCursor: true,
       barsize: 30,
       fps: 10,
@@ -65,11 +79,12 @@ export function createProgress(label: string, stream: NodeJS.WriteStream = proce
   }
 
   let lastPrint = 0;
-  const print = (p: TransferProgress): void => {
-    const d = describe(p);
+  const print = (given: TransferProgress): void => {
+    const d = describe(given);
+    const p = withDigest(given);
     const percent = p.total === 0 ? 100 : Math.floor((p.done / p.total) * 100);
     const verify = p.digest === undefined ? '' : ` [${p.digest}]`;
-    stream.write(`${label}: ${d.doneText} / ${d.totalText} (${percent}%) ${d.rate} ETA ${d.eta}${verify}\n`);
+    stream.write(`${label}: ${d.doneText} / ${d.totalText} (${percent}%) ${d.rate} ${d.timing}${verify}\n`);
   };
   return {
     update: (p) => {

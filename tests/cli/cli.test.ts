@@ -33,6 +33,9 @@ describe('gridlink put/get (CLI)', () => {
     expect(put.stderr).toBe('');
     expect(put.code).toBe(0);
     expect(put.stdout).toMatch(/^put cli\.bin: .*\(\d+%\) .*MiB\/s ETA/mu);
+    // Once every byte is there: how long it took, not "ETA 0s".
+    expect(put.stdout).toMatch(/^put cli\.bin: 3\.0 MiB \/ 3\.0 MiB \(100%\) [\d.]+ MiB\/s in \d+(\.\d)?s \[xxh128\]$/mu);
+    expect(put.stdout).not.toMatch(/\(100%\).*ETA/u);
     // XXH3-128 by default, named with its digest (docs/protocol.md §3.3).
     expect(put.stdout).toMatch(/verified xxh128 [0-9a-f]{32}/u);
     const again = await gridlink(['put', local, 'cli-remote-sha.bin', '--verify', 'sha256', '--no-progress', ...at]);
@@ -43,6 +46,24 @@ describe('gridlink put/get (CLI)', () => {
     expect(get.code).toBe(0);
     expect(get.stdout.trim().split('\n')).toHaveLength(1);
     expect(await sha256File(out)).toBe(sum);
+  });
+
+  it('on a terminal the bar ends with how long the transfer took, not a bare ETA number', { timeout: 60_000 }, async () => {
+    const local = join(work.path, 'tty.bin');
+    await writeRandomFile(local, 2 * 1024 * 1024);
+    const command = `${process.execPath} ${GRIDLINK_BIN} put ${local} tty-remote.bin --server 127.0.0.1:${server.port}`;
+    const result = await run('script', ['-qfec', command, '/dev/null'], { timeoutMs: 30_000, env: { ...process.env, TERM: 'xterm', COLUMNS: '200' } });
+    expect(result.code, result.stdout).toBe(0);
+    // The bar redraws in place; its last state is the text after the last carriage return.
+    const frames = result.stdout
+      .replaceAll('\u001b[1G', '\r') // cursor to column 1: the next frame
+      .replaceAll('\u001b[0K', '')
+      .split('\r')
+      .map((f) => f.trim())
+      .filter((f) => f.includes('put tty.bin ['));
+    const last = frames.at(-1) ?? '';
+    expect(last, JSON.stringify(result.stdout.slice(-600))).toMatch(/^put tty\.bin \[=+\] 100% \| 2\.0 MiB \/ 2\.0 MiB \| [\d.]+ MiB\/s \| in \d+(\.\d)?s \| xxh128/u);
+    expect(result.stdout).not.toMatch(/ETA \d+(?!\d*[smh])/u);
   });
 
   it('get into a directory keeps the remote name; --md5 adds an MD5 check', async () => {
