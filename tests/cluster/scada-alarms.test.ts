@@ -25,7 +25,7 @@ async function ownerSeenBy(node: ClusterNodeProcess): Promise<string | null> {
  * one id; an operator on another node acknowledges it and the owner's node
  * shows it acknowledged; the device's return clears it everywhere.
  */
-describe('alarms across 3 gridlink processes (a real nats-server, one Modbus device)', () => {
+describe('alarms and selections across 3 gridlink processes (a real nats-server, one Modbus device)', () => {
   let nats: NatsSystem;
   let simulator: SubstationSimulator;
   let port: number;
@@ -109,6 +109,44 @@ describe('alarms across 3 gridlink processes (a real nats-server, one Modbus dev
       expect(all).toHaveLength(1);
       expect(all[0]).toMatchObject({ state: 'clearedAcked', ackedBy: 'olga' });
     }
+  }, 60_000);
+
+  it('100 operators spread over the 3 processes select the same breaker at once: exactly one wins, the others get GL_ERR_SCADA_SELECTED', async () => {
+    const operators = await Promise.all(
+      Array.from({ length: 100 }, async (_, i) => {
+        const node = cluster.nodes[i % 3]!;
+        const client = await GridlinkClient.connect({ host: '127.0.0.1', port: node.addresses.native });
+        await client.login('olga', 'olga-password-1');
+        return { node: node.name, client };
+      }),
+    );
+    try {
+      const results = await Promise.all(
+        operators.map(({ node, client }) =>
+          client.select('sub1.f1.breaker').then(
+            () => ({ node, code: 'ok' }),
+            (err: unknown) => ({ node, code: (err as { code?: string }).code ?? String(err) }),
+          ),
+        ),
+      );
+      expect(results.filter((r) => r.code === 'ok')).toHaveLength(1);
+      const refused = results.filter((r) => r.code !== 'ok');
+      expect(new Set(refused.map((r) => r.code))).toEqual(new Set(['GL_ERR_SCADA_SELECTED']));
+      expect(new Set(refused.map((r) => r.node))).toEqual(new Set(['a', 'b', 'c']));
+    } finally {
+      // Closing the winner's connection releases its selection everywhere.
+      await Promise.all(operators.map(({ client }) => client.close().catch(() => undefined)));
+    }
+    const again = clients.get('c')!;
+    await until(async () => {
+      try {
+        await again.select('sub1.f1.breaker');
+        return true;
+      } catch {
+        return false;
+      }
+    }, 5_000, 'the breaker free again once the winner left');
+    await again.deselect('sub1.f1.breaker');
   }, 60_000);
 
   it('acknowledging an alarm id that no node raised is refused with GL_ERR_SCADA_NO_ALARM on every node', async () => {
