@@ -193,14 +193,17 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
     this.#remote = this.#bus.subscribe('events.>', (message) => this.#fromRemote(message.payload), { maxQueued: 100_000, policy: 'drop-oldest' });
     // What the owners published before this node listened: a value that did not change since is current.
     this.#cluster?.points?.load().then(
-      (events) => events.forEach((event) => this.#fromRemote(event)),
+      (events) => events.forEach((event) => this.#fromRemote(event, true)),
       (err: unknown) => this.#logger.warn({ event: 'scada.cluster_values_unavailable', err }, 'the latest values of the cluster could not be read: points show values as they change'),
     );
     owners.start([...this.#devices.values()].map(ownedOf), {
       acquire: (name) => {
         const device = this.#devices.get(name);
+        if (device === undefined) return;
+        // Lost under the previous owner (the alarm is shared): the first answer to this node clears it.
+        if (this.#alarms.activeFor(`device:${name}`) !== undefined) this.#lostAtRestart.add(name);
         // A driver runs once: a device taken (again) gets a fresh one.
-        if (device !== undefined) this.#startDrivers([this.#addDriver(device)]);
+        this.#startDrivers([this.#addDriver(device)]);
       },
       release: async (name) => {
         await this.#drivers.get(name)?.stop();
@@ -226,15 +229,18 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
    * times become this node's (no event again: the owner numbered, stored and
    * published it), and a command waiting for that feedback is confirmed.
    * An operator's substitute is shown on the node it was made on only.
+   * A value read from the cluster's latest values (`stored`) only fills a
+   * point that has none yet: the live events are newer. Live events apply
+   * in the order they come, whatever the owners' clocks say.
    */
-  #fromRemote(payload: unknown): void {
+  #fromRemote(payload: unknown, stored = false): void {
     const event = payload as Partial<PointEvent> | null;
     if (event === null || typeof event !== 'object' || typeof event.point !== 'string' || typeof event.serverTime !== 'number' || typeof event.quality !== 'string') return;
     if (event.quality === 'substituted') return;
     const entry = this.#table.get(event.point);
     if (entry === undefined || this.#cluster?.owners?.owns(entry.device) !== false) return;
     if (event.value !== null && typeof event.value !== 'number') return;
-    if (entry.serverTime !== null && event.serverTime < entry.serverTime) return; // an older one, overtaken
+    if (stored && entry.serverTime !== null) return;
     entry.value = event.value ?? null;
     entry.quality = event.quality;
     entry.sourceTime = typeof event.sourceTime === 'number' ? event.sourceTime : event.serverTime;
