@@ -94,13 +94,27 @@ describe('gridlink points|watch|history|alarms|select|operate', () => {
     expect(JSON.parse(alarms.stdout)).toEqual([]);
   });
 
-  it('a pattern no point matches fails with one line saying so (exit 1), for points, points --json and watch', async () => {
+  it('a pattern no point matches fails with one line saying so (exit 1), for points, points --json and watch; watch --alarms warns and goes on', async () => {
     for (const args of [['points', 'sub9.*'], ['points', 'sub9.*', '--json'], ['watch', 'sub9.*'], ['watch', 'sub9.*', '--json']]) {
       const result = await cli(args, 'vic');
       expect(result.code, args.join(' ')).toBe(1);
       expect(result.stdout, args.join(' ')).toBe('');
       expect(result.stderr, args.join(' ')).toMatch(/^gridlink: no such point: nothing matches "sub9\.\*"; a final \* is one name part, sub9\.> takes every part after it \(GL_ERR_SCADA_NO_POINT\); [^\n]+\n$/u);
     }
+    // With --alarms there is still something to watch: a warning, then the alarms.
+    const alarmsOnly = spawn(process.execPath, [GRIDLINK_BIN, 'watch', 'sub9.*', '--alarms', '--server', `127.0.0.1:${server.port}`, '--user', 'vic'], {
+      env: { ...process.env, GRIDLINK_PASSWORD: 'vic-password' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(alarmsOnly);
+    let warning = '';
+    alarmsOnly.stderr.setEncoding('utf8').on('data', (d: string) => (warning += d));
+    const deadline = Date.now() + 10_000;
+    while (!warning.includes('\n') && alarmsOnly.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(warning).toMatch(/^gridlink: no such point: nothing matches "sub9\.\*".*; showing alarms only\n$/u);
+    expect(alarmsOnly.exitCode).toBeNull(); // still watching
+    alarmsOnly.kill('SIGINT');
+    expect(await new Promise((r) => alarmsOnly.once('exit', r))).toBe(0);
     // The usual slip: names have three parts, so sub1.* is nothing, and the line says what to type.
     const slip = await cli(['points', 'sub1.*'], 'vic');
     expect(slip.code).toBe(1);

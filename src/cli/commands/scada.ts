@@ -139,8 +139,12 @@ export function registerScada(program: Command): void {
         });
       if (snapshot.length === 0 && pattern !== undefined) {
         // Nothing would ever be shown: say so rather than wait in silence.
-        await client.close().catch(() => client.destroy());
-        throw noMatch(pattern);
+        // With --alarms there is still something to watch; say it all the same.
+        if (flags.alarms === true) process.stderr.write(`gridlink: ${noMatch(pattern).message}; showing alarms only\n`);
+        else {
+          await client.close().catch(() => client.destroy());
+          throw noMatch(pattern);
+        }
       }
       for (const point of snapshot) points.set(point.name, point);
       if (flags.json === true) write(JSON.stringify({ type: 'snapshot', points: snapshot.map((p) => ({ ...p, value: jsonValue(p.value) })) }));
