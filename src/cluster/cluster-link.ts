@@ -57,6 +57,8 @@ const FIRST_CONNECT_MS = 10_000;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 const DURABLE_DEADLINE_MS = 60_000;
+/** Core publishes the client may buffer while NATS is away (it sends them once it is back). */
+export const MAX_BUFFERED_WHILE_DOWN = 10_000;
 
 /** Node names: what a NATS subject token and a KV key accept, and a host name. */
 const NODE_NAME = /^[A-Za-z0-9_-]{1,64}$/u;
@@ -95,6 +97,9 @@ export class ClusterLink {
   #since = Date.now();
   readonly #listeners = new Set<(state: LinkState) => void>();
   #closing = false;
+  /** Core publishes handed to the client since the connection was lost. */
+  #bufferedWhileDown = 0;
+  #warnedFull = false;
 
   private constructor(node: string, servers: readonly string[], nc: NatsConnection, jsm: JetStreamManager, logger: Logger) {
     this.node = node;
@@ -179,10 +184,23 @@ export class ClusterLink {
 
   /**
    * A core NATS publish (at most once): the client buffers it while it
-   * reconnects. A publish the client refuses (closed connection) is counted
-   * as failed, not thrown: the caller's local work goes on.
+   * reconnects, up to {@link MAX_BUFFERED_WHILE_DOWN} messages (its own
+   * buffer has no bound); past that, and when the client refuses it (closed
+   * connection), the publish is counted as failed and logged once per
+   * outage, not thrown: the caller's local work goes on.
    */
   publish(subject: string, data: Uint8Array | string): boolean {
+    if (this.#state !== 'connected') {
+      if (this.#bufferedWhileDown >= MAX_BUFFERED_WHILE_DOWN) {
+        this.#counters.failed += 1;
+        if (!this.#warnedFull) {
+          this.#warnedFull = true;
+          this.#logger.warn({ event: 'cluster.publish_buffer_full', subject, buffered: this.#bufferedWhileDown }, 'NATS is away and its buffer is full: further publishes are counted as failed until it is back');
+        }
+        return false;
+      }
+      this.#bufferedWhileDown += 1;
+    }
     try {
       this.nc.publish(subject, data);
       this.#counters.published += 1;
@@ -265,6 +283,10 @@ export class ClusterLink {
 
   #enter(state: LinkState): void {
     if (state === this.#state) return;
+    if (state === 'connected') {
+      this.#bufferedWhileDown = 0;
+      this.#warnedFull = false;
+    }
     this.#state = state;
     this.#since = Date.now();
     for (const listener of this.#listeners) listener(state);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterLink } from '../../src/cluster/cluster-link.js';
+import { ClusterLink, MAX_BUFFERED_WHILE_DOWN } from '../../src/cluster/cluster-link.js';
 import { createLogger } from '../../src/log/logger.js';
 import { freePort, startNats, type NatsSystem } from '../helpers/nats-server.js';
 import { until } from '../helpers/until.js';
@@ -43,6 +43,33 @@ describe('cluster link (a real nats-server)', () => {
       await link.close();
     }
     expect(link.state).toBe('down');
+  }, 60_000);
+
+  it('core publishes while NATS is away are buffered up to a bound, then counted as failed; back, the bound starts over', async () => {
+    const link = await ClusterLink.connect({ servers: [nats.urls], node: 'buffered', logger });
+    const listener = await ClusterLink.connect({ servers: [nats.urls], node: 'listener', logger });
+    try {
+      let arrived = 0;
+      listener.nc.subscribe('buffered.after', { callback: () => void (arrived += 1) });
+      await listener.nc.flush();
+      await nats.servers[0]!.kill();
+      await until(() => link.state === 'reconnecting' && listener.state === 'reconnecting', 10_000, 'both links to notice');
+      for (let i = 0; i < MAX_BUFFERED_WHILE_DOWN + 50; i += 1) link.publish('buffered.x', `v${i}`);
+      expect(link.status().failed).toBe(50);
+      await nats.servers[0]!.restart();
+      await until(() => link.state === 'connected' && listener.state === 'connected', 15_000, 'both links back');
+      // Connected again: the bound starts over, and publishes flow.
+      const failed = link.status().failed;
+      await until(async () => {
+        link.publish('buffered.after', 'after');
+        await new Promise((r) => setTimeout(r, 50));
+        return arrived > 0;
+      }, 10_000, 'a publish after the outage to arrive');
+      expect(link.status().failed).toBe(failed);
+    } finally {
+      await link.close();
+      await listener.close();
+    }
   }, 60_000);
 
   it('a durable publish that cannot be delivered by its deadline is counted as failed, not lost silently', async () => {
