@@ -9,7 +9,7 @@ import { openBucket } from './kv-buckets.js';
 
 /** The bucket of device owners (docs/cluster.md, "Acquisition ownership"). */
 export const OWNERS_BUCKET = 'gridlink_owners';
-/** Commands for a device go to its owner on `gl.scada.cmd.<node>` (request/reply). */
+/** Commands for a device go to its owner on `gl.scada.cmd.<node>` (request/reply): `{device, point, value, node}` → `{after}` or `{code, message}`. */
 export const COMMAND_SUBJECT = 'gl.scada.cmd';
 
 /** What an owner writes at each renewal. */
@@ -126,7 +126,7 @@ export class DeviceOwnership implements AcquisitionOwners {
     if (this.#link.state !== 'connected') throw new Error(`NATS is away: the command cannot reach ${device}'s owner ${owner}`);
     let reply;
     try {
-      reply = await this.#link.nc.request(`${COMMAND_SUBJECT}.${owner}`, JSON.stringify({ device, point, value }), { timeout: this.#options.commandTimeoutMs ?? COMMAND_TIMEOUT_MS });
+      reply = await this.#link.nc.request(`${COMMAND_SUBJECT}.${owner}`, JSON.stringify({ device, point, value, node: this.#link.node }), { timeout: this.#options.commandTimeoutMs ?? COMMAND_TIMEOUT_MS });
     } catch (err) {
       throw new Error(`${device}'s owner ${owner} did not answer: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
@@ -237,16 +237,16 @@ export class DeviceOwnership implements AcquisitionOwners {
   }
 
   async #serve(data: Uint8Array, respond: (reply: string) => void): Promise<void> {
-    let request: { device?: unknown; point?: unknown; value?: unknown };
+    let request: { device?: unknown; point?: unknown; value?: unknown; node?: unknown };
     try {
       request = JSON.parse(Buffer.from(data).toString('utf8')) as typeof request;
     } catch {
       respond(JSON.stringify({ code: 'GL_ERR_PROTO_BAD_FIELD', message: 'not JSON' }));
       return;
     }
-    const { device, point, value } = request;
-    if (typeof device !== 'string' || typeof point !== 'string' || typeof value !== 'number' || !Number.isFinite(value)) {
-      respond(JSON.stringify({ code: 'GL_ERR_PROTO_BAD_FIELD', message: 'a command is {device, point, value}' }));
+    const { device, point, value, node } = request;
+    if (typeof device !== 'string' || typeof point !== 'string' || typeof value !== 'number' || !Number.isFinite(value) || typeof node !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/u.test(node)) {
+      respond(JSON.stringify({ code: 'GL_ERR_PROTO_BAD_FIELD', message: 'a command is {device, point, value, node}' }));
       return;
     }
     if (!this.owns(device) || this.#handlers === null) {
@@ -254,7 +254,7 @@ export class DeviceOwnership implements AcquisitionOwners {
       return;
     }
     try {
-      const after = await this.#handlers.execute(point, value);
+      const after = await this.#handlers.execute(point, value, node);
       respond(JSON.stringify({ after }));
     } catch (err) {
       respond(JSON.stringify({ code: err instanceof GridlinkError ? err.code : undefined, message: err instanceof Error ? err.message : String(err) }));

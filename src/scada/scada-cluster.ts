@@ -15,8 +15,11 @@ export interface OwnershipHandlers {
   acquire(device: string): void;
   /** Another node acquires it now (or this node stops): stop its driver. */
   release(device: string): Promise<void> | void;
-  /** Runs a command another node routed here (this node owns the point's device); resolves with the time feedback counts from. */
-  execute(point: string, value: number): Promise<number>;
+  /**
+   * Runs a command node `from` routed here (this node owns the point's
+   * device; the operator was audited there); resolves with the time feedback counts from.
+   */
+  execute(point: string, value: number, from: string): Promise<number>;
 }
 
 /** Which node acquires each device, and commands routed to that node. */

@@ -208,11 +208,14 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
       release: async (name) => {
         await this.#drivers.get(name)?.stop();
       },
-      execute: (point, value) => {
+      execute: (point, value, from) => {
         const entry = this.#table.get(point);
         const driver = entry === undefined ? undefined : this.#drivers.get(entry.device);
         if (entry === undefined || driver === undefined) return Promise.reject(new GridlinkError('GL_ERR_SCADA_NO_POINT', point));
-        return driver.command(entry, value)();
+        const send = driver.command(entry, value);
+        // The operator is audited on their node; the node that writes to the device says who asked.
+        this.#audit.record({ event: 'control.routed', actor: `node:${from}`, detail: { point, value } });
+        return send();
       },
     });
   }

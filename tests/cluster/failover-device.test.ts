@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import { GridlinkClient } from '../../src/client/index.js';
@@ -95,6 +96,22 @@ describe('device ownership and failover (3 gridlink processes, a real nats-serve
       await until(async () => (await client.points(BREAKER))[0]?.value === (state === 1 ? 0 : 1), 5_000, 'the new breaker state');
     } finally {
       await client.close();
+    }
+    // The owner wrote it, and its audit says which node asked.
+    const ownerNode = cluster.nodes.find((n) => n.name === owner)!;
+    await until(() => ownerNode.logs.some((l) => l['audit'] === 'control.routed' && l['actor'] === `node:${other.name}` && l['point'] === BREAKER), 5_000, 'the routed command in the owner\'s audit');
+
+    // Hostile or misdirected requests on the command subject change nothing.
+    const raw = await connect({ servers: nats.urls });
+    try {
+      const ask = async (subject: string, body: string): Promise<Record<string, unknown>> => (await raw.request(subject, body, { timeout: 5_000 })).json<Record<string, unknown>>();
+      expect(await ask(`gl.scada.cmd.${owner}`, '{not json')).toMatchObject({ code: 'GL_ERR_PROTO_BAD_FIELD' });
+      expect(await ask(`gl.scada.cmd.${owner}`, JSON.stringify({ device: DEVICE, point: BREAKER, value: 'open', node: 'x' }))).toMatchObject({ code: 'GL_ERR_PROTO_BAD_FIELD' });
+      expect(await ask(`gl.scada.cmd.${owner}`, JSON.stringify({ device: DEVICE, point: BREAKER, value: 1, node: '../x' }))).toMatchObject({ code: 'GL_ERR_PROTO_BAD_FIELD' });
+      // Sent to a node that does not own the device: refused, not executed.
+      expect(await ask(`gl.scada.cmd.${other.name}`, JSON.stringify({ device: DEVICE, point: BREAKER, value: 1, node: 'x' }))).toMatchObject({ code: 'GL_ERR_SCADA_DEVICE_UNAVAILABLE' });
+    } finally {
+      await raw.close();
     }
   }, 60_000);
 
