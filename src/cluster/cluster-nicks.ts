@@ -162,6 +162,7 @@ export class ClusterNicks implements NickRegistry {
 
   #apply(entry: KvEntry): void {
     const dot = entry.key.indexOf('.');
+    if (dot <= 0) return; // not a nickname's key
     const room = entry.key.slice(0, dot);
     const nick = textOf(entry.key.slice(dot + 1));
     const known = this.#mirror.get(room)?.get(nick);
@@ -170,11 +171,15 @@ export class ClusterNicks implements NickRegistry {
       this.#unset(room, nick);
       return;
     }
+    let value: NickEntry;
     try {
-      this.#set({ ...entry.json<NickEntry>(), revision: entry.revision });
+      value = entry.json<NickEntry>();
     } catch {
-      // not ours
+      return; // not ours
     }
+    // Only an entry that says what its key says, and names a node, is a member.
+    if (typeof value !== 'object' || value === null || value.room !== room || value.nick !== nick || typeof value.node !== 'string') return;
+    this.#set({ node: value.node, room, nick, at: Number(value.at), revision: entry.revision });
   }
 
   #set(entry: NickEntry & { revision: number }): void {

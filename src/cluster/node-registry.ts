@@ -139,7 +139,7 @@ export class NodeRegistry {
       const entry = await this.#kv.get(this.node);
       if (entry !== null && entry.operation === 'PUT') {
         if (seen !== null && entry.revision !== seen) {
-          const other = entry.json<NodeInfo>();
+          const other = infoOf(entry) ?? { pid: 0, host: '?', startedAt: 0 };
           throw new GridlinkError('GL_ERR_CLUSTER_NODE_TAKEN', `${this.node} (pid ${other.pid} on ${other.host}, up since ${new Date(other.startedAt).toISOString()})`);
         }
         seen = entry.revision;
@@ -156,13 +156,13 @@ export class NodeRegistry {
     this.#stopWatch = () => watch.stop();
     void (async () => {
       for await (const entry of watch) {
-        if (entry.operation === 'PUT') this.#saw(entry.key, entry.json<NodeInfo>());
+        if (entry.operation === 'PUT') this.#saw(entry.key, infoOf(entry));
         else this.#gone(entry.key, 'left');
       }
     })().catch((err: unknown) => this.#options.logger.warn({ event: 'cluster.registry_watch_ended', err }));
     for await (const key of await this.#kv.keys()) {
       const entry = await this.#kv.get(key);
-      if (entry?.operation === 'PUT') this.#saw(key, entry.json<NodeInfo>());
+      if (entry?.operation === 'PUT') this.#saw(key, infoOf(entry));
     }
   }
 
@@ -179,7 +179,9 @@ export class NodeRegistry {
     this.#timers.push(setInterval(() => void this.#sweep(), Math.min(1_000, every)).unref());
   }
 
-  #saw(node: string, info: NodeInfo): void {
+  #saw(node: string, info: NodeInfo | null): void {
+    // Not a node's entry (written by something else on the bucket): ignored, not trusted.
+    if (info === null) return;
     const known = this.#live.get(node);
     this.#live.set(node, { startedAt: info.startedAt, lastSeen: Date.now() });
     if (known === undefined) {
@@ -228,7 +230,7 @@ export class NodeRegistry {
         for await (const key of await this.#kv.keys()) {
           if (this.#live.has(key)) continue;
           const entry = await this.#kv.get(key);
-          if (entry?.operation === 'PUT') this.#saw(key, entry.json<NodeInfo>());
+          if (entry?.operation === 'PUT') this.#saw(key, infoOf(entry));
         }
       }
       const now = Date.now();
@@ -237,12 +239,22 @@ export class NodeRegistry {
         // Ask the bucket before judging: this node may have missed heartbeats, not the other node sent none.
         const entry = await this.#kv.get(node);
         if (entry === null || entry.operation !== 'PUT') this.#gone(node, 'died');
-        else this.#saw(node, entry.json<NodeInfo>());
+        else this.#saw(node, infoOf(entry));
       }
     } catch (err) {
       this.#options.logger.debug({ event: 'cluster.sweep_failed', err });
     } finally {
       this.#sweeping = false;
     }
+  }
+}
+
+/** A registry entry's value, or null when it is not one (never throws: a bad entry must not end the watch). */
+function infoOf(entry: { json<T>(): T }): NodeInfo | null {
+  try {
+    const info = entry.json<NodeInfo>();
+    return typeof info === 'object' && info !== null && typeof info.startedAt === 'number' ? info : null;
+  } catch {
+    return null;
   }
 }
