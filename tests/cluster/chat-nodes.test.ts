@@ -89,6 +89,21 @@ describe('chat rooms across 3 gridlink nodes on NATS', () => {
     }, 10_000, 'the name to be free on node b');
   }, 60_000);
 
+  it('a private message from node a reaches its addressee on node c only', async () => {
+    const from = await connect(0);
+    const seenC: ChatEvent[] = [];
+    const seenB: ChatEvent[] = [];
+    await from.joinChat('control', 'sender', () => undefined);
+    await (await connect(2)).joinChat('control', 'addressee', (e) => seenC.push(e));
+    await (await connect(1)).joinChat('control', 'bystander', (e) => seenB.push(e));
+    await from.whisper('control', 'addressee', '只给你');
+    await until(() => seenC.some((e) => e.type === 'private' && e.text === '只给你'), 10_000, 'the private line on node c');
+    await from.say('control', 'for all');
+    await until(() => seenB.some((e) => e.type === 'message' && e.text === 'for all'), 10_000, 'the room line on node b');
+    expect(seenB.some((e) => e.type === 'private')).toBe(false);
+    await expect(from.whisper('control', 'nobody', 'x')).rejects.toMatchObject({ code: 'GL_ERR_CHAT_NO_SUCH_MEMBER' });
+  }, 60_000);
+
   it('99 members racing for one nickname on 3 nodes: exactly one gets it', async () => {
     const racers = await Promise.all(Array.from({ length: 99 }, (_, i) => connect(i % 3)));
     const results = await Promise.allSettled(racers.map((c) => c.joinChat('race', 'same', () => undefined)));
