@@ -70,6 +70,8 @@ export class LiveSocket {
   #alarms: Subscription | null = null;
   /** Chat memberships by room. */
   readonly #rooms = new Map<string, Membership>();
+  /** Rooms whose join is in flight (the cluster is asked first), counted against the limit. */
+  readonly #joining = new Set<string>();
   #closed = false;
 
   constructor(ws: WebSocket, session: WebSession, ctx: LiveHost) {
@@ -168,17 +170,24 @@ export class LiveSocket {
   }
 
   async #join(room: string, nick: string): Promise<void> {
-    if (this.#rooms.get(room)?.active === true) throw new GridlinkError('GL_ERR_CHAT_NICK_TAKEN', `you are already in ${room}`);
+    if (this.#rooms.get(room)?.active === true || this.#joining.has(room)) throw new GridlinkError('GL_ERR_CHAT_NICK_TAKEN', `you are already in ${room}`);
     this.#rooms.delete(room);
-    if (this.#rooms.size >= MAX_ROOMS) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', `at most ${MAX_ROOMS} rooms per connection; leave one first`);
-    const membership = await this.#ctx.chat.join(room, nick, {
-      deliver: (event: ChatEvent) => this.#send(encodeOnce(event, () => ({ type: 'chat', event }))),
-      drop: (reason) => {
-        const error = new GridlinkError(reason === 'kicked' ? 'GL_ERR_CHAT_KICKED' : 'GL_ERR_CHAT_TOO_SLOW');
-        this.#reply(JSON.stringify({ type: 'error', code: error.code, message: error.message }));
-        this.close(CLOSE_POLICY, reason);
-      },
-    });
+    // Joins still in flight count: a burst of joins must not pass the limit together while the cluster answers.
+    if (this.#rooms.size + this.#joining.size >= MAX_ROOMS) throw new GridlinkError('GL_ERR_HTTP_BAD_REQUEST', `at most ${MAX_ROOMS} rooms per connection; leave one first`);
+    this.#joining.add(room);
+    let membership: Membership;
+    try {
+      membership = await this.#ctx.chat.join(room, nick, {
+        deliver: (event: ChatEvent) => this.#send(encodeOnce(event, () => ({ type: 'chat', event }))),
+        drop: (reason) => {
+          const error = new GridlinkError(reason === 'kicked' ? 'GL_ERR_CHAT_KICKED' : 'GL_ERR_CHAT_TOO_SLOW');
+          this.#reply(JSON.stringify({ type: 'error', code: error.code, message: error.message }));
+          this.close(CLOSE_POLICY, reason);
+        },
+      });
+    } finally {
+      this.#joining.delete(room);
+    }
     if (this.#closed) {
       membership.leave();
       return;
