@@ -51,6 +51,26 @@ describe('register codec', () => {
     expect(toRaw(5.5, p)).toBe(1050);
     expect(toRaw(1.234, { scale: 1, offset: 0, type: 'float32' })).toBe(1.234);
   });
+
+  it('rounds an integer register to the point resolution, not to binary noise (4692 × 0.1 is 469.2)', () => {
+    expect(4692 * 0.1).not.toBe(469.2); // the noise this guards against
+    expect(toEngineering(4692, { scale: 0.1, offset: 0, type: 'uint16' })).toBe(469.2);
+    expect(toEngineering(12_345, { scale: 0.01, offset: 0, type: 'int32' })).toBe(123.45);
+    expect(toEngineering(7, { scale: 0.025, offset: 0.5, type: 'int16' })).toBe(0.675);
+    expect(toEngineering(3, { scale: 1e-7, offset: 0, type: 'uint32' })).toBe(3e-7);
+    expect(toEngineering(-4692, { scale: 0.1, offset: 0, type: 'int16' })).toBe(-469.2);
+    expect(toEngineering(41, { scale: 2, offset: 0, type: 'uint16' })).toBe(82);
+    // Every raw value of a 0.1-scaled register prints with at most one decimal.
+    fc.assert(
+      fc.property(fc.integer({ min: -32_768, max: 65_535 }), (raw) => {
+        const text = String(toEngineering(raw, { scale: 0.1, offset: 0, type: 'int32' }));
+        expect(text.split('.')[1]?.length ?? 0).toBeLessThanOrEqual(1);
+      }),
+    );
+    // A float32 register (and an IEC 104 short float) keeps its own value.
+    expect(toEngineering(Math.fround(469.2), { scale: 1, offset: 0, type: 'float32' })).toBe(Math.fround(469.2));
+    expect(toEngineering(0.123456789, { scale: 0.1, offset: 0, type: 'float' })).toBe(0.123456789 * 0.1);
+  });
 });
 
 describe('read plan', () => {

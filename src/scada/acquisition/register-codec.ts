@@ -54,9 +54,29 @@ export function encodeRegisters(raw: number, type: PointConfig['type']): number[
   return [scratch.getUint16(0), scratch.getUint16(2)];
 }
 
-/** Engineering value of a raw register value. */
-export function toEngineering(raw: number, point: Pick<PointConfig, 'scale' | 'offset'>): number {
-  return raw * point.scale + point.offset;
+/**
+ * Engineering value of a raw value. From an integer register it
+ * is rounded to the point's resolution (the decimals of its scale and
+ * offset), so 4692 × 0.1 is 469.2 everywhere (CLI, page, history, IEC 104),
+ * not 469.20000000000005; a float32 register keeps its own value.
+ */
+export function toEngineering(raw: number, point: Pick<PointConfig, 'scale' | 'offset'> & { readonly type?: string | undefined }): number {
+  const value = raw * point.scale + point.offset;
+  if (point.type !== undefined && FLOAT_TYPES.has(point.type)) return value;
+  const digits = Math.max(decimalsOf(point.scale), decimalsOf(point.offset));
+  return digits === 0 ? value : Number(value.toFixed(digits));
+}
+
+/** Raw values that are floating point already (Modbus float32; IEC 104 short floats and normalized values): not rounded. */
+const FLOAT_TYPES: ReadonlySet<string> = new Set(['float32', 'float', 'normalized']);
+
+/** Decimal places of a number as written (0.1 → 1, 0.025 → 3, 1e-7 → 7), at most 15. */
+function decimalsOf(n: number): number {
+  if (Number.isInteger(n)) return 0;
+  const [mantissa = '', exponent] = Math.abs(n).toString().split('e');
+  const dot = mantissa.indexOf('.');
+  const places = (dot < 0 ? 0 : mantissa.length - dot - 1) - (exponent === undefined ? 0 : Number(exponent));
+  return Math.min(15, Math.max(0, places));
 }
 
 /** Raw value that produces an engineering value (rounded for integer types). */
