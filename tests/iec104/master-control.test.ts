@@ -68,7 +68,7 @@ describe('gridlink operates a lib60870 controlled station', () => {
     expect(scada.point('rtu2.f1.breaker')).toMatchObject({ value: 0, controllable: true }); // starts OFF
     const actor = operator();
     const since = slave.events.length;
-    scada.select(actor, 'rtu2.f1.breaker');
+    await scada.select(actor, 'rtu2.f1.breaker');
     const result = await scada.operate(actor, 'rtu2.f1.breaker', 1);
     expect(result).toMatchObject({ point: 'rtu2.f1.breaker', value: 1, confirmed: true });
     expect(scada.point('rtu2.f1.breaker')).toMatchObject({ value: 1, quality: 'good' });
@@ -82,7 +82,7 @@ describe('gridlink operates a lib60870 controlled station', () => {
     expect(server.server.audit.recent(20).map((r) => r.event)).toEqual(expect.arrayContaining(['control.select', 'control.operate', 'control.confirmed']));
 
     // And open it again.
-    scada.select(actor, 'rtu2.f1.breaker');
+    await scada.select(actor, 'rtu2.f1.breaker');
     await scada.operate(actor, 'rtu2.f1.breaker', 0);
     expect(scada.point('rtu2.f1.breaker').value).toBe(0);
   });
@@ -90,9 +90,9 @@ describe('gridlink operates a lib60870 controlled station', () => {
   it('operates a single command and a short-float set-point, scaled back to the device\'s units', async () => {
     const actor = operator();
     const since = slave.events.length;
-    scada.select(actor, 'rtu2.f1.earth');
+    await scada.select(actor, 'rtu2.f1.earth');
     await scada.operate(actor, 'rtu2.f1.earth', 1);
-    scada.select(actor, 'rtu2.f1.setpoint');
+    await scada.select(actor, 'rtu2.f1.setpoint');
     await scada.operate(actor, 'rtu2.f1.setpoint', 10.5);
     expect(scada.point('rtu2.f1.setpoint')).toMatchObject({ value: 10.5, quality: 'good' });
     await until(() => commands(since).length >= 4, 3_000, 'the station reports the four commands');
@@ -105,7 +105,7 @@ describe('gridlink operates a lib60870 controlled station', () => {
   it('a value the command cannot carry is refused before anything is sent, and the selection is kept', async () => {
     const actor = operator();
     const since = slave.events.length;
-    scada.select(actor, 'rtu2.f1.breaker');
+    await scada.select(actor, 'rtu2.f1.breaker');
     await expect(scada.operate(actor, 'rtu2.f1.breaker', 2)).rejects.toMatchObject({ code: 'GL_ERR_SCADA_BAD_VALUE' });
     expect(commands(since)).toEqual([]);
     scada.deselect(actor, 'rtu2.f1.breaker');
@@ -115,7 +115,7 @@ describe('gridlink operates a lib60870 controlled station', () => {
     await slave.respond('negative');
     const actor = operator();
     const before = scada.point('rtu2.f1.breaker').value;
-    scada.select(actor, 'rtu2.f1.breaker');
+    await scada.select(actor, 'rtu2.f1.breaker');
     await expect(scada.operate(actor, 'rtu2.f1.breaker', 1)).rejects.toMatchObject({ code: 'GL_ERR_SCADA_COMMAND_REFUSED', message: /negative ACTCON to C_DC_NA_1 at IOA 100001/u });
     const alarm = scada.alarms().find((a) => a.source === 'rtu2.f1.breaker' && a.kind === 'commandFailed' && a.clearedAt === null);
     expect(alarm).toMatchObject({ severity: 'high', state: 'active' });
@@ -124,7 +124,7 @@ describe('gridlink operates a lib60870 controlled station', () => {
     expect(scada.point('rtu2.f1.breaker').value).toBe(before);
     // The desk is free again: a later command goes through (and clears the alarm).
     await slave.respond('normal');
-    scada.select(actor, 'rtu2.f1.breaker');
+    await scada.select(actor, 'rtu2.f1.breaker');
     await scada.operate(actor, 'rtu2.f1.breaker', 1);
     expect(scada.alarms().some((a) => a.source === 'rtu2.f1.breaker' && a.kind === 'commandFailed' && a.clearedAt === null)).toBe(false);
   });
@@ -132,7 +132,7 @@ describe('gridlink operates a lib60870 controlled station', () => {
   it('a station that never confirms: the command fails as undelivered after its timeout', async () => {
     await slave.respond('silent');
     const actor = operator();
-    scada.select(actor, 'rtu2.f1.earth');
+    await scada.select(actor, 'rtu2.f1.earth');
     const started = Date.now();
     await expect(scada.operate(actor, 'rtu2.f1.earth', 0)).rejects.toMatchObject({ code: 'GL_ERR_SCADA_DEVICE_UNAVAILABLE', message: /no confirmation of the C_SC_NA_1 select of IOA 2 within 2000 ms/u });
     expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
@@ -142,7 +142,7 @@ describe('gridlink operates a lib60870 controlled station', () => {
     await slave.kill('SIGKILL');
     await until(() => !scada.devices()[0]!.online, 3_000, 'device lost');
     const actor = operator();
-    scada.select(actor, 'rtu2.f1.breaker');
+    await scada.select(actor, 'rtu2.f1.breaker');
     await expect(scada.operate(actor, 'rtu2.f1.breaker', 0)).rejects.toMatchObject({ code: 'GL_ERR_SCADA_DEVICE_UNAVAILABLE', message: /not connected/u });
   });
 });

@@ -119,7 +119,7 @@ describe('acquisition from an independent Modbus device (pymodbus)', () => {
 
   it('a command the device takes but the feedback never confirms is reported failed, with an alarm and an audit entry', async () => {
     const actor: UserActor = { identity: { name: 'olga', role: 'operator' }, address: '127.0.0.1', front: 'native', connection: 'test:1' };
-    scada.select(actor, 'rtu7.feeder.breaker');
+    await scada.select(actor, 'rtu7.feeder.breaker');
     const started = Date.now();
     await expect(scada.operate(actor, 'rtu7.feeder.breaker', 0)).rejects.toMatchObject({ code: 'GL_ERR_SCADA_COMMAND_FAILED' });
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
@@ -136,7 +136,7 @@ describe('acquisition from an independent Modbus device (pymodbus)', () => {
     const actor: UserActor = { identity: { name: 'olga', role: 'operator' }, address: '127.0.0.1', front: 'native', connection: 'test:2' };
     await peer.command('mode exception');
     await until(() => (allQuality('invalid') ? true : undefined), 4 * POLL_MS, 'device refusing');
-    scada.select(actor, 'rtu7.feeder.breaker');
+    await scada.select(actor, 'rtu7.feeder.breaker');
     await expect(scada.operate(actor, 'rtu7.feeder.breaker', 0)).rejects.toMatchObject({ code: 'GL_ERR_SCADA_DEVICE_UNAVAILABLE' });
     expect(server.server.audit.recent(20).some((r) => r.event === 'control.failed' && typeof r.detail?.['reason'] === 'string')).toBe(true);
     await peer.command('mode normal');

@@ -37,7 +37,7 @@ describe('sequence of events, decimated history and chat rooms over HTTP (docs/h
     expect((await post('/api/points/sub1.f2.breaker/select', olga)).status).toBe(200);
     const operated = await post('/api/points/sub1.f2.breaker/operate', olga, { value: 0 });
     expect(operated.status).toBe(200);
-    scada.select(MASTER, 'sub1.f2.breaker');
+    await scada.select(MASTER, 'sub1.f2.breaker');
     await scada.operate(MASTER, 'sub1.f2.breaker', 1);
     // Refused: olga operates without selecting.
     expect((await post('/api/points/sub1.f3.breaker/operate', olga, { value: 0 })).status).toBe(409);
@@ -58,8 +58,11 @@ describe('sequence of events, decimated history and chat rooms over HTTP (docs/h
   }, 30_000);
 
   it('value changes of one point, newest first; the breaker change and its command in one list', async () => {
-    await until(async () => ((await soe('kinds=change&pattern=sub1.f2.breaker')).body.entries.length >= 2 ? true : undefined), 5_000, 'breaker events stored');
-    const changes = (await soe('kinds=change&pattern=sub1.f2.breaker')).body.entries;
+    // The history writer stores in batches: wait until the last of the two commanded changes (open, then close) is stored.
+    const changes = await until(async () => {
+      const entries = (await soe('kinds=change&pattern=sub1.f2.breaker')).body.entries;
+      return entries.length >= 2 && entries[0]!.value === 1 && entries[1]!.value === 0 ? entries : undefined;
+    }, 10_000, 'the open and the close stored, newest first');
     expect(changes.every((e) => e.point === 'sub1.f2.breaker' && e.kind === 'change')).toBe(true);
     expect(changes.slice(0, 2).map((e) => e.value)).toEqual([1, 0]);
     const both = (await soe('pattern=sub1.f2.breaker&kinds=change,command')).body.entries;

@@ -212,9 +212,9 @@ describe('web HMI in Chromium', () => {
     expect(await dialog.isVisible()).toBe(false);
     expect(await textOf(page, `breaker-${feeder}`)).toBe('OPEN');
     await expect
-      .poll(() => {
+      .poll(async () => {
         try {
-          scada().select(CAROL, `${feeder}.breaker`);
+          await scada().select(CAROL, `${feeder}.breaker`);
           return true;
         } catch {
           return false;
@@ -224,7 +224,7 @@ describe('web HMI in Chromium', () => {
     scada().deselect(CAROL, `${feeder}.breaker`);
 
     // A point selected by someone else: the page says so and opens no dialog.
-    scada().select(CAROL, 'sub1.f3.breaker');
+    await scada().select(CAROL, 'sub1.f3.breaker');
     await page.getByTestId('open-sub1.f3').click();
     await expect.poll(() => status.getAttribute('data-outcome')).toBe('failed');
     expect(await textOf(page, 'command-status')).toMatch(/GL_ERR_SCADA_SELECTED/);
