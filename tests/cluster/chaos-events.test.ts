@@ -1,0 +1,103 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminClient } from '../../src/admin/admin-client.js';
+import { GridlinkClient } from '../../src/client/index.js';
+import { scadaSchema } from '../../src/config/scada-schema.js';
+import { createLogger } from '../../src/log/logger.js';
+import type { ClusterStatus } from '../../src/protocol/server-status.js';
+import type { PointEvent } from '../../src/protocol/scada.js';
+import { SubstationSimulator } from '../../src/scada/simulator/substation-simulator.js';
+import { simulatorDevices } from '../../src/scada/simulator/simulator-devices.js';
+import { startClusterNodes, type ClusterNodeProcess, type ClusterNodes } from '../helpers/cluster-nodes.js';
+import { startNatsCluster, type NatsSystem } from '../helpers/nats-server.js';
+import { until } from '../helpers/until.js';
+
+const POLL_MS = 200;
+
+const clusterOf = async (node: ClusterNodeProcess): Promise<ClusterStatus> => (await node.status())['cluster'] as ClusterStatus;
+
+async function ownerSeenBy(node: ClusterNodeProcess): Promise<string | null> {
+  const status = await node.status();
+  return (status['scada'] as { owners?: Record<string, string | null> } | null)?.owners?.['sub1'] ?? null;
+}
+
+/** What identifies an event on every node (its sequence number is each node's own). */
+const keyOf = (e: PointEvent): string => `${e.point}|${e.serverTime}|${e.sourceTime}|${e.kind}|${e.value}|${e.quality}`;
+
+async function eventsOn(node: ClusterNodeProcess, since: number, to: number): Promise<string[]> {
+  const client = await GridlinkClient.connect({ host: '127.0.0.1', port: node.addresses.native });
+  try {
+    await client.login('vic', 'vic-password-1');
+    return (await client.events(since, { until: to, pattern: 'sub1.>', limit: 100_000 })).map(keyOf);
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * Events through the loss of a NATS server (docs/cluster.md, "History"):
+ * three gridlink nodes on a 3-server NATS cluster, one noisy Modbus device
+ * polled fast by its owner, and the server the owner publishes through
+ * SIGKILLed in the middle. Every event the owner recorded in that window
+ * must be in each node's history exactly once.
+ */
+describe('events while a NATS server dies (3 routed nats-servers, 3 gridlink processes)', () => {
+  let nats: NatsSystem;
+  let simulator: SubstationSimulator;
+  let cluster: ClusterNodes;
+
+  beforeAll(async () => {
+    nats = await startNatsCluster(3);
+    simulator = new SubstationSimulator({ host: '127.0.0.1', port: 0, units: 1, feeders: 4, noise: true, breakerTravelMs: 50, updateMs: 100, logger: createLogger('silent') });
+    const address = await simulator.start();
+    const sim = scadaSchema.parse({ simulator: { feeders: 4, pollMs: POLL_MS } }).simulator;
+    cluster = await startClusterNodes({ nats: nats.urls, names: ['a', 'b', 'c'], config: { scada: { enabled: true, simulator: { enabled: false, port: 0 }, devices: simulatorDevices(sim, '127.0.0.1', address.port) } } });
+    const admin = await AdminClient.connect(join(cluster.nodes[0]!.dataDir, 'admin.sock'));
+    try {
+      await admin.addUser('vic', 'vic-password-1', { role: 'viewer' });
+    } finally {
+      await admin.close();
+    }
+  }, 90_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+    await simulator?.stop();
+    await nats?.stop();
+  });
+
+  it('SIGKILL of the NATS server the owner uses: every event of the window is in every node\'s history exactly once', async () => {
+    const owner = await until(async () => {
+      const seen = await Promise.all(cluster.nodes.map(ownerSeenBy));
+      return seen[0] !== null && seen.every((s) => s === seen[0]) ? seen[0] : undefined;
+    }, 20_000, 'every node to agree on the owner');
+    const ownerNode = cluster.nodes.find((n) => n.name === owner)!;
+    // The account reached every node before anyone reads through it.
+    for (const node of cluster.nodes) await until(() => eventsOn(node, Date.now() - 1_000, Date.now()).catch(() => undefined), 15_000, `vic on ${node.name}`);
+
+    const server = (await clusterOf(ownerNode)).nats.server!;
+    const victim = nats.servers.find((s) => server.endsWith(`:${s.port}`))!;
+    expect(victim).toBeDefined();
+
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, 1_500));
+    await victim.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 3_000));
+    const t1 = Date.now();
+
+    // The owner's own history is the reference: it records before it publishes.
+    const reference = await eventsOn(ownerNode, t0, t1);
+    expect(reference.length).toBeGreaterThan(50);
+    expect(new Set(reference).size).toBe(reference.length);
+    for (const node of cluster.nodes) {
+      const seen = await until(async () => {
+        const events = await eventsOn(node, t0, t1);
+        return events.length >= reference.length ? events : undefined;
+      }, 30_000, `the window's events on ${node.name}`);
+      expect(seen.length).toBe(reference.length);
+      expect([...seen].sort()).toEqual([...reference].sort());
+    }
+    // Nothing failed for good on the owner's link.
+    expect((await clusterOf(ownerNode)).nats.failed).toBe(0);
+  }, 120_000);
+});
