@@ -113,7 +113,9 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode;
     } else {
       process.stderr.write(`gridlink: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
+      // Not a failure the command foresaw, so nothing says its sockets and
+      // timers were closed: end here rather than hang on one of them.
+      process.exit(1);
     }
   }
 }

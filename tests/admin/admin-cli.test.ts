@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../src/accounts/credentials.js';
 import { run, type RunResult } from '../helpers/python.js';
 import { startAdminFixture, type AdminFixture } from './fixture.js';
+import { terminalArgs } from '../helpers/terminal.js';
 
 const ENTRY = GRIDLINK_BIN;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -136,8 +137,7 @@ describe('gridlink admin (CLI, README.md "Quick tour")', () => {
 function onTerminal(args: readonly string[], answers: readonly string[]): Promise<{ code: number | null; output: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env['GRIDLINK_PASSWORD'];
-  const command = [process.execPath, ENTRY, ...args].map((a) => `'${a}'`).join(' ');
-  const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('script', terminalArgs([process.execPath, ENTRY, ...args]), { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   let answered = 0;
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {

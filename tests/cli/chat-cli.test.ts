@@ -6,6 +6,7 @@ import type { ChatEvent } from '../../src/protocol/v1.js';
 import { run } from '../helpers/python.js';
 import { GRIDLINK_BIN } from '../helpers/server-process.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { terminalArgs } from '../helpers/terminal.js';
 
 /** Polls `check` every 20 ms until it holds, failing with `what()` after 10 s. */
 async function until(check: () => boolean, what: () => string): Promise<void> {
@@ -200,8 +201,7 @@ describe('gridlink chat', () => {
   });
 
   it('in a terminal: an incoming message appears above the prompt, which keeps the partial input', { timeout: 30_000 }, async () => {
-    const command = `${process.execPath} ${GRIDLINK_BIN} chat --name alice --server 127.0.0.1:${server.port}`;
-    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', terminalArgs([process.execPath, GRIDLINK_BIN, 'chat', '--name', 'alice', '--server', `127.0.0.1:${server.port}`]), { env: { ...process.env, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
     const alice = track(child);
     running.push(alice);
     await alice.waitFor('[lobby] alice> ');

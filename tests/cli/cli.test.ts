@@ -8,6 +8,7 @@ import { PEERS_DIR, run } from '../helpers/python.js';
 import { GRIDLINK_BIN } from '../helpers/server-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { terminalArgs } from '../helpers/terminal.js';
 
 const gridlink = (args: string[], cwd?: string) => run(process.execPath, [GRIDLINK_BIN, ...args], { timeoutMs: 60_000, cwd });
 
@@ -51,8 +52,7 @@ describe('gridlink put/get (CLI)', () => {
   it('on a terminal the bar ends with how long the transfer took, not a bare ETA number', { timeout: 60_000 }, async () => {
     const local = join(work.path, 'tty.bin');
     await writeRandomFile(local, 2 * 1024 * 1024);
-    const command = `${process.execPath} ${GRIDLINK_BIN} put ${local} tty-remote.bin --server 127.0.0.1:${server.port}`;
-    const result = await run('script', ['-qfec', command, '/dev/null'], { timeoutMs: 30_000, env: { ...process.env, TERM: 'xterm', COLUMNS: '200' } });
+    const result = await run('script', terminalArgs([process.execPath, GRIDLINK_BIN, 'put', local, 'tty-remote.bin', '--server', `127.0.0.1:${server.port}`]), { timeoutMs: 30_000, env: { ...process.env, TERM: 'xterm', COLUMNS: '200' } });
     expect(result.code, result.stdout).toBe(0);
     // The bar redraws in place; its last state is the text after the last carriage return.
     const frames = result.stdout

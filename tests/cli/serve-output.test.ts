@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../helpers/python.js';
 import { GRIDLINK_BIN } from '../helpers/server-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { terminalArgs } from '../helpers/terminal.js';
 
 /**
  * What `gridlink serve` prints, as a person at a terminal sees it (a real
@@ -39,8 +40,7 @@ describe('gridlink serve output', () => {
 
   it('on a terminal: a summary of what listens where, the admin password once, then readable log lines', { timeout: 40_000 }, async () => {
     const config = await configFor('tty');
-    const command = `${process.execPath} ${GRIDLINK_BIN} serve --config ${config}`;
-    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, TERM: 'xterm', NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', terminalArgs([process.execPath, GRIDLINK_BIN, 'serve', '--config', config]), { env: { ...process.env, TERM: 'xterm', NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
     let screen = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (screen += d));
     const waitFor = async (pattern: RegExp): Promise<void> => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GridlinkClient } from '../../src/client/index.js';
 import { GRIDLINK_BIN } from '../helpers/server-process.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { terminalArgs } from '../helpers/terminal.js';
 
 /**
  * `gridlink shell` in a real pseudo-terminal (util-linux `script`), typed at
@@ -24,8 +25,7 @@ describe('gridlink shell in a terminal', () => {
   });
 
   it('completes remote names with Tab and shows the directory in the prompt', { timeout: 30_000 }, async () => {
-    const command = `${process.execPath} ${GRIDLINK_BIN} shell --user kim --server 127.0.0.1:${server.port}`;
-    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, GRIDLINK_PASSWORD: 'kim-password', TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', terminalArgs([process.execPath, GRIDLINK_BIN, 'shell', '--user', 'kim', '--server', `127.0.0.1:${server.port}`]), { env: { ...process.env, GRIDLINK_PASSWORD: 'kim-password', TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
     let screen = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (screen += d));
     const waitFor = async (text: string): Promise<void> => {

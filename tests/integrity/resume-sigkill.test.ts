@@ -14,15 +14,33 @@ const SIZE = 24 * MiB;
 /** Bytes per second through the proxy: slow enough to kill the client mid-transfer. */
 const RATE = 12 * MiB;
 
+/**
+ * How far the next connection may go: at most `bytes` relayed in `direction`,
+ * then that direction stalls. A kill point is then always reached mid-transfer,
+ * never after the file is complete, however late a loaded machine polls.
+ */
+type Limit = { direction: 'up' | 'down'; bytes: number };
+
 /** A loopback relay that paces both directions to `RATE`, so a transfer takes seconds. */
-async function slowProxy(targetPort: number): Promise<{ port: number; close: () => Promise<void> }> {
+async function slowProxy(targetPort: number): Promise<{ port: number; limitNext: (limit: Limit | null) => void; close: () => Promise<void> }> {
   const sockets = new Set<Socket>();
+  let nextLimit: Limit | null = null;
   const server = createServer((client) => {
+    const limit = nextLimit;
+    nextLimit = null;
     const upstream = connect({ host: '127.0.0.1', port: targetPort });
     sockets.add(client).add(upstream);
-    const relay = (from: Socket, to: Socket): void => {
+    const relay = (from: Socket, to: Socket, budget: number): void => {
+      let left = budget;
       from.on('data', (chunk: Buffer) => {
-        to.write(chunk);
+        const part = chunk.length <= left ? chunk : chunk.subarray(0, left);
+        left -= part.length;
+        if (part.length > 0) to.write(part);
+        // Past the budget the bytes are read and dropped, not left unread: a
+        // paused socket would never see its peer's end, and the server would
+        // hold a half-open connection (and the name's upload lock) for its
+        // idle timeout.
+        if (left === 0) return;
         from.pause();
         setTimeout(() => from.resume(), Math.max(1, (chunk.length / RATE) * 1000));
       });
@@ -30,14 +48,15 @@ async function slowProxy(targetPort: number): Promise<{ port: number; close: () 
       from.on('error', () => to.destroy());
       from.on('close', () => to.destroy());
     };
-    relay(client, upstream);
-    relay(upstream, client);
+    relay(client, upstream, limit?.direction === 'up' ? limit.bytes : Infinity);
+    relay(upstream, client, limit?.direction === 'down' ? limit.bytes : Infinity);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('no port');
   return {
     port: address.port,
+    limitNext: (limit) => (nextLimit = limit),
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -54,9 +73,9 @@ function runCli(args: string[]): { done: Promise<{ code: number | null; signal: 
   return { done, kill: () => child.kill('SIGKILL') };
 }
 
-/** Sorted random kill points within (10 %, 90 %) of the file. */
+/** Sorted random kill points within (10 %, 80 %) of the file, so a point plus SLACK is short of the end. */
 function killPoints(): number[] {
-  return Array.from({ length: 5 }, () => Math.floor(SIZE * (0.1 + Math.random() * 0.8))).sort((a, b) => a - b);
+  return Array.from({ length: 5 }, () => Math.floor(SIZE * (0.1 + Math.random() * 0.7))).sort((a, b) => a - b);
 }
 
 async function sizeOf(path: () => Promise<string | null>): Promise<number> {
@@ -65,8 +84,17 @@ async function sizeOf(path: () => Promise<string | null>): Promise<number> {
   return (await stat(p).catch(() => ({ size: 0 }))).size;
 }
 
-/** Runs the command, SIGKILLs it once `progress()` reaches `point` (bounded wait); true if it was killed. */
-async function killAt(args: string[], point: number, progress: () => Promise<number>): Promise<boolean> {
+/** Headroom over a kill point: the protocol's own bytes (login, requests, frame headers) and the bytes buffered on each side before they reach the file. */
+const SLACK = 2 * MiB;
+
+/**
+ * Runs the command through a proxy that stalls the transfer a little past
+ * `point`, SIGKILLs it once `progress()` reaches `point` (bounded wait);
+ * true if it was killed there. A run that ends by itself (an error) is not
+ * a kill, so three of the five must have been.
+ */
+async function killAt(args: string[], point: number, progress: () => Promise<number>, stallAt: (limit: Limit) => void, direction: Limit['direction']): Promise<boolean> {
+  stallAt({ direction, bytes: point - (await progress()) + SLACK });
   const cli = runCli(args);
   let finished = false;
   void cli.done.then(() => (finished = true));
@@ -81,7 +109,7 @@ async function killAt(args: string[], point: number, progress: () => Promise<num
 describe('resume after SIGKILL of the client (docs/protocol.md §3.3)', () => {
   let server: TestServer;
   let work: { path: string; cleanup: () => Promise<void> };
-  let proxy: { port: number; close: () => Promise<void> };
+  let proxy: Awaited<ReturnType<typeof slowProxy>>;
   let local: string;
   let sum: string;
 
@@ -110,9 +138,14 @@ describe('resume after SIGKILL of the client (docs/protocol.md §3.3)', () => {
     };
     let kills = 0;
     for (const point of killPoints()) {
-      if (await killAt(['put', local, 'big.bin', ...at()], point, () => sizeOf(partial))) kills += 1;
+      if (await killAt(['put', local, 'big.bin', ...at()], point, () => sizeOf(partial), proxy.limitNext, 'up')) kills += 1;
     }
     expect(kills).toBeGreaterThanOrEqual(3);
+    // The last kill left a partial file short of the whole: the rerun must resume it.
+    const left = await sizeOf(partial);
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThan(SIZE);
+    proxy.limitNext(null);
     const last = await runCli(['put', local, 'big.bin', ...at()]).done;
     expect(last.code, last.stdout).toBe(0);
     expect(last.stdout).toMatch(/verified xxh128 [0-9a-f]{32}/u);
@@ -124,12 +157,17 @@ describe('resume after SIGKILL of the client (docs/protocol.md §3.3)', () => {
     const out = join(work.path, 'big.out');
     let kills = 0;
     for (const point of killPoints()) {
-      if (await killAt(['get', 'big.bin', out, '--verify', 'sha256', ...at()], point, () => sizeOf(() => Promise.resolve(`${out}.gridlink-part`)))) kills += 1;
+      if (await killAt(['get', 'big.bin', out, '--verify', 'sha256', ...at()], point, () => sizeOf(() => Promise.resolve(`${out}.gridlink-part`)), proxy.limitNext, 'down')) kills += 1;
     }
     expect(kills).toBeGreaterThanOrEqual(3);
+    const left = await sizeOf(() => Promise.resolve(`${out}.gridlink-part`));
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThan(SIZE);
+    proxy.limitNext(null);
     const last = await runCli(['get', 'big.bin', out, '--verify', 'sha256', ...at()]).done;
     expect(last.code, last.stdout).toBe(0);
     expect(last.stdout).toContain(`verified sha256 ${sum}`);
+    expect(last.stdout).toMatch(/resumed at/u);
     expect(await sha256Of(out)).toBe(sum);
   }, 240_000);
 });
