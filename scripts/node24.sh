@@ -56,7 +56,9 @@ if [ ! -f "$addon" ]; then
   keep=()
   if [ -f "$sqlite_src/build/$sqlite_object" ] && [ -f "$sqlite_src/build/Release/obj.target/deps/sqlite3.a" ]; then
     cp -a "$sqlite_src/build/Release" "$work/build/"
-    rm -f "$work"/build/Release/*.node "$work"/build/Release/obj.target/*.node
+    # The addon's own object is Node 20's (its mtime, kept by cp -a, is newer
+    # than its source, so make would link it as it is): compile it again.
+    rm -rf "$work"/build/Release/*.node "$work"/build/Release/obj.target/*.node "$work/build/Release/obj.target/better_sqlite3" "$work/build/Release/.deps/Release/obj.target/better_sqlite3"
     # make -o: take these as up to date (their compile command names Node 24's
     # include path now, which would otherwise rebuild SQLite from scratch).
     keep=(-o "$sqlite_object" -o Release/sqlite3.a)
