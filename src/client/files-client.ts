@@ -171,11 +171,14 @@ export class FilesClient {
 
   /**
    * put.open, retried for a few seconds while the name is busy: right after a
-   * cut, the server may still be flushing the previous attempt's bytes. A
-   * genuinely concurrent upload of the same name still ends in GL_ERR_FILE_BUSY.
+   * cut, the server may still be flushing the previous attempt's bytes, or not
+   * know yet that its connection is dead (it hands a stalled upload of the
+   * same account to a newer put.open after files.takeOverIdleUploadMs, 2 s by
+   * default). A genuinely concurrent upload of the same name still ends in
+   * GL_ERR_FILE_BUSY.
    */
   async #openUpload(path: string, length: number, offer: { digests: DigestName[]; md5: boolean }): Promise<ReplyOf<'put.open'>> {
-    const deadline = Date.now() + 3_000;
+    const deadline = Date.now() + 6_000;
     for (let wait = 20; ; wait = Math.min(wait * 2, 500)) {
       try {
         return await this.#channel.request('put.open', { path, length, md5: offer.md5, digests: offer.digests });

@@ -56,6 +56,12 @@ export const configSchema = z.strictObject({
       maxActiveTransfers: positiveInt.default(64),
       /** Partial uploads untouched this long are deleted. */
       partialMaxAgeHours: z.number().positive().default(72),
+      /**
+       * A put.open of a name whose upload by the same account has received
+       * nothing for this long takes it over (resuming from its stored bytes)
+       * instead of GL_ERR_FILE_BUSY: the older one's client is presumed cut off.
+       */
+      takeOverIdleUploadMs: positiveInt.default(2_000),
       /** Most files and directories one area (a user's home, the anonymous area) may hold. */
       maxEntries: positiveInt.default(100_000),
     })

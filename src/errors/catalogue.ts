@@ -388,6 +388,12 @@ const ENTRIES = {
     fatal: false,
     http: 409,
   },
+  GL_ERR_FILE_SUPERSEDED: {
+    message: 'a newer upload of this name from the same account took this one over',
+    hint: 'this upload had stalled; the newer one resumes from the bytes it stored, so let that one finish',
+    fatal: false,
+    http: 409,
+  },
   GL_ERR_FILE_CHECKSUM_MISMATCH: {
     message: 'checksum of the transferred file does not match',
     hint: 'the data was corrupted or the source changed during the transfer; run the command again',

@@ -171,6 +171,7 @@ export class GridlinkServer {
       maxUploadsPerSession: config.files.maxUploadsPerSession,
       maxActiveTransfers: config.files.maxActiveTransfers,
       partialMaxAgeMs: config.files.partialMaxAgeHours * 3_600_000,
+      takeOverIdleUploadMs: config.files.takeOverIdleUploadMs,
       logger,
       audit,
       quotaFor: (user) => users.get(user)?.quotaBytes,

@@ -29,6 +29,8 @@ export interface FileServiceOptions {
   /** Transfers that may move bytes at once; the rest wait their turn. */
   readonly maxActiveTransfers: number;
   readonly partialMaxAgeMs: number;
+  /** A put.open of the same owner takes over an upload of the name idle this long (a client cut off without a FIN). */
+  readonly takeOverIdleUploadMs: number;
   readonly logger: Logger;
   /** Where file changes are recorded (docs/protocol.md §3.2). */
   readonly audit: AuditLog;
@@ -84,7 +86,7 @@ export class FileService {
   }
 
   get uploadDeps(): UploadDeps {
-    return { staging: this.staging, locks: this.locks, durable: this.options.durable, digestCache: this.digestCache };
+    return { staging: this.staging, locks: this.locks, durable: this.options.durable, digestCache: this.digestCache, takeOverIdleMs: this.options.takeOverIdleUploadMs };
   }
 
   /** Transfers (uploads and downloads) moving bytes now, for status and metrics. */

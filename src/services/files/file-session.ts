@@ -351,7 +351,7 @@ export class FileSession {
     await area.checkWritable(path);
     const reservation = await this.#files.reserveUpload(area, path, length);
     try {
-      return await Upload.open({ area, path, length, digests, reservation }, this.#files.uploadDeps);
+      return await Upload.open({ area, path, length, digests, reservation, owner: this.#owner() }, this.#files.uploadDeps);
     } catch (err) {
       reservation.release();
       throw err;
@@ -366,6 +366,12 @@ export class FileSession {
       await upload.discard();
       if (attempt > 0) throw new GridlinkError('GL_ERR_FILE_BUSY', printable(path));
     }
+  }
+
+  /** Whose uploads these are, for taking over a stalled one (PathLocks): the account, or the anonymous peer's address. */
+  #owner(): string {
+    const identity = this.#actor.identity;
+    return identity === null ? `anonymous:${this.#actor.address}` : `user:${identity.name}`;
   }
 
   #audit(event: string, detail: Record<string, unknown>): void {

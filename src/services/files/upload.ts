@@ -8,7 +8,7 @@ import { BatchedFileWriter } from '../../integrity/file-writer.js';
 import { InlineHash } from '../../integrity/inline-hash.js';
 import { syncFile } from '../../integrity/file-streams.js';
 import type { FileArea } from './file-area.js';
-import type { PathLocks } from './path-locks.js';
+import type { LockHolder, PathLocks } from './path-locks.js';
 import { printable } from './path-rules.js';
 import type { Reservation } from './quota-ledger.js';
 import type { Staging } from './staging.js';
@@ -24,6 +24,8 @@ export interface UploadTarget {
    * server chose from the client's offer, plus MD5 when the client asked.
    */
   readonly digests: readonly DigestName[];
+  /** Whose upload it is (a LockHolder owner): only the same owner may take over a stalled one. */
+  readonly owner: string;
   /** The claim on the owner's quota, settled at commit or close. */
   readonly reservation?: Reservation | undefined;
 }
@@ -35,6 +37,8 @@ export interface UploadDeps {
   readonly durable: boolean;
   /** Where committed files' digests are remembered for downloads. */
   readonly digestCache: DigestCache;
+  /** A newer put.open of the same owner takes over an upload idle this long (files.takeOverIdleUploadMs). */
+  readonly takeOverIdleMs: number;
 }
 
 /**
@@ -60,6 +64,12 @@ export class Upload {
   #broken = false;
   /** The append in progress: the name stays locked until it has flushed. */
   #inflight: Promise<unknown> | null = null;
+  /** The body being appended, so a takeover can end it. */
+  #body: Readable | null = null;
+  /** When the last byte arrived (or the upload opened). */
+  #lastActivity = Date.now();
+  /** Set once commit starts: from then on the name is the commit's until it releases it. */
+  #committing = false;
 
   private constructor(target: UploadTarget, deps: UploadDeps, partialPath: string, release: () => void, hash: InlineHash, received: number) {
     this.target = target;
@@ -73,7 +83,14 @@ export class Upload {
   /** Opens (or reopens) the partial file and hashes what it already holds (a resume). */
   static async open(target: UploadTarget, deps: UploadDeps): Promise<Upload> {
     await target.area.checkWritable(target.path);
-    const release = deps.locks.tryAcquire(`${target.area.key}\0${target.path}`);
+    let upload: Upload | null = null;
+    const opened = Date.now();
+    const holder: LockHolder = {
+      owner: target.owner,
+      idleMs: () => Date.now() - (upload?.lastActivity ?? opened),
+      supersede: () => upload?.supersede() ?? Promise.resolve(),
+    };
+    const release = await deps.locks.acquireOrSupersede(`${target.area.key}\0${target.path}`, holder, deps.takeOverIdleMs);
     if (release === null) {
       target.reservation?.release();
       throw new GridlinkError('GL_ERR_FILE_BUSY', printable(target.path));
@@ -96,12 +113,18 @@ export class Upload {
       } finally {
         await handle.close();
       }
-      return new Upload(target, deps, partialPath, release, hash, received);
+      upload = new Upload(target, deps, partialPath, release, hash, received);
+      return upload;
     } catch (err) {
       target.reservation?.release();
       release();
       throw fromSystemError(err, printable(target.path));
     }
+  }
+
+  /** When the last byte arrived, or the upload opened (Date.now() time). */
+  get lastActivity(): number {
+    return this.#lastActivity;
   }
 
   /** Bytes stored so far: where the next data must start. */
@@ -125,6 +148,8 @@ export class Upload {
       throw new GridlinkError('GL_ERR_FILE_OFFSET_INVALID', `${this.#received} + ${size} bytes exceeds the announced length ${this.target.length}`);
     }
     const start = this.#received;
+    this.#body = body;
+    this.#lastActivity = Date.now();
     const handle = await open(this.#partialPath, 'r+');
     const out = new BatchedFileWriter(handle, start, size);
     let failure: unknown = null;
@@ -134,11 +159,13 @@ export class Upload {
         // Hashed as it is written: what is stored is what was hashed.
         this.#hash.update(chunk);
         arrived += chunk.length;
+        this.#lastActivity = Date.now();
         await out.write(chunk);
       }
     } catch (err) {
       failure = err;
     }
+    this.#body = null;
     // Flush what did arrive even when the body was cut, so a resume loses
     // nothing the server had already received.
     try {
@@ -174,6 +201,7 @@ export class Upload {
       throw new GridlinkError('GL_ERR_FILE_OFFSET_INVALID', `received ${this.#received} of ${this.target.length} bytes`);
     }
     this.#broken = true; // one commit per upload
+    this.#committing = true;
     const actual = this.#hash.digest();
     if (expected !== null && !verifyDigests(actual, expected, this.target.digests)) {
       await this.#drop();
@@ -207,6 +235,22 @@ export class Upload {
    */
   async close(): Promise<void> {
     this.#broken = true;
+    await this.#inflight;
+    this.target.reservation?.release();
+    this.#release();
+  }
+
+  /**
+   * Ends this upload for a newer put.open of the same owner (PathLocks,
+   * acquireOrSupersede): the body being appended is ended with
+   * GL_ERR_FILE_SUPERSEDED, what arrived is flushed, and the name is freed,
+   * in that order, so the newer upload resumes from every stored byte and
+   * never writes beside this one. A commit under way is left to finish.
+   */
+  async supersede(): Promise<void> {
+    if (this.#committing) return;
+    this.#broken = true;
+    this.#body?.destroy(new GridlinkError('GL_ERR_FILE_SUPERSEDED', `${printable(this.target.path)}: taken over by a newer upload of this name from the same account`));
     await this.#inflight;
     this.target.reservation?.release();
     this.#release();
