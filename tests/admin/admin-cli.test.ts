@@ -40,6 +40,47 @@ describe('gridlink admin (CLI, README.md "Quick tour")', () => {
     expect(JSON.parse(json.stdout)).toEqual({ uptimeMs: 3_723_000, connections: 2, server: 'test' });
   });
 
+  it('status shows each section on its own indented lines and a list of records one a line', async () => {
+    const nested = await startAdminFixture({
+      status: () => ({
+        chatRooms: {},
+        bus: { published: 5, dropped: 0 },
+        iec104: null,
+        cluster: { node: 'b', nats: { state: 'connected', failed: 0 }, nodes: [{ node: 'a', self: false }, { node: 'b', self: true }], owners: {} },
+        config: { file: '/etc/gridlink.json', lastReloadAt: Date.UTC(2026, 11, 5, 6, 30), restartPending: ['native.port', 'http.port'] },
+      }),
+    });
+    try {
+      const human = await gridlink(['admin', '--data', nested.dir, 'status']);
+      expect(human.code).toBe(0);
+      expect(human.stdout).toBe(
+        [
+          'chatRooms: -',
+          'bus:',
+          '  published: 5',
+          '  dropped: 0',
+          'iec104: -',
+          'cluster:',
+          '  node: b',
+          '  nats:',
+          '    state: connected',
+          '    failed: 0',
+          '  nodes:',
+          '    - node=a self=false',
+          '    - node=b self=true',
+          '  owners: -',
+          'config:',
+          '  file: /etc/gridlink.json',
+          '  lastReloadAt: 2026-12-05T06:30:00.000Z',
+          '  restartPending: native.port, http.port',
+          '',
+        ].join('\n'),
+      );
+    } finally {
+      await nested.stop();
+    }
+  });
+
   it('user add, list, passwd, quota, role and del', async () => {
     const add = await gridlink(['admin', ...data, 'user', 'add', 'erin', '--role', 'operator', '--quota', '500M'], PASSWORD);
     expect(add.stderr).toBe('');

@@ -29,13 +29,32 @@ async function withClient(command: Command, work: (client: AdminClient) => Promi
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`);
 
-/** `uptimeMs: 3723000` → `uptime: 1h 2m 3s`; `fooBytes` in KiB/MiB; objects as JSON. */
-function statusLines(status: Record<string, unknown>): string[] {
-  return Object.entries(status).map(([key, value]) => {
-    if (typeof value === 'number' && key.endsWith('Ms')) return `${key.slice(0, -2)}: ${formatDuration(value)}`;
-    if (typeof value === 'number' && key.endsWith('Bytes')) return `${key.slice(0, -5)}: ${formatBytes(value)}`;
-    return `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`;
+/**
+ * `uptimeMs: 3723000` → `uptime: 1h 2m 3s`; `fooBytes` in KiB/MiB; `fooAt`
+ * as a time; a section (bus, scada, cluster, …) as its own indented lines, a
+ * list of records (the cluster's nodes) one record a line.
+ */
+function statusLines(status: Record<string, unknown>, indent = ''): string[] {
+  return Object.entries(status).flatMap(([key, value]) => {
+    if (isRecord(value) && Object.keys(value).length > 0) return [`${indent}${key}:`, ...statusLines(value, `${indent}  `)];
+    if (Array.isArray(value) && value.length > 0 && value.every(isRecord)) {
+      return [`${indent}${key}:`, ...value.map((item) => `${indent}  - ${Object.entries(item).map(([k, v]) => `${k}=${scalar(k, v)}`).join(' ')}`)];
+    }
+    if (typeof value === 'number' && key.endsWith('Ms')) return [`${indent}${key.slice(0, -2)}: ${formatDuration(value)}`];
+    if (typeof value === 'number' && key.endsWith('Bytes')) return [`${indent}${key.slice(0, -5)}: ${formatBytes(value)}`];
+    return [`${indent}${key}: ${scalar(key, value)}`];
   });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function scalar(key: string, value: unknown): string {
+  if (typeof value === 'number' && key.endsWith('At')) return new Date(value).toISOString();
+  if (value === null || (isRecord(value) && Object.keys(value).length === 0)) return '-';
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.length === 0 ? '-' : value.join(', ');
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 function formatDuration(ms: number): string {
