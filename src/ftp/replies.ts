@@ -26,6 +26,7 @@ const MAPPING: Partial<Record<ErrorCode, readonly [number, string]>> = {
   GL_ERR_FILE_IS_DIRECTORY: [550, 'name a file, or use CWD, LIST or RMD for a directory'],
   GL_ERR_FILE_NOT_DIRECTORY: [550, 'name a directory (LIST shows which names are directories)'],
   GL_ERR_FILE_BUSY: [450, 'another upload of this name is running; try again when it has ended'],
+  GL_ERR_FILE_SUPERSEDED: [426, 'a newer STOR of this name from your account took over this stalled one; let that one finish'],
   GL_ERR_FILE_OFFSET_INVALID: [554, 'ask SIZE for the length the server holds and send REST with it, or STOR without REST to start over'],
   GL_ERR_FILE_CHANGED: [450, 'the file changed meanwhile; run the command again'],
   GL_ERR_FILE_NO_SPACE: [452, 'the server\'s disk is full; ask the administrator, then send the file again'],

@@ -125,6 +125,42 @@ describe('FTP front: a client killed during STOR resumes byte-identical (docs/ft
     }
   });
 
+  it('a STOR whose client went silent (no FIN) is taken over by its own rerun: lftp reput resumes, the stalled one gets 426; APPE does not take over', async () => {
+    const local = join(work.path, 'stalled.bin');
+    const sum = await writeRandomFile(local, 12 * MiB);
+    const bytes = await readFile(local);
+    const control = await RawFtp.connect(server.ftpPort);
+    await control.login('kim', 'kim-password');
+    const data = await control.passive();
+    data.on('error', () => undefined);
+    expect((await control.send('STOR stalled.bin')).code).toBe(150);
+    // 3.5 MiB, then nothing: both connections stay open, as after a cut link.
+    // The server writes in 1 MiB batches, so half a MiB waits in memory until the takeover flushes it.
+    data.write(bytes.subarray(0, 3.5 * MiB));
+    await until(async () => ((await partialBytes()) >= 3 * MiB ? true : undefined), 10_000, 'the first 3 MiB to be stored');
+    const url = `ftp://127.0.0.1:${server.ftpPort}/stalled.bin`;
+    await new Promise((resolve) => setTimeout(resolve, 2_200)); // past files.takeOverIdleUploadMs (2 s)
+    // APPE (curl -C -) never takes over: it would append after bytes it did not know of.
+    const append = await curl(['-C', '-', '-T', local, url], { user: 'kim:kim-password' });
+    expect(append.code).not.toBe(0);
+    expect(append.stderr).toMatch(/450/u);
+    // REST n + STOR (lftp reput) does: SIZE says what is on disk (whole batches, 3 MiB and a little),
+    // the takeover then stores all 3.5 MiB, and REST n cuts that back to n.
+    const rerun = await lftp(server.ftpPort, 'kim', 'kim-password', `reput ${local} -o stalled.bin`, { home: work.path });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(await sha256File(join(home('kim'), 'stalled.bin'))).toBe(sum);
+    const put = server.server.audit.recent(20).find((e) => e.event === 'file.put' && (e.detail as { path?: string }).path === 'stalled.bin');
+    expect(put?.detail).toMatchObject({ length: 12 * MiB, via: 'ftp' });
+    // Resumed where SIZE said, before the flushed tail: that tail was cut back and sent again.
+    const resumedAt = (put?.detail as { resumedAt?: number }).resumedAt ?? 0;
+    expect(resumedAt).toBeGreaterThanOrEqual(3 * MiB);
+    expect(resumedAt).toBeLessThan(3.5 * MiB);
+    const stalled = await control.reply();
+    expect(stalled.code, stalled.text).toBe(426);
+    expect(stalled.text).toMatch(/took over/u);
+    control.close();
+  });
+
   it('a download killed mid-way resumes with curl -C - (REST n + RETR)', async () => {
     const stored = join(home('kim'), 'get-killed.bin');
     const sum = await writeRandomFile(join(work.path, 'get-src.bin'), 16 * MiB);

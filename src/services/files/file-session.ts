@@ -280,7 +280,7 @@ export class FileSession {
     const { area, path: target } = await this.#place(path);
     if (target === '') throw new GridlinkError('GL_ERR_FILE_IS_DIRECTORY', 'the root of your area');
     const limits = this.#files.limitsOf(area);
-    const stream = await StreamUpload.open(area, target, start, { ...this.#files.uploadDeps, quotas: this.#files.quotas, limits });
+    const stream = await StreamUpload.open(area, target, start, { ...this.#files.uploadDeps, quotas: this.#files.quotas, limits }, this.#owner());
     this.#streams.add(stream);
     return stream;
   }

@@ -8,6 +8,7 @@ import { FILE_IO_BYTES } from '../../units/buffer-sizes.js';
 import { formatBytes } from '../../units/bytes.js';
 import type { FileArea } from './file-area.js';
 import { printable } from './path-rules.js';
+import type { LockHolder } from './path-locks.js';
 import type { Limits, QuotaLedger, Reservation } from './quota-ledger.js';
 import type { UploadDeps } from './upload.js';
 
@@ -134,6 +135,12 @@ export class StreamUpload {
   #written: number;
   #broken = false;
   #inflight: Promise<unknown> | null = null;
+  /** The data being received, so a takeover can end it. */
+  #body: Readable | null = null;
+  /** When the last byte arrived (or the upload opened). */
+  #lastActivity = Date.now();
+  /** Set once commit starts: from then on the name is the commit's until it releases it. */
+  #committing = false;
 
   private constructor(
     fields: { area: FileArea; path: string; offset: number; extendsStored: boolean; partialPath: string; handle: FileHandle; release: () => void; hash: InlineHash; claim: GrowingClaim },
@@ -160,9 +167,20 @@ export class StreamUpload {
    * GL_ERR_FILE_OFFSET_INVALID (a resume offset that matches nothing),
    * GL_ERR_FILE_QUOTA / _TOO_MANY_ENTRIES.
    */
-  static async open(area: FileArea, path: string, start: StreamStart, deps: StreamUploadDeps): Promise<StreamUpload> {
+  static async open(area: FileArea, path: string, start: StreamStart, deps: StreamUploadDeps, owner: string): Promise<StreamUpload> {
     await area.checkWritable(path);
-    const release = deps.locks.tryAcquire(`${area.key}\0${path}`);
+    let upload: StreamUpload | null = null;
+    const opened = Date.now();
+    // A stalled upload of the same owner is taken over, as for put.open (PathLocks).
+    const holder: LockHolder = {
+      owner,
+      idleMs: () => Date.now() - (upload?.lastActivity ?? opened),
+      supersede: () => upload?.supersede() ?? Promise.resolve(),
+    };
+    // Not for APPE: it continues from wherever the name ends, and the client
+    // learnt that (SIZE) before the takeover flushed what the stalled one held.
+    const key = `${area.key}\0${path}`;
+    const release = start.kind === 'append' ? deps.locks.tryAcquire(key, holder) : await deps.locks.acquireOrSupersede(key, holder, deps.takeOverIdleMs);
     if (release === null) throw new GridlinkError('GL_ERR_FILE_BUSY', `${printable(path)}: another upload of this name is running`);
     const partialPath = deps.staging.streamPartialPath(area.key, path);
     let handle: FileHandle | null = null;
@@ -177,6 +195,9 @@ export class StreamUpload {
       } else if (start.kind === 'resume') {
         if (pending === start.offset) offset = pending;
         else if (stored === start.offset) seed = true;
+        // Less than the unfinished upload holds (a client that saw its size
+        // before the last bytes were flushed): cut back to it, it resends the rest.
+        else if (pending > start.offset) offset = start.offset;
         else {
           const held = pending > 0 ? `the unfinished upload of this name holds ${pending} bytes` : stored === null ? 'there is no unfinished upload of this name' : `the stored file has ${stored} bytes`;
           throw new GridlinkError('GL_ERR_FILE_OFFSET_INVALID', `restart at ${start.offset}: ${held}`);
@@ -198,12 +219,18 @@ export class StreamUpload {
       await deps.quotas.usage(area.key, area.root);
       const parked = await deps.staging.partialBytes(area.key, partialPath);
       const claim = new GrowingClaim(deps.quotas, area.key, deps.limits, stored, parked, written);
-      return new StreamUpload({ area, path, offset: written, extendsStored: seed, partialPath, handle, release, hash, claim }, deps);
+      upload = new StreamUpload({ area, path, offset: written, extendsStored: seed, partialPath, handle, release, hash, claim }, deps);
+      return upload;
     } catch (err) {
       await handle?.close().catch(() => undefined);
       release();
       throw fromSystemError(err, printable(path));
     }
+  }
+
+  /** When the last byte arrived, or the upload opened (Date.now() time). */
+  get lastActivity(): number {
+    return this.#lastActivity;
   }
 
   /** Bytes in the partial file: the file's length if it were committed now. */
@@ -234,6 +261,8 @@ export class StreamUpload {
    */
   async #receive(body: Readable): Promise<number> {
     this.#checkUsable();
+    this.#body = body;
+    this.#lastActivity = Date.now();
     let batch: Buffer[] = [];
     let batchBytes = 0;
     // Bytes read so far: on disk, being written, or in the batch.
@@ -279,6 +308,7 @@ export class StreamUpload {
           return;
         }
         accepted += chunk.length;
+        this.#lastActivity = Date.now();
         this.#hash.update(chunk);
         batch.push(chunk);
         batchBytes += chunk.length;
@@ -305,6 +335,7 @@ export class StreamUpload {
     // nothing; not after a failure of ours (the batch would land out of place).
     if (failed.quota === null && failed.write === null && batchBytes > 0) write(batch, batchBytes);
     await writes;
+    this.#body = null;
     const failure = failed.quota ?? failed.write;
     if (failure !== null) {
       this.#broken = true;
@@ -346,6 +377,7 @@ export class StreamUpload {
   async commit(): Promise<{ length: number; digests: Digests }> {
     this.#checkUsable();
     this.#broken = true;
+    this.#committing = true;
     const length = this.#written;
     if (this.#hash.bytes !== length) {
       await this.#drop();
@@ -380,6 +412,19 @@ export class StreamUpload {
     this.#claim.release();
     await this.#handle.close().catch(() => undefined);
     this.#release();
+  }
+
+  /**
+   * Ends this upload for a newer one of the same owner (PathLocks,
+   * acquireOrSupersede): its data is ended with GL_ERR_FILE_SUPERSEDED, what
+   * arrived is flushed, then the name is freed. A commit under way is left
+   * to finish.
+   */
+  async supersede(): Promise<void> {
+    if (this.#committing) return;
+    this.#broken = true;
+    this.#body?.destroy(new GridlinkError('GL_ERR_FILE_SUPERSEDED', `${printable(this.path)}: taken over by a newer upload of this name from the same account`));
+    await this.close();
   }
 
   /** Stops and deletes the partial file. */
