@@ -88,6 +88,11 @@ export function renderMetrics(input: MetricsInput): string {
     for (const alarm of alarms) byState.set(alarm.state, (byState.get(alarm.state) ?? 0) + 1);
     metric('gridlink_alarms', 'gauge', 'Open alarms by state.', [...byState].map(([state, n]) => [{ state }, n]));
   }
+  const owners = s.scada?.owners;
+  if (owners !== undefined) {
+    // docs/cluster.md, "Acquisition ownership": who polls what, as this node knows it.
+    metric('gridlink_device_owner', 'gauge', 'The node acquiring each device: 1 on its series (node="" while none does).', Object.entries(owners).map(([device, node]) => [{ device, node: node ?? '' }, 1]));
+  }
   const cluster = s.cluster;
   if (cluster !== undefined && cluster !== null) {
     // docs/cluster.md, "Loss of NATS": the node says here whether it reaches the cluster.

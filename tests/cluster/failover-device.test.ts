@@ -49,7 +49,7 @@ describe('device ownership and failover (3 gridlink processes, a real nats-serve
     cluster = await startClusterNodes({
       nats: nats.urls,
       names: ['a', 'b', 'c'],
-      config: { scada: { enabled: true, simulator: { enabled: false, port: 0 }, devices, selectTimeoutMs: 10_000 } },
+      config: { scada: { enabled: true, simulator: { enabled: false, port: 0 }, devices, selectTimeoutMs: 10_000 }, http: { enabled: true, port: 0 } },
     });
     const admin = await AdminClient.connect(join(cluster.nodes[0]!.dataDir, 'admin.sock'));
     try {
@@ -128,6 +128,9 @@ describe('device ownership and failover (3 gridlink processes, a real nats-serve
     const tookMs = Date.now() - killedAt;
     expect(survivors.map((n) => n.name)).toContain(successor);
     expect(tookMs).toBeLessThanOrEqual(3 * POLL_MS);
+    // /metrics says so too.
+    const metrics = await (await fetch(`http://127.0.0.1:${survivors[0]!.addresses.http}/metrics`)).text();
+    expect(metrics).toContain(`gridlink_device_owner{device="${DEVICE}",node="${successor}"} 1`);
 
     // The values keep coming on both survivors: timestamps advance past the kill.
     for (const node of survivors) {
