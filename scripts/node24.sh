@@ -51,7 +51,10 @@ if [ ! -f "$addon" ]; then
   rm -rf "$work"
   mkdir -p "$work"
   cp -a "$sqlite_src/binding.gyp" "$sqlite_src/deps" "$sqlite_src/lib" "$sqlite_src/src" "$sqlite_src/package.json" "$work/"
-  (cd "$work" && "$node24" "$node_gyp" configure --release --nodedir="$node24_dir" >build.log 2>&1) || { cat "$work/build.log" >&2; exit 1; }
+  # node-gyp lets npm_config_* variables override its command line, and under
+  # `npm test` npm exports this machine's nodedir (Node 20's headers, /usr):
+  # name Node 24's in the environment too.
+  (cd "$work" && npm_config_nodedir="$node24_dir" npm_config_target= npm_config_runtime= "$node24" "$node_gyp" configure --release --nodedir="$node24_dir" >build.log 2>&1) || { cat "$work/build.log" >&2; exit 1; }
   sqlite_object=Release/obj.target/sqlite3/gen/sqlite3/sqlite3.o
   keep=()
   if [ -f "$sqlite_src/build/$sqlite_object" ] && [ -f "$sqlite_src/build/Release/obj.target/deps/sqlite3.a" ]; then
