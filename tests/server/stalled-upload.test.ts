@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -83,6 +84,37 @@ describe('a stalled upload and its rerun (files.takeOverIdleUploadMs)', () => {
     const reply = await stalled.reply;
     expect(reply).toBeInstanceOf(GridlinkError);
     expect((reply as GridlinkError).code).toBe('GL_ERR_FILE_SUPERSEDED');
+    stalled.conn.destroy();
+  });
+
+  it('eight reruns racing for one stalled upload: exactly one takes it over, the rest are GL_ERR_FILE_BUSY, and the file ends whole', { timeout: 60_000 }, async () => {
+    const data = Buffer.alloc(6 * MiB);
+    for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(i, i);
+    const stalled = await stalledUpload(server.port, 'raced.bin', data, 2 * MiB);
+    await new Promise((r) => setTimeout(r, 2_300)); // silent past files.takeOverIdleUploadMs
+    const racers = await Promise.all(Array.from({ length: 8 }, () => FrameConnection.connect({ host: '127.0.0.1', port: server.port })));
+    const opens = await Promise.all(
+      racers.map((conn) =>
+        conn.request('put.open', { path: 'raced.bin', length: data.length }).then(
+          (reply) => ({ conn, reply }),
+          (err: unknown) => ({ conn, err }),
+        ),
+      ),
+    );
+    const winners = opens.filter((o): o is { conn: FrameConnection; reply: Record<string, unknown> } => 'reply' in o);
+    const losers = opens.filter((o): o is { conn: FrameConnection; err: unknown } => 'err' in o);
+    expect(winners).toHaveLength(1);
+    for (const loser of losers) expect((loser.err as GridlinkError).code).toBe('GL_ERR_FILE_BUSY');
+    // The winner resumes where the stalled one's bytes end, and finishes the file.
+    const { conn, reply } = winners[0]!;
+    expect(reply['offset']).toBe(2 * MiB);
+    const dataId = conn.open();
+    await conn.send({ v: 1, id: dataId, cmd: 'put.data', upload: reply['upload'], size: data.length - 2 * MiB }, PassThrough.from([data.subarray(2 * MiB)]));
+    await conn.receive(dataId);
+    await conn.request('put.commit', { upload: reply['upload'], sha256: createHash('sha256').update(data).digest('hex') });
+    expect((await readFile(join(server.publicDir, 'raced.bin'))).equals(data)).toBe(true);
+    expect(((await stalled.reply) as GridlinkError).code).toBe('GL_ERR_FILE_SUPERSEDED');
+    for (const racer of racers) racer.destroy();
     stalled.conn.destroy();
   });
 
