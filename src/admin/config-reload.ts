@@ -25,8 +25,8 @@ export interface ReloadTargets {
   setFileLimits(limits: { readonly anonymousQuota: number; readonly maxEntries: number }): void;
   /** The data plane; null when `scada.enabled` was false at start. */
   readonly scada: { reconfigure(next: Config['scada']): Promise<ScadaReload> } | null;
-  /** True when gridlink's own IEC 104 station runs: it serves the points it started with. */
-  readonly iec104Station: boolean;
+  /** gridlink's own IEC 104 station, when it runs: it takes the data plane's points again after a change (returns how many it serves). */
+  readonly iec104Station: { reloadPoints(devices: Config['scada']['devices']): number } | null;
 }
 
 export interface ReloadReport {
@@ -34,7 +34,7 @@ export interface ReloadReport {
   readonly applied: string[];
   /** Keys whose new value differs from the one the server runs with and waits for a restart. */
   readonly restartNeeded: string[];
-  /** What else the operator should know (the IEC 104 station's point list). */
+  /** What else the operator should know (an IEC 104 station that could not take the new points). */
   readonly warnings: string[];
   /** The data plane's changes, when `scada.devices` (or the simulator's poll period) changed. */
   readonly scada?: {
@@ -136,8 +136,13 @@ export class ConfigReloader {
     if (plane !== null && scadaLive && applied.some((key) => key.startsWith('scada.'))) {
       const changes = await plane.reconfigure(next.scada);
       if (changes.devicesAdded.length + changes.devicesRemoved.length + changes.devicesRestarted.length > 0) scada = summarise(changes);
-      if (targets.iec104Station && changes.pointsAdded.length + changes.pointsRemoved.length + changes.pointsChanged.length > 0) {
-        warnings.push(`the IEC 104 station serves the points it started with until a restart (${changes.pointsAdded.length} added, ${changes.pointsRemoved.length} removed, ${changes.pointsChanged.length} changed)`);
+      if (targets.iec104Station !== null && changes.pointsAdded.length + changes.pointsRemoved.length + changes.pointsChanged.length > 0) {
+        try {
+          targets.iec104Station.reloadPoints(next.scada.devices);
+        } catch (err) {
+          // The data plane runs the new points; the station cannot map them (two on one address).
+          warnings.push(`the IEC 104 station keeps serving its previous points: ${err instanceof Error ? err.message : String(err)}`);
+        }
       }
     }
     // After the data plane, the one part that could fail: then nothing else was applied either.

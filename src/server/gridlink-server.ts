@@ -289,7 +289,7 @@ export class GridlinkServer {
           setLogLevel: (level) => void (logger.level = level),
           setFileLimits: (limits) => Object.assign(fileLimits, limits),
           scada,
-          iec104Station: server.#iec104 !== null,
+          iec104Station: server.#iec104 === null ? null : { reloadPoints: (devices) => server.#iec104!.reloadPoints(devices) },
         },
         audit,
         logger,

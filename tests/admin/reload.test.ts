@@ -12,6 +12,7 @@ import type { PointEvent } from '../../src/protocol/scada.js';
 import { SubstationSimulator } from '../../src/scada/simulator/substation-simulator.js';
 import { GridlinkServer } from '../../src/server/gridlink-server.js';
 import { writeRandomFile } from '../helpers/files.js';
+import { COT, TYPE, isAsdu, startMaster, type AsduEvent } from '../helpers/lib60870.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { startTestServer } from '../helpers/test-server.js';
 import { until } from '../helpers/until.js';
@@ -334,13 +335,29 @@ describe('gridlink admin reload (docs/configuration.md "Reload")', () => {
     await until(() => rig.server.scada!.points().every((p) => p.quality === 'good'), 5_000, 'dev5 polled');
   });
 
-  it('with gridlink’s own IEC 104 station running, new points are polled and the reply says the station serves its start-up points until a restart', async () => {
+  it('with gridlink’s own IEC 104 station running, new points are polled, a lib60870 master is told (M_EI_NA_1, parameters changed) and its next interrogation has them', async () => {
     const rig = await startRig((port) => ({ iec104: { enabled: true, port: 0 }, scada: { simulator: { enabled: false }, devices: [device('bay1', port, 1, 200)] } }));
-    await rig.write(withScada(rig, { simulator: { enabled: false }, devices: [device('bay1', rig.simPort, 1, 200), device('bay9', rig.simPort, 2, 200)] }));
-    const report = await (await rig.admin()).reload();
-    expect(report.applied).toEqual(['scada.devices']);
-    expect(report.warnings).toEqual(['the IEC 104 station serves the points it started with until a restart (2 added, 0 removed, 0 changed)']);
-    await until(() => rig.server.scada!.points('bay9.>').every((p) => p.quality === 'good'), 10_000, 'bay9 polled');
+    const master = await startMaster({ port: rig.server.iec104Address!.port, startdt: true });
+    try {
+      const before = await master.interrogate();
+      expect(new Set(before.objects.map((o) => o.ioa)).size).toBe(2);
+      await rig.write(withScada(rig, { simulator: { enabled: false }, devices: [device('bay1', rig.simPort, 1, 200), device('bay9', rig.simPort, 2, 200)] }));
+      const from = master.events.length;
+      const report = await (await rig.admin()).reload();
+      expect(report.applied).toEqual(['scada.devices']);
+      expect(report.warnings).toEqual([]);
+      // End of initialization: COI 1 (local manual reset) with BS1 set (after a change of local parameters).
+      const endOfInit = (await master.next((e) => isAsdu(e) && e.type === TYPE.M_EI_NA_1, 10_000, from)) as AsduEvent;
+      expect(endOfInit).toMatchObject({ cot: COT.INITIALIZED, ca: 1, negative: false });
+      expect(endOfInit.objects).toEqual([expect.objectContaining({ ioa: 0, value: 0x81 })]);
+      await until(() => rig.server.scada!.points('bay9.>').every((p) => p.quality === 'good'), 10_000, 'bay9 polled');
+      const after = await master.interrogate();
+      const served = new Set(after.objects.map((o) => o.ioa));
+      expect(served.size).toBe(4);
+      for (const point of rig.server.scada!.points()) expect(served.has(point.ioa), point.name).toBe(true);
+    } finally {
+      await master.stop();
+    }
   });
 
   it('values the command line set beyond the file (as serve does for --cluster, --node) are applied again to what a reload reads, not taken for changes', async () => {

@@ -365,6 +365,7 @@ export const TYPE = {
   M_SP_TB_1: 30,
   M_DP_TB_1: 31,
   M_ME_TF_1: 36,
+  M_EI_NA_1: 70,
   C_SC_NA_1: 45,
   C_DC_NA_1: 46,
   C_SE_NC_1: 50,
@@ -380,6 +381,7 @@ export const TYPE = {
 
 export const COT = {
   SPONTANEOUS: 3,
+  INITIALIZED: 4,
   REQUEST: 5,
   ACTIVATION: 6,
   ACTIVATION_CON: 7,

@@ -15,7 +15,7 @@ import {
 import { Iec104Link, type LinkParameters } from '../link/link.js';
 import { CommandHandler, isCommandType, type CommandAsdu } from './commands.js';
 import { QueueLedger } from './ledger.js';
-import type { PointMap } from './point-map.js';
+import type { StationPoint } from './point-map.js';
 
 /** The global common address: every station answers it (system commands only). */
 const GLOBAL_ADDRESS = 0xffff;
@@ -23,7 +23,8 @@ const GLOBAL_ADDRESS = 0xffff;
 /** What every session of a station shares. */
 export interface SessionContext {
   readonly scada: ScadaApi;
-  readonly points: PointMap;
+  /** The point at an information object address, in the map the station serves now (a reload may swap it). */
+  pointAt(ioa: number): StationPoint | undefined;
   readonly commonAddress: number;
   readonly parameters: LinkParameters;
   readonly maxQueued: number;
@@ -206,7 +207,7 @@ export class StationSession {
     if (asdu.cause !== Cot.Activation && asdu.cause !== Cot.Deactivation) return this.#refuse(bytes, Cot.UnknownCause, `cause ${asdu.cause} for a command`);
     const confirmation = asdu.cause === Cot.Activation ? Cot.ActivationCon : Cot.DeactivationCon;
     if (asdu.objects.length !== 1) return this.#answer(bytes, confirmation, true);
-    const point = this.#ctx.points.byIoa(asdu.objects[0]!.ioa);
+    const point = this.#ctx.pointAt(asdu.objects[0]!.ioa);
     if (point === undefined) return this.#refuse(bytes, Cot.UnknownIoa, `no point at IOA ${asdu.objects[0]!.ioa}`);
     // T = 1: a test ASDU, not to be acted upon (docs/iec104.md "Commands").
     if (asdu.test) return this.#answer(bytes, confirmation, true);

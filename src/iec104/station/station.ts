@@ -3,6 +3,7 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Bus, Subscription } from '../../bus/bus.js';
 import type { Logger } from '../../log/logger.js';
 import type { PointEvent, ScadaApi } from '../../protocol/scada.js';
+import { Cot, TypeId, encodeAsdu } from '../codec/index.js';
 import type { LinkParameters } from '../link/link.js';
 import { PointMap, update, type Iec104PointOptions } from './point-map.js';
 import { StationSession, type SessionContext } from './session.js';
@@ -63,7 +64,8 @@ const MIN_BUS_QUEUE = 100_000;
 export class Iec104Station {
   readonly #config: StationConfig;
   readonly #logger: Logger;
-  readonly #points: PointMap;
+  #points: PointMap;
+  readonly #scada: ScadaApi;
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly #sessions = new Set<StationSession>();
@@ -78,6 +80,7 @@ export class Iec104Station {
 
   constructor(options: StationOptions) {
     this.#config = options.config;
+    this.#scada = options.scada;
     this.#logger = options.logger.child({ service: 'iec104' });
     const { commonAddress } = options.config;
     // Subscribe before taking the snapshot: no change falls between the two.
@@ -91,9 +94,10 @@ export class Iec104Station {
     this.#subscription = subscription;
     this.#batch = new ChangeBatch(commonAddress);
     const parameters: LinkParameters = { k: options.config.k, w: options.config.w, t1: options.config.t1, t2: options.config.t2, t3: options.config.t3 };
+    // Through #points each time: a reload (reloadPoints) swaps the map under running sessions.
     this.#context = {
       scada: options.scada,
-      points: this.#points,
+      pointAt: (ioa) => this.#points.byIoa(ioa),
       commonAddress,
       parameters,
       maxQueued: options.config.maxQueued,
@@ -129,6 +133,32 @@ export class Iec104Station {
         resolve(this.#server.address() as AddressInfo);
       });
     });
+  }
+
+  /**
+   * Serves the data plane's points as they are now (after `admin reload`
+   * changed `scada.devices`), with the `iec104` options of the new `devices`.
+   * Every master in data transfer then gets an end of initialization
+   * (M_EI_NA_1, COI 1 "local manual reset" with BS1 "after a change of local
+   * parameters"): its cue to interrogate again. A map that cannot be built
+   * (two points on one address) throws, and the station keeps the old one.
+   */
+  reloadPoints(devices: Parameters<typeof pointOptionsFrom>[0]): number {
+    const next = new PointMap(this.#scada.points(), pointOptionsFrom(devices), this.#config.commonAddress);
+    this.#points = next;
+    const endOfInit = encodeAsdu({
+      typeId: TypeId.M_EI_NA_1,
+      sequence: false,
+      cause: Cot.Initialized,
+      negative: false,
+      test: false,
+      originator: 0,
+      commonAddress: this.#config.commonAddress,
+      objects: [{ ioa: 0, coi: 1, parametersChanged: true }],
+    });
+    for (const session of this.#sessions) if (session.link.started) session.send(endOfInit, 0);
+    this.#logger.info({ event: 'iec104.points_reloaded', points: next.size, masters: this.#sessions.size }, `the IEC 104 station serves ${next.size} points now`);
+    return next.size;
   }
 
   /** Points the station serves. */
