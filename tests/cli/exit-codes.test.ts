@@ -102,6 +102,8 @@ describe('gridlink exit status', () => {
       expect(help.stdout, command).toMatch(/--server <host:port>\s+server address \(default: 127\.0\.0\.1:8889\)/u);
       expect(help.stdout, command).not.toContain('{"host"');
     }
+    const admin = await gridlink(['admin', '--help']);
+    expect(admin.stdout).toMatch(/--data <dir>\s+data directory of the running server \(default:\s+\.\/gridlink-data\)/u);
     for (const command of ['points', 'watch']) {
       const help = (await gridlink([command, '--help'])).stdout;
       expect(help, command).toMatch(/^Examples:\n {2}\$ gridlink /mu);

@@ -158,7 +158,8 @@ export function registerAdmin(program: Command): void {
   const admin = program
     .command('admin')
     .description('administer the running server through its local socket <data>/admin.sock')
-    .option('--data <dir>', 'data directory of the running server', DEFAULT_DATA_DIR);
+    // The default shown as a path, not as a JSON string.
+    .addOption(new Option('--data <dir>', 'data directory of the running server').default(DEFAULT_DATA_DIR, DEFAULT_DATA_DIR));
 
   admin
     .command('status')
