@@ -17,6 +17,20 @@ export interface LockHolder {
 }
 
 /**
+ * The holder for an upload that does not exist yet while its claim is made:
+ * `upload()` returns it once it does. Until then it counts as active since
+ * the claim, and cannot be superseded.
+ */
+export function holderOf(owner: string, upload: () => { readonly lastActivity: number; supersede(): Promise<void> } | null): LockHolder {
+  const claimed = Date.now();
+  return {
+    owner,
+    idleMs: () => Date.now() - (upload()?.lastActivity ?? claimed),
+    supersede: () => upload()?.supersede() ?? Promise.resolve(),
+  };
+}
+
+/**
  * Exclusive claims on names being uploaded, so two writers of the same name
  * never interleave (docs/protocol.md §3.3). In-process: each gridlink node owns its own disk.
  */

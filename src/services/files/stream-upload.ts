@@ -8,7 +8,7 @@ import { FILE_IO_BYTES } from '../../units/buffer-sizes.js';
 import { formatBytes } from '../../units/bytes.js';
 import type { FileArea } from './file-area.js';
 import { printable } from './path-rules.js';
-import type { LockHolder } from './path-locks.js';
+import { holderOf } from './path-locks.js';
 import type { Limits, QuotaLedger, Reservation } from './quota-ledger.js';
 import type { UploadDeps } from './upload.js';
 
@@ -170,13 +170,8 @@ export class StreamUpload {
   static async open(area: FileArea, path: string, start: StreamStart, deps: StreamUploadDeps, owner: string): Promise<StreamUpload> {
     await area.checkWritable(path);
     let upload: StreamUpload | null = null;
-    const opened = Date.now();
     // A stalled upload of the same owner is taken over, as for put.open (PathLocks).
-    const holder: LockHolder = {
-      owner,
-      idleMs: () => Date.now() - (upload?.lastActivity ?? opened),
-      supersede: () => upload?.supersede() ?? Promise.resolve(),
-    };
+    const holder = holderOf(owner, () => upload);
     // Not for APPE: it continues from wherever the name ends, and the client
     // learnt that (SIZE) before the takeover flushed what the stalled one held.
     const key = `${area.key}\0${path}`;

@@ -8,7 +8,7 @@ import { BatchedFileWriter } from '../../integrity/file-writer.js';
 import { InlineHash } from '../../integrity/inline-hash.js';
 import { syncFile } from '../../integrity/file-streams.js';
 import type { FileArea } from './file-area.js';
-import type { LockHolder, PathLocks } from './path-locks.js';
+import { holderOf, type PathLocks } from './path-locks.js';
 import { printable } from './path-rules.js';
 import type { Reservation } from './quota-ledger.js';
 import type { Staging } from './staging.js';
@@ -84,12 +84,7 @@ export class Upload {
   static async open(target: UploadTarget, deps: UploadDeps): Promise<Upload> {
     await target.area.checkWritable(target.path);
     let upload: Upload | null = null;
-    const opened = Date.now();
-    const holder: LockHolder = {
-      owner: target.owner,
-      idleMs: () => Date.now() - (upload?.lastActivity ?? opened),
-      supersede: () => upload?.supersede() ?? Promise.resolve(),
-    };
+    const holder = holderOf(target.owner, () => upload);
     const release = await deps.locks.acquireOrSupersede(`${target.area.key}\0${target.path}`, holder, deps.takeOverIdleMs);
     if (release === null) {
       target.reservation?.release();
