@@ -25,8 +25,8 @@ export interface ReloadTargets {
   setFileLimits(limits: { readonly anonymousQuota: number; readonly maxEntries: number }): void;
   /** The data plane; null when `scada.enabled` was false at start. */
   readonly scada: { reconfigure(next: Config['scada']): Promise<ScadaReload> } | null;
-  /** gridlink's own IEC 104 station, when it runs: it takes the data plane's points again after a change (returns how many it serves). */
-  readonly iec104Station: { reloadPoints(devices: Config['scada']['devices']): number } | null;
+  /** gridlink's own IEC 104 station, when it runs: it takes the data plane's points again after a change (throws when it cannot map them). */
+  readonly iec104Station: { reloadPoints(devices: Config['scada']['devices']): void } | null;
 }
 
 export interface ReloadReport {
@@ -141,7 +141,7 @@ export class ConfigReloader {
           targets.iec104Station.reloadPoints(next.scada.devices);
         } catch (err) {
           // The data plane runs the new points; the station cannot map them (two on one address).
-          warnings.push(`the IEC 104 station keeps serving its previous points: ${err instanceof Error ? err.message : String(err)}`);
+          warnings.push(`the IEC 104 station keeps serving its previous points: ${err instanceof GridlinkError ? (err.detail ?? err.message) : err instanceof Error ? err.message : String(err)}`);
         }
       }
     }

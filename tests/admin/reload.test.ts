@@ -360,6 +360,28 @@ describe('gridlink admin reload (docs/configuration.md "Reload")', () => {
     }
   });
 
+  it('points the IEC 104 station cannot map (a breaker sent as a float) leave the station on its previous map, said in the reply; the data plane runs them', async () => {
+    const rig = await startRig((port) => ({ iec104: { enabled: true, port: 0 }, scada: { simulator: { enabled: false }, devices: [device('bay1', port, 1, 200)] } }));
+    const master = await startMaster({ port: rig.server.iec104Address!.port, startdt: true });
+    try {
+      const odd = device('bay9', rig.simPort, 2, 200);
+      const points = odd['points'] as Record<string, unknown>[];
+      points[0] = { ...points[0], iec104: { type: 'float' } };
+      await rig.write(withScada(rig, { simulator: { enabled: false }, devices: [device('bay1', rig.simPort, 1, 200), odd] }));
+      const from = master.events.length;
+      const report = await (await rig.admin()).reload();
+      expect(report.applied).toEqual(['scada.devices']);
+      expect(report.warnings).toEqual(['the IEC 104 station keeps serving its previous points: point bay9.f1.breaker: a status point cannot be sent as float (iec104.type)']);
+      expect(names(rig)).toEqual(['bay1', 'bay9']);
+      // No end of initialization: nothing changed for the masters.
+      const gi = await master.interrogate();
+      expect(new Set(gi.objects.map((o) => o.ioa)).size).toBe(2);
+      expect(master.events.slice(from).some((e) => isAsdu(e) && e.type === TYPE.M_EI_NA_1)).toBe(false);
+    } finally {
+      await master.stop();
+    }
+  });
+
   it('values the command line set beyond the file (as serve does for --cluster, --node) are applied again to what a reload reads, not taken for changes', async () => {
     const rig = await startRig(() => ({ scada: { enabled: false } }), (config) => ({ ...config, native: { ...config.native, maxConnectionsPerAddress: 9 } }));
     expect(rig.server.config.native.maxConnectionsPerAddress).toBe(9);

@@ -143,7 +143,7 @@ export class Iec104Station {
    * parameters"): its cue to interrogate again. A map that cannot be built
    * (two points on one address) throws, and the station keeps the old one.
    */
-  reloadPoints(devices: Parameters<typeof pointOptionsFrom>[0]): number {
+  reloadPoints(devices: Parameters<typeof pointOptionsFrom>[0]): void {
     const next = new PointMap(this.#scada.points(), pointOptionsFrom(devices), this.#config.commonAddress);
     this.#points = next;
     const endOfInit = encodeAsdu({
@@ -158,7 +158,6 @@ export class Iec104Station {
     });
     for (const session of this.#sessions) if (session.link.started) session.send(endOfInit, 0);
     this.#logger.info({ event: 'iec104.points_reloaded', points: next.size, masters: this.#sessions.size }, `the IEC 104 station serves ${next.size} points now`);
-    return next.size;
   }
 
   /** Points the station serves. */
