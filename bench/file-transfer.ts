@@ -40,7 +40,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { GridlinkClient } from '../dist/client/index.js';
 import { makeTempDir, runBenchmark } from './lib/cleanup.js';
-import { GiB, MiB, sha256File, writeRandomFile } from './lib/files.js';
+import { GiB, MiB, sha256File, warmPageCache, writeRandomFile } from './lib/files.js';
 import { nodePipeGet, nodePipePut, startNodePipe } from './lib/node-pipe.js';
 import { LOOPBACK, REPO_ROOT, startGridlink, startPyftpdlib, startVsftpd, type FtpServer } from './lib/peers.js';
 import { peakRssBytes, rssBytes, runCommand, type ServerProcess } from './lib/processes.js';
@@ -54,7 +54,7 @@ interface SizeSpec {
 
 const FULL_SIZES: readonly SizeSpec[] = [
   { label: '64 MiB', bytes: 64 * MiB, runs: 3 },
-  { label: '1 GiB', bytes: GiB, runs: 2 },
+  { label: '1 GiB', bytes: GiB, runs: 3 },
 ];
 const QUICK_SIZES: readonly SizeSpec[] = [{ label: '64 MiB', bytes: 64 * MiB, runs: 1 }];
 /** --gib: the 1 GiB rows only, one run (when the machine leaves no time for the whole set). */
@@ -310,6 +310,7 @@ async function benchSize(size: SizeSpec, workDir: string): Promise<SizeResult> {
   const source = join(dir, 'source.bin');
   log(`${size.label}: writing the source file`);
   const sha256 = await writeRandomFile(source, size.bytes);
+  await warmPageCache(source, dir);
   const outDir = await subdir(dir, 'downloads');
   const targets = await startTargets(dir);
   try {
@@ -318,7 +319,8 @@ async function benchSize(size: SizeSpec, workDir: string): Promise<SizeResult> {
     for (const target of measured) idleRss[target.id] = await rssBytes(target.server.pid);
     const samples: Sample[] = [];
     for (let run = 1; run <= size.runs; run++) {
-      for (const target of targets) {
+      // Alternate the order, so drift on the machine does not always hit the same targets.
+      for (const target of run % 2 === 1 ? targets : [...targets].reverse()) {
         const sample = await measure(target, source, size, run, outDir, run === 1 ? sha256 : null);
         samples.push(sample);
         log(

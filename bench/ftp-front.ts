@@ -32,7 +32,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { makeTempDir, runBenchmark } from './lib/cleanup.js';
-import { GiB, MiB, sha256File, writeRandomFile } from './lib/files.js';
+import { GiB, MiB, sha256File, warmPageCache, writeRandomFile } from './lib/files.js';
 import { gridlinkHomeDir, LOOPBACK, REPO_ROOT, startGridlink, startVsftpdLocalUser } from './lib/peers.js';
 import { freePort, rssBytes, runCommand, type ServerProcess } from './lib/processes.js';
 import { fixed, markdownTable, median, runInfo, toMB, writeJson } from './lib/report.js';
@@ -53,7 +53,7 @@ interface Settings {
 const FULL: Settings = {
   sizes: [
     { label: '64 MiB', bytes: 64 * MiB, runs: 3 },
-    { label: '1 GiB', bytes: GiB, runs: 2 },
+    { label: '1 GiB', bytes: GiB, runs: 3 },
   ],
   clients: 200,
   clientRuns: 3,
@@ -175,6 +175,7 @@ async function benchTransfers(settings: Settings, targets: readonly Target[], wo
     const source = join(dir, 'source.bin');
     log(`${size.label}: writing the source file`);
     const sha256 = await writeRandomFile(source, size.bytes);
+    await warmPageCache(source, dir);
     const outDir = await subdir(dir, 'downloads');
     for (let run = 1; run <= size.runs; run++) {
       // Alternate the order, so drift on the machine does not always hit the same target.

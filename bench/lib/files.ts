@@ -1,6 +1,7 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
@@ -37,4 +38,37 @@ export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path, { highWaterMark: WRITE_CHUNK_BYTES })) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/**
+ * Copies `source` into `dir` `copies` times and deletes the copies, before
+ * any transfer is timed. On these machines (virtual machines) the page cache
+ * grows slowly into memory the guest has not used lately: the first `dd` of
+ * a 1 GiB file into a fresh file took 1.7 s of system time here, the same
+ * `dd` right after 0.21 s. Without this, whichever target runs first pays
+ * that cost for everyone; a server that has been running a while, as any
+ * real one has, does not pay it at all.
+ */
+export async function warmPageCache(source: string, dir: string, copies = 2): Promise<void> {
+  const chunk = Buffer.allocUnsafe(WRITE_CHUNK_BYTES);
+  const input = await open(source, 'r');
+  try {
+    for (let copy = 0; copy < copies; copy++) {
+      const path = join(dir, `.warm-${copy}`);
+      const output = await open(path, 'w');
+      try {
+        for (let position = 0; ; ) {
+          const { bytesRead } = await input.read(chunk, 0, chunk.length, position);
+          if (bytesRead === 0) break;
+          for (let offset = 0; offset < bytesRead; ) offset += (await output.write(chunk, offset, bytesRead - offset)).bytesWritten;
+          position += bytesRead;
+        }
+      } finally {
+        await output.close();
+      }
+    }
+  } finally {
+    await input.close();
+    for (let copy = 0; copy < copies; copy++) await rm(join(dir, `.warm-${copy}`), { force: true });
+  }
 }

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { createXXHash128, type IHasher } from 'hash-wasm';
+import type { IHasher } from 'hash-wasm';
+import xxhash128 from 'hash-wasm/dist/xxhash128.umd.min.js';
 import { FILE_IO_BYTES } from '../units/buffer-sizes.js';
 import type { DigestName, Digests } from './digests.js';
 
@@ -41,7 +42,7 @@ export class InlineHash {
 
   static async create(names: readonly DigestName[]): Promise<InlineHash> {
     const running: Running[] = [];
-    for (const name of names) running.push(name === 'xxh128' ? wasmHash(await createXXHash128()) : nodeHash(name));
+    for (const name of names) running.push(name === 'xxh128' ? wasmHash(await xxhash128.createXXHash128()) : nodeHash(name));
     return new InlineHash(names, running);
   }
 
