@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { FILE_IO_BYTES } from '../units/buffer-sizes.js';
+import type { WriteBehind } from './write-behind.js';
 
 /**
  * Writes a stream of small chunks (what a socket read gives: 64 KiB or less)
@@ -19,10 +20,13 @@ export class BatchedFileWriter {
   #position: number;
   #written = 0;
   #inflight: Promise<void> | null = null;
+  readonly #behind: WriteBehind | null;
 
-  constructor(handle: FileHandle, position: number, expectedBytes = Number.POSITIVE_INFINITY, bufferBytes = FILE_IO_BYTES) {
+  /** `behind`: flush the file to the disk as it is written (a durable upload). */
+  constructor(handle: FileHandle, position: number, expectedBytes = Number.POSITIVE_INFINITY, behind: WriteBehind | null = null, bufferBytes = FILE_IO_BYTES) {
     this.#handle = handle;
     this.#position = position;
+    this.#behind = behind;
     // No larger than the transfer: a small file needs small buffers.
     const size = Math.max(1, Math.min(bufferBytes, expectedBytes));
     this.#buffers = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
@@ -46,11 +50,12 @@ export class BatchedFileWriter {
     }
   }
 
-  /** Writes what is buffered and waits until every write is done. */
+  /** Writes what is buffered and waits until every write (and a running write-behind flush) is done. */
   async flush(): Promise<void> {
     if (this.#filled > 0) await this.#swap();
     await this.#inflight;
     this.#inflight = null;
+    await this.#behind?.settle();
   }
 
   async #swap(): Promise<void> {
@@ -72,6 +77,7 @@ export class BatchedFileWriter {
       const { bytesWritten } = await this.#handle.write(buffer, done, length - done, position + done);
       done += bytesWritten;
       this.#written += bytesWritten;
+      this.#behind?.wrote(bytesWritten);
     }
   }
 }

@@ -14,3 +14,11 @@ export const CHUNK_BYTES = 64 * 1024;
  * active transfers (files.maxActiveTransfers).
  */
 export const FILE_IO_BYTES = 1024 * 1024;
+
+/**
+ * Write-behind of a durable upload: once this much has been written since
+ * the last flush, the file is flushed to the disk (fdatasync, in the
+ * background) while the next bytes keep arriving, so the fsync before the
+ * commit waits only for the tail instead of the whole file.
+ */
+export const WRITE_BEHIND_BYTES = 16 * 1024 * 1024;

@@ -4,6 +4,7 @@ import { GridlinkError, fromSystemError } from '../../errors/index.js';
 import type { Readable } from 'node:stream';
 import type { Digests } from '../../integrity/digests.js';
 import { InlineHash } from '../../integrity/inline-hash.js';
+import { WriteBehind } from '../../integrity/write-behind.js';
 import { FILE_IO_BYTES } from '../../units/buffer-sizes.js';
 import { formatBytes } from '../../units/bytes.js';
 import type { FileArea } from './file-area.js';
@@ -131,6 +132,8 @@ export class StreamUpload {
   /** XXH3-128 of the partial file, fed with each chunk as it arrives (no second read). */
   readonly #hash: InlineHash;
   readonly #claim: GrowingClaim;
+  /** Flushes the partial file to the disk as it grows, when uploads are durable. */
+  readonly #behind: WriteBehind | null;
   /** Bytes on disk in the partial file. */
   #written: number;
   #broken = false;
@@ -157,6 +160,7 @@ export class StreamUpload {
     this.#claim = fields.claim;
     this.#written = fields.offset;
     this.#deps = deps;
+    this.#behind = deps.durable ? new WriteBehind(fields.handle) : null;
   }
 
   /**
@@ -330,6 +334,11 @@ export class StreamUpload {
     // nothing; not after a failure of ours (the batch would land out of place).
     if (failed.quota === null && failed.write === null && batchBytes > 0) write(batch, batchBytes);
     await writes;
+    try {
+      await this.#behind?.settle();
+    } catch (err) {
+      failed.write ??= fromSystemError(err, printable(this.path));
+    }
     this.#body = null;
     const failure = failed.quota ?? failed.write;
     if (failure !== null) {
@@ -357,6 +366,7 @@ export class StreamUpload {
       if (bytesWritten === 0) throw new GridlinkError('GL_ERR_FILE_IO', `${printable(this.path)}: the disk took no bytes`);
       position += bytesWritten;
       left -= bytesWritten;
+      this.#behind?.wrote(bytesWritten);
       if (left > 0) rest = skipBytes(rest, bytesWritten);
     }
     this.#written = position;

@@ -6,6 +6,7 @@ import type { DigestCache } from '../../integrity/digest-cache.js';
 import { describeDigest, verifyDigests, type DigestName, type Digests } from '../../integrity/digests.js';
 import { BatchedFileWriter } from '../../integrity/file-writer.js';
 import { InlineHash } from '../../integrity/inline-hash.js';
+import { WriteBehind } from '../../integrity/write-behind.js';
 import { syncFile } from '../../integrity/file-streams.js';
 import type { FileArea } from './file-area.js';
 import { holderOf, type PathLocks } from './path-locks.js';
@@ -146,7 +147,7 @@ export class Upload {
     this.#body = body;
     this.#lastActivity = Date.now();
     const handle = await open(this.#partialPath, 'r+');
-    const out = new BatchedFileWriter(handle, start, size);
+    const out = new BatchedFileWriter(handle, start, size, this.#deps.durable ? new WriteBehind(handle) : null);
     let failure: unknown = null;
     let arrived = 0;
     try {
