@@ -1,4 +1,4 @@
-import type { KV, KvOptions } from '@nats-io/kv';
+import type { KV, KvOptions, KvWatchEntry } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import type { ClusterLink } from './cluster-link.js';
 
@@ -25,3 +25,40 @@ export async function openBucket(link: ClusterLink, name: string, options: Parti
 /** Stream names and subjects need tokens without dots; keys of any text are hex-encoded. */
 export const keyOf = (text: string): string => Buffer.from(text, 'utf8').toString('hex');
 export const textOf = (key: string): string => Buffer.from(key, 'hex').toString('utf8');
+
+/** A watch that stopped (NATS lost, its server restarted) starts again after this long. */
+const WATCH_RETRY_MS = 1_000;
+
+/**
+ * Follows every change to `kv` after `revision`, until the returned function
+ * is called: each entry goes to `onEntry` once, in order. A watch that ends
+ * or fails is started again after a second from the last revision seen, so
+ * no change is skipped and none is seen twice; `onFailure` hears why.
+ */
+export function followBucket(kv: KV, revision: number, onEntry: (entry: KvWatchEntry) => void, onFailure: (err: unknown) => void): () => void {
+  let seen = revision;
+  let stopped = false;
+  let stopWatch: (() => void) | null = null;
+  void (async () => {
+    while (!stopped) {
+      try {
+        const watch = await kv.watch({ resumeFromRevision: seen + 1 });
+        stopWatch = () => watch.stop();
+        if (stopped) watch.stop();
+        for await (const entry of watch) {
+          seen = Math.max(seen, entry.revision);
+          onEntry(entry);
+        }
+      } catch (err) {
+        if (stopped) return;
+        onFailure(err);
+      }
+      if (stopped) return;
+      await new Promise((resolve) => setTimeout(resolve, WATCH_RETRY_MS));
+    }
+  })();
+  return () => {
+    stopped = true;
+    stopWatch?.();
+  };
+}

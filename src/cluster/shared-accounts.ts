@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { isRole } from '../accounts/roles.js';
 import { checkUserName, type UserRecord, type UserStore } from '../accounts/user-store.js';
 import type { ClusterLink } from './cluster-link.js';
-import { keyOf, openBucket, textOf } from './kv-buckets.js';
+import { followBucket, keyOf, openBucket, textOf } from './kv-buckets.js';
 
 /** The bucket of accounts (docs/cluster.md, "Accounts"). */
 export const ACCOUNTS_BUCKET = 'gridlink_accounts';
@@ -69,7 +69,7 @@ export class SharedAccounts {
   #shared = 0;
   #refused = 0;
   #closed = false;
-  #stopWatch: (() => void) | null = null;
+  #stopFollowing: (() => void) | null = null;
   #retry: NodeJS.Timeout | null = null;
   #flushing = false;
 
@@ -86,7 +86,9 @@ export class SharedAccounts {
     const shared = new SharedAccounts(link, kv, users, options.logger);
     await shared.#sync();
     users.onChange((name) => shared.#changed(name));
-    void shared.#watch();
+    shared.#stopFollowing = followBucket(kv, shared.#revision, (entry) => shared.#apply(entry), (err) =>
+      options.logger.warn({ event: 'cluster.accounts_watch_failed', err }, 'the accounts watch stopped; starting again'),
+    );
     shared.#retry = setInterval(() => void shared.#flush(), RETRY_MS).unref();
     link.onState((state) => {
       if (state === 'connected') void shared.#flush();
@@ -111,7 +113,7 @@ export class SharedAccounts {
   close(): void {
     this.#closed = true;
     this.#users.onChange(null);
-    this.#stopWatch?.();
+    this.#stopFollowing?.();
     if (this.#retry !== null) clearInterval(this.#retry);
     if (this.#waiting.size > 0) this.#logger.warn({ event: 'cluster.accounts_unshared', users: [...this.#waiting.keys()].slice(0, 20) }, 'account changes not shared before the stop: this node shares them at its next start');
   }
@@ -147,23 +149,6 @@ export class SharedAccounts {
     }
   }
 
-  async #watch(): Promise<void> {
-    while (!this.#closed) {
-      try {
-        const watch = await this.#kv.watch({ resumeFromRevision: this.#revision + 1 });
-        this.#stopWatch = () => watch.stop();
-        for await (const entry of watch) {
-          this.#revision = Math.max(this.#revision, entry.revision);
-          this.#apply(entry);
-        }
-      } catch (err) {
-        if (this.#closed) return;
-        this.#logger.warn({ event: 'cluster.accounts_watch_failed', err }, 'the accounts watch stopped; starting again');
-      }
-      if (this.#closed) return;
-      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
-    }
-  }
 
   #apply(entry: KvEntry | KvWatchEntry): void {
     let name: string;

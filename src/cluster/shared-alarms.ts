@@ -4,7 +4,7 @@ import { ALARM_KINDS, type Alarm } from '../protocol/scada.js';
 import type { ClusterAlarms } from '../scada/scada-cluster.js';
 import type { ClusterLink } from './cluster-link.js';
 import { isRace } from './cluster-leases.js';
-import { openBucket } from './kv-buckets.js';
+import { followBucket, openBucket } from './kv-buckets.js';
 
 /** The bucket of alarms (docs/cluster.md, "Alarms"). */
 export const ALARMS_BUCKET = 'gridlink_alarms';
@@ -43,7 +43,7 @@ export class SharedAlarms implements ClusterAlarms {
   #flushing = false;
   #revision = 0;
   #apply: ((alarm: Row) => void) | null = null;
-  #stopWatch: (() => void) | null = null;
+  #stopFollowing: (() => void) | null = null;
   #retry: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -68,7 +68,9 @@ export class SharedAlarms implements ClusterAlarms {
       const entry = await this.#kv.get(key);
       if (entry !== null) this.#deliver(entry);
     }
-    void this.#watch();
+    this.#stopFollowing = followBucket(this.#kv, this.#revision, (entry) => this.#deliver(entry), (err) =>
+      this.#logger.warn({ event: 'cluster.alarms_watch_failed', err }, 'the alarms watch stopped; starting again'),
+    );
     this.#retry = setInterval(() => void this.#flush(), RETRY_MS).unref();
     this.#link.onState((state) => {
       if (state === 'connected') void this.#flush();
@@ -114,7 +116,7 @@ export class SharedAlarms implements ClusterAlarms {
 
   close(): void {
     this.#closed = true;
-    this.#stopWatch?.();
+    this.#stopFollowing?.();
     if (this.#retry !== null) clearInterval(this.#retry);
   }
 
@@ -174,23 +176,6 @@ export class SharedAlarms implements ClusterAlarms {
     throw new Error(`alarm ${row.id}: too many writers at once`);
   }
 
-  async #watch(): Promise<void> {
-    while (!this.#closed) {
-      try {
-        const watch = await this.#kv.watch({ resumeFromRevision: this.#revision + 1 });
-        this.#stopWatch = () => watch.stop();
-        for await (const entry of watch) {
-          this.#revision = Math.max(this.#revision, entry.revision);
-          this.#deliver(entry);
-        }
-      } catch (err) {
-        if (this.#closed) return;
-        this.#logger.warn({ event: 'cluster.alarms_watch_failed', err }, 'the alarms watch stopped; starting again');
-      }
-      if (this.#closed) return;
-      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
-    }
-  }
 
   #deliver(entry: KvEntry | KvWatchEntry): void {
     if (entry.key === IDS_KEY || entry.operation !== 'PUT') return;
