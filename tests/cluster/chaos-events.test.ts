@@ -1,25 +1,16 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminClient } from '../../src/admin/admin-client.js';
 import { GridlinkClient } from '../../src/client/index.js';
-import { scadaSchema } from '../../src/config/scada-schema.js';
-import { createLogger } from '../../src/log/logger.js';
 import type { ClusterStatus } from '../../src/protocol/server-status.js';
 import type { PointEvent } from '../../src/protocol/scada.js';
-import { SubstationSimulator } from '../../src/scada/simulator/substation-simulator.js';
-import { simulatorDevices } from '../../src/scada/simulator/simulator-devices.js';
-import { startClusterNodes, type ClusterNodeProcess, type ClusterNodes } from '../helpers/cluster-nodes.js';
+import type { SubstationSimulator } from '../../src/scada/simulator/substation-simulator.js';
+import type { ClusterNodeProcess, ClusterNodes } from '../helpers/cluster-nodes.js';
+import { addAccounts, agreedOwner, startSimulatorCluster } from '../helpers/simulator-cluster.js';
 import { startNatsCluster, type NatsSystem } from '../helpers/nats-server.js';
 import { until } from '../helpers/until.js';
 
 const POLL_MS = 200;
 
 const clusterOf = async (node: ClusterNodeProcess): Promise<ClusterStatus> => (await node.status())['cluster'] as ClusterStatus;
-
-async function ownerSeenBy(node: ClusterNodeProcess): Promise<string | null> {
-  const status = await node.status();
-  return (status['scada'] as { owners?: Record<string, string | null> } | null)?.owners?.['sub1'] ?? null;
-}
 
 /** What identifies an event on every node (its sequence number is each node's own). */
 const keyOf = (e: PointEvent): string => `${e.point}|${e.serverTime}|${e.sourceTime}|${e.kind}|${e.value}|${e.quality}`;
@@ -48,16 +39,8 @@ describe('events while a NATS server dies (3 routed nats-servers, 3 gridlink pro
 
   beforeAll(async () => {
     nats = await startNatsCluster(3);
-    simulator = new SubstationSimulator({ host: '127.0.0.1', port: 0, units: 1, feeders: 4, noise: true, breakerTravelMs: 50, updateMs: 100, logger: createLogger('silent') });
-    const address = await simulator.start();
-    const sim = scadaSchema.parse({ simulator: { feeders: 4, pollMs: POLL_MS } }).simulator;
-    cluster = await startClusterNodes({ nats: nats.urls, names: ['a', 'b', 'c'], config: { scada: { enabled: true, simulator: { enabled: false, port: 0 }, devices: simulatorDevices(sim, '127.0.0.1', address.port) } } });
-    const admin = await AdminClient.connect(join(cluster.nodes[0]!.dataDir, 'admin.sock'));
-    try {
-      await admin.addUser('vic', 'vic-password-1', { role: 'viewer' });
-    } finally {
-      await admin.close();
-    }
+    ({ simulator, cluster } = await startSimulatorCluster({ nats: nats.urls, simulator: { feeders: 4, noise: true, breakerTravelMs: 50, updateMs: 100 }, pollMs: POLL_MS }));
+    await addAccounts(cluster.nodes[0]!, [{ name: 'vic', password: 'vic-password-1', role: 'viewer' }]);
   }, 90_000);
 
   afterAll(async () => {
@@ -67,10 +50,7 @@ describe('events while a NATS server dies (3 routed nats-servers, 3 gridlink pro
   });
 
   it('SIGKILL of the NATS server the owner uses: every event of the window is in every node\'s history exactly once', async () => {
-    const owner = await until(async () => {
-      const seen = await Promise.all(cluster.nodes.map(ownerSeenBy));
-      return seen[0] !== null && seen.every((s) => s === seen[0]) ? seen[0] : undefined;
-    }, 20_000, 'every node to agree on the owner');
+    const owner = await agreedOwner(cluster.nodes, 20_000);
     const ownerNode = cluster.nodes.find((n) => n.name === owner)!;
     // The account reached every node before anyone reads through it.
     for (const node of cluster.nodes) await until(() => eventsOn(node, Date.now() - 1_000, Date.now()).catch(() => undefined), 15_000, `vic on ${node.name}`);

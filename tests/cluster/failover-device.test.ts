@@ -1,13 +1,9 @@
-import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminClient } from '../../src/admin/admin-client.js';
 import { GridlinkClient } from '../../src/client/index.js';
-import { scadaSchema } from '../../src/config/scada-schema.js';
-import { createLogger } from '../../src/log/logger.js';
-import { SubstationSimulator } from '../../src/scada/simulator/substation-simulator.js';
-import { simulatorDevices } from '../../src/scada/simulator/simulator-devices.js';
-import { startClusterNodes, type ClusterNodeProcess, type ClusterNodes } from '../helpers/cluster-nodes.js';
+import type { SubstationSimulator } from '../../src/scada/simulator/substation-simulator.js';
+import type { ClusterNodeProcess, ClusterNodes } from '../helpers/cluster-nodes.js';
+import { addAccounts, agreedOwner, ownerSeenBy, startSimulatorCluster } from '../helpers/simulator-cluster.js';
 import { startNats, type NatsSystem } from '../helpers/nats-server.js';
 import { until } from '../helpers/until.js';
 
@@ -16,13 +12,6 @@ const DEVICE = 'sub1';
 const BREAKER = 'sub1.f1.breaker';
 // Feeder 2: its breaker stays closed (the first test operates feeder 1's), so its current keeps moving.
 const CURRENT = 'sub1.f2.current';
-
-/** The node that acquires the device, as `admin status` of `node` says (null while none does). */
-async function ownerSeenBy(node: ClusterNodeProcess): Promise<string | null> {
-  const status = await node.status();
-  const owners = (status['scada'] as { owners?: Record<string, string | null> } | null)?.owners;
-  return owners?.[DEVICE] ?? null;
-}
 
 async function login(node: ClusterNodeProcess): Promise<GridlinkClient> {
   const client = await GridlinkClient.connect({ host: '127.0.0.1', port: node.addresses.native });
@@ -42,21 +31,14 @@ describe('device ownership and failover (3 gridlink processes, a real nats-serve
 
   beforeAll(async () => {
     nats = await startNats();
-    simulator = new SubstationSimulator({ host: '127.0.0.1', port: 0, units: 1, feeders: 2, noise: true, breakerTravelMs: 100, updateMs: 200, logger: createLogger('silent') });
-    const address = await simulator.start();
-    const sim = scadaSchema.parse({ simulator: { feeders: 2, pollMs: POLL_MS } }).simulator;
-    const devices = simulatorDevices(sim, '127.0.0.1', address.port);
-    cluster = await startClusterNodes({
+    ({ simulator, cluster } = await startSimulatorCluster({
       nats: nats.urls,
-      names: ['a', 'b', 'c'],
-      config: { scada: { enabled: true, simulator: { enabled: false, port: 0 }, devices, selectTimeoutMs: 10_000 }, http: { enabled: true, port: 0 } },
-    });
-    const admin = await AdminClient.connect(join(cluster.nodes[0]!.dataDir, 'admin.sock'));
-    try {
-      await admin.addUser('olga', 'olga-password-1', { role: 'operator' });
-    } finally {
-      await admin.close();
-    }
+      simulator: { feeders: 2, noise: true, breakerTravelMs: 100, updateMs: 200 },
+      pollMs: POLL_MS,
+      scada: { selectTimeoutMs: 10_000 },
+      config: { http: { enabled: true, port: 0 } },
+    }));
+    await addAccounts(cluster.nodes[0]!, [{ name: 'olga', password: 'olga-password-1', role: 'operator' }]);
   }, 90_000);
 
   afterAll(async () => {
@@ -66,10 +48,7 @@ describe('device ownership and failover (3 gridlink processes, a real nats-serve
   });
 
   it('one owner for the device, known to every node; a command from a node that does not own it is executed by the owner', async () => {
-    const owner = await until(async () => {
-      const seen = await Promise.all(cluster.nodes.map(ownerSeenBy));
-      return seen[0] !== null && seen.every((s) => s === seen[0]) ? seen[0] : undefined;
-    }, 15_000, 'every node to agree on the owner');
+    const owner = await agreedOwner(cluster.nodes, 15_000, DEVICE);
     expect(['a', 'b', 'c']).toContain(owner);
     // Exactly one node polls it.
     const polling = await Promise.all(
@@ -116,13 +95,13 @@ describe('device ownership and failover (3 gridlink processes, a real nats-serve
   }, 60_000);
 
   it('SIGKILL of the owner: another node owns the device within 3 poll periods, the points keep updating on the survivors without a device-loss alarm; the killed node rejoins', async () => {
-    const owner = (await ownerSeenBy(cluster.nodes[0]!))!;
+    const owner = (await ownerSeenBy(cluster.nodes[0]!, DEVICE))!;
     const victim = cluster.nodes.find((n) => n.name === owner)!;
     const survivors = cluster.nodes.filter((n) => n !== victim);
     const killedAt = Date.now();
     await victim.stop('SIGKILL');
     const successor = await until(async () => {
-      const seen = await ownerSeenBy(survivors[0]!);
+      const seen = await ownerSeenBy(survivors[0]!, DEVICE);
       return seen !== null && seen !== owner ? seen : undefined;
     }, 10_000, 'a new owner');
     const tookMs = Date.now() - killedAt;
@@ -151,7 +130,7 @@ describe('device ownership and failover (3 gridlink processes, a real nats-serve
     await until(async () => {
       const status = await victim.status();
       const nodes = (status['cluster'] as { nodes?: unknown[] } | null)?.nodes ?? [];
-      return nodes.length === 3 && (await ownerSeenBy(victim)) === successor;
+      return nodes.length === 3 && (await ownerSeenBy(victim, DEVICE)) === successor;
     }, 20_000, 'the killed node to rejoin and see the new owner');
     const client = await login(victim);
     try {

@@ -1,22 +1,13 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminClient } from '../../src/admin/admin-client.js';
 import { GridlinkClient } from '../../src/client/index.js';
-import { scadaSchema } from '../../src/config/scada-schema.js';
-import { createLogger } from '../../src/log/logger.js';
 import type { PointEvent } from '../../src/protocol/scada.js';
-import { SubstationSimulator } from '../../src/scada/simulator/substation-simulator.js';
-import { simulatorDevices } from '../../src/scada/simulator/simulator-devices.js';
-import { startClusterNodes, type ClusterNodeProcess, type ClusterNodes } from '../helpers/cluster-nodes.js';
+import type { SubstationSimulator } from '../../src/scada/simulator/substation-simulator.js';
+import type { ClusterNodeProcess, ClusterNodes } from '../helpers/cluster-nodes.js';
+import { addAccounts, agreedOwner, startSimulatorCluster } from '../helpers/simulator-cluster.js';
 import { startNats, type NatsSystem } from '../helpers/nats-server.js';
 import { until } from '../helpers/until.js';
 
 const POLL_MS = 300;
-
-async function ownerSeenBy(node: ClusterNodeProcess): Promise<string | null> {
-  const status = await node.status();
-  return (status['scada'] as { owners?: Record<string, string | null> } | null)?.owners?.['sub1'] ?? null;
-}
 
 /** What identifies an event on every node (its sequence number is each node's own). */
 const keyOf = (e: PointEvent): string => `${e.point}|${e.serverTime}|${e.sourceTime}|${e.kind}|${e.value}|${e.quality}`;
@@ -45,16 +36,8 @@ describe('history across 3 gridlink processes (a real nats-server, one Modbus de
 
   beforeAll(async () => {
     nats = await startNats();
-    simulator = new SubstationSimulator({ host: '127.0.0.1', port: 0, units: 1, feeders: 2, noise: true, breakerTravelMs: 50, updateMs: 150, logger: createLogger('silent') });
-    const address = await simulator.start();
-    const sim = scadaSchema.parse({ simulator: { feeders: 2, pollMs: POLL_MS } }).simulator;
-    cluster = await startClusterNodes({ nats: nats.urls, names: ['a', 'b', 'c'], config: { scada: { enabled: true, simulator: { enabled: false, port: 0 }, devices: simulatorDevices(sim, '127.0.0.1', address.port) } } });
-    const admin = await AdminClient.connect(join(cluster.nodes[2]!.dataDir, 'admin.sock'));
-    try {
-      await admin.addUser('olga', 'olga-password-1', { role: 'viewer' });
-    } finally {
-      await admin.close();
-    }
+    ({ simulator, cluster } = await startSimulatorCluster({ nats: nats.urls, simulator: { feeders: 2, noise: true, breakerTravelMs: 50, updateMs: 150 }, pollMs: POLL_MS }));
+    await addAccounts(cluster.nodes[2]!, [{ name: 'olga', password: 'olga-password-1', role: 'viewer' }]);
   }, 90_000);
 
   afterAll(async () => {
@@ -64,10 +47,7 @@ describe('history across 3 gridlink processes (a real nats-server, one Modbus de
   });
 
   it('every event published while all nodes were up is in each node\'s history exactly once; a node down meanwhile stores the events it missed once it is back', async () => {
-    const owner = await until(async () => {
-      const seen = await Promise.all(cluster.nodes.map(ownerSeenBy));
-      return seen[0] !== null && seen.every((s) => s === seen[0]) ? seen[0] : undefined;
-    }, 15_000, 'every node to agree on the owner');
+    const owner = await agreedOwner(cluster.nodes, 15_000);
     const ownerNode = cluster.nodes.find((n) => n.name === owner)!;
     await until(async () => (await eventsOn(ownerNode, Date.now() - 2_000, Date.now())).length > 0, 10_000, 'events on the owner');
 

@@ -1,23 +1,14 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminClient } from '../../src/admin/admin-client.js';
 import { GridlinkClient } from '../../src/client/index.js';
-import { scadaSchema } from '../../src/config/scada-schema.js';
-import { createLogger } from '../../src/log/logger.js';
 import type { Alarm } from '../../src/protocol/scada.js';
-import { SubstationSimulator } from '../../src/scada/simulator/substation-simulator.js';
-import { simulatorDevices } from '../../src/scada/simulator/simulator-devices.js';
-import { startClusterNodes, type ClusterNodeProcess, type ClusterNodes } from '../helpers/cluster-nodes.js';
+import type { SubstationSimulator } from '../../src/scada/simulator/substation-simulator.js';
+import type { ClusterNodes } from '../helpers/cluster-nodes.js';
+import { addAccounts, agreedOwner, newSimulator, startSimulatorCluster } from '../helpers/simulator-cluster.js';
 import { startNats, type NatsSystem } from '../helpers/nats-server.js';
 import { until } from '../helpers/until.js';
 
 const POLL_MS = 300;
 const SOURCE = 'device:sub1';
-
-async function ownerSeenBy(node: ClusterNodeProcess): Promise<string | null> {
-  const status = await node.status();
-  return (status['scada'] as { owners?: Record<string, string | null> } | null)?.owners?.['sub1'] ?? null;
-}
 
 /**
  * Alarms across the nodes: the device's owner raises a device-loss alarm
@@ -31,22 +22,17 @@ describe('alarms and selections across 3 gridlink processes (a real nats-server,
   let port: number;
   let cluster: ClusterNodes;
   const clients = new Map<string, GridlinkClient>();
-  const logger = createLogger('silent');
-  const newSimulator = (p: number): SubstationSimulator => new SubstationSimulator({ host: '127.0.0.1', port: p, units: 1, feeders: 1, noise: false, breakerTravelMs: 50, updateMs: 200, logger });
+  const settings = { feeders: 1, noise: false, breakerTravelMs: 50, updateMs: 200 };
 
   beforeAll(async () => {
     nats = await startNats();
-    simulator = newSimulator(0);
-    port = (await simulator.start()).port;
-    const sim = scadaSchema.parse({ simulator: { feeders: 1, pollMs: POLL_MS } }).simulator;
-    const devices = simulatorDevices(sim, '127.0.0.1', port).map((d) => ({ ...d, timeoutMs: 200, backoffMaxMs: 600 }));
-    cluster = await startClusterNodes({ nats: nats.urls, names: ['a', 'b', 'c'], config: { scada: { enabled: true, simulator: { enabled: false, port: 0 }, devices } } });
-    const admin = await AdminClient.connect(join(cluster.nodes[1]!.dataDir, 'admin.sock'));
-    try {
-      await admin.addUser('olga', 'olga-password-1', { role: 'operator' });
-    } finally {
-      await admin.close();
-    }
+    ({ simulator, port, cluster } = await startSimulatorCluster({
+      nats: nats.urls,
+      simulator: settings,
+      pollMs: POLL_MS,
+      device: (d) => ({ ...d, timeoutMs: 200, backoffMaxMs: 600 }),
+    }));
+    await addAccounts(cluster.nodes[1]!, [{ name: 'olga', password: 'olga-password-1', role: 'operator' }]);
     for (const node of cluster.nodes) {
       await until(async () => {
         try {
@@ -69,10 +55,7 @@ describe('alarms and selections across 3 gridlink processes (a real nats-server,
   });
 
   it('a device-loss alarm raised by the owner is listed on every node under one id; acknowledged on another node, it is acknowledged on the owner; cleared everywhere when the device is back', async () => {
-    const owner = await until(async () => {
-      const seen = await Promise.all(cluster.nodes.map(ownerSeenBy));
-      return seen[0] !== null && seen.every((s) => s === seen[0]) ? seen[0] : undefined;
-    }, 15_000, 'every node to agree on the owner');
+    const owner = await agreedOwner(cluster.nodes, 15_000);
     const ownerClient = clients.get(owner)!;
     const others = cluster.nodes.map((n) => n.name).filter((n) => n !== owner);
     await until(async () => (await ownerClient.points('sub1.f1.breaker'))[0]?.quality === 'good', 10_000, 'first poll');
@@ -100,7 +83,7 @@ describe('alarms and selections across 3 gridlink processes (a real nats-server,
     // Acknowledged twice (on the owner now): still one alarm, nothing changes.
     expect((await ownerClient.acknowledge(raised.id)).ackedBy).toBe('olga');
 
-    simulator = newSimulator(port);
+    simulator = newSimulator(port, settings);
     await simulator.start();
     // Back: cleared on the owner; cleared and acknowledged, it leaves every node's list.
     for (const node of cluster.nodes) {

@@ -2,12 +2,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import { GridlinkClient } from '../../src/client/index.js';
-import { scadaSchema } from '../../src/config/scada-schema.js';
 import { GridlinkError } from '../../src/errors/index.js';
-import { createLogger } from '../../src/log/logger.js';
-import { SubstationSimulator } from '../../src/scada/simulator/substation-simulator.js';
-import { simulatorDevices } from '../../src/scada/simulator/simulator-devices.js';
-import { startClusterNodes, type ClusterNodes } from '../helpers/cluster-nodes.js';
+import type { SubstationSimulator } from '../../src/scada/simulator/substation-simulator.js';
+import type { ClusterNodes } from '../helpers/cluster-nodes.js';
+import { addAccounts, startSimulatorCluster } from '../helpers/simulator-cluster.js';
 import { startNats, type NatsSystem } from '../helpers/nats-server.js';
 import { until } from '../helpers/until.js';
 
@@ -29,24 +27,18 @@ describe('100 operators on 3 gridlink processes select one breaker (a real nats-
 
   beforeAll(async () => {
     nats = await startNats();
-    simulator = new SubstationSimulator({ host: '127.0.0.1', port: 0, units: 1, feeders: 1, noise: false, breakerTravelMs: 100, updateMs: 1_000, logger: createLogger('silent') });
-    const address = await simulator.start();
-    const devices = simulatorDevices(scadaSchema.parse({ simulator: { feeders: 1, pollMs: 1_000 } }).simulator, '127.0.0.1', address.port);
-    cluster = await startClusterNodes({
+    ({ simulator, cluster } = await startSimulatorCluster({
       nats: nats.urls,
-      names: ['a', 'b', 'c'],
+      simulator: { feeders: 1, noise: false, breakerTravelMs: 100, updateMs: 1_000 },
+      pollMs: 1_000,
+      scada: { selectTimeoutMs: 30_000 },
       // 100 connections from one address: lift the per-address cap meant for strangers.
-      config: {
-        scada: { enabled: true, simulator: { enabled: false, port: 0 }, devices, selectTimeoutMs: 30_000 },
-        native: { port: 0, maxConnectionsPerAddress: 1_000 },
-      },
-    });
-    const admin = await AdminClient.connect(join(cluster.nodes[0]!.dataDir, 'admin.sock'));
-    try {
-      for (let i = 0; i < OPERATORS; i++) await admin.addUser(`op${i}`, password(i), { role: 'operator' });
-    } finally {
-      await admin.close();
-    }
+      config: { native: { port: 0, maxConnectionsPerAddress: 1_000 } },
+    }));
+    await addAccounts(
+      cluster.nodes[0]!,
+      Array.from({ length: OPERATORS }, (_, i) => ({ name: `op${i}`, password: password(i), role: 'operator' as const })),
+    );
     // Every account reached every node (asked of each node's admin socket, not by
     // logging in early: failed logins would throttle the address), and the breaker reads on each.
     for (const node of cluster.nodes) {
