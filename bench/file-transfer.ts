@@ -34,13 +34,12 @@
  * --gib: 1 GiB only, one run each.
  */
 import { cpus, loadavg } from 'node:os';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { GridlinkClient } from '../dist/client/index.js';
 import { makeTempDir, runBenchmark } from './lib/cleanup.js';
-import { GiB, MiB, sha256File, warmPageCache, writeRandomFile } from './lib/files.js';
+import { GiB, MiB, expectSize, sha256File, timedTransfer, warmPageCache, writeRandomFile } from './lib/files.js';
 import { nodePipeGet, nodePipePut, startNodePipe } from './lib/node-pipe.js';
 import { LOOPBACK, REPO_ROOT, startGridlink, startPyftpdlib, startVsftpd, type FtpServer } from './lib/peers.js';
 import { peakRssBytes, rssBytes, runCommand, type ServerProcess } from './lib/processes.js';
@@ -252,22 +251,6 @@ async function subdir(parent: string, name: string): Promise<string> {
 // ---------------------------------------------------------------------------
 // Measuring
 
-/**
- * Flushes dirty pages first: an upload that was not fsync'ed leaves its data
- * to the kernel's writeback, which would otherwise slow whichever transfer
- * runs next and charge one server's cost to another.
- */
-async function timed(action: () => Promise<void>): Promise<number> {
-  await runCommand('sync', []);
-  const start = performance.now();
-  await action();
-  return (performance.now() - start) / 1000;
-}
-
-async function expectSize(path: string, bytes: number, what: string): Promise<void> {
-  const actual = (await stat(path)).size;
-  if (actual !== bytes) throw new Error(`${what}: ${path} has ${actual} bytes, expected ${bytes}`);
-}
 
 /**
  * One put and one get of the source file through `target`, each checked so a
@@ -280,9 +263,9 @@ async function measure(target: Target, source: string, size: SizeSpec, run: numb
   const local = join(outDir, `${target.id}-${remote}`);
   const label = TARGET_LABELS[target.id];
 
-  const putSeconds = await timed(() => target.put(source, remote));
+  const putSeconds = await timedTransfer(() => target.put(source, remote));
   await expectSize(stored, size.bytes, `${label} put`);
-  const getSeconds = await timed(() => target.get(remote, local));
+  const getSeconds = await timedTransfer(() => target.get(remote, local));
   await expectSize(local, size.bytes, `${label} get`);
   if (sha256 !== null && (await sha256File(local)) !== sha256) throw new Error(`${label} get: ${local} does not match the source's SHA-256`);
 

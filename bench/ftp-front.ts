@@ -25,14 +25,13 @@
  *
  * --quick: 64 MiB only, 50 clients, 200 idle sessions, one run each.
  */
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { makeTempDir, runBenchmark } from './lib/cleanup.js';
-import { GiB, MiB, sha256File, warmPageCache, writeRandomFile } from './lib/files.js';
+import { GiB, MiB, expectSize, sha256File, timedTransfer, warmPageCache, writeRandomFile } from './lib/files.js';
 import { gridlinkHomeDir, LOOPBACK, REPO_ROOT, startGridlink, startVsftpdLocalUser } from './lib/peers.js';
 import { freePort, rssBytes, runCommand, type ServerProcess } from './lib/processes.js';
 import { fixed, markdownTable, median, runInfo, toMB, writeJson } from './lib/report.js';
@@ -141,26 +140,14 @@ interface TransferSample {
   readonly getSeconds: number;
 }
 
-/** Flushes dirty pages first, so one server's writeback is never charged to the next transfer. */
-async function timed(action: () => Promise<unknown>): Promise<number> {
-  await runCommand('sync', []);
-  const start = performance.now();
-  await action();
-  return (performance.now() - start) / 1000;
-}
-
-async function expectSize(path: string, bytes: number, what: string): Promise<void> {
-  const actual = (await stat(path)).size;
-  if (actual !== bytes) throw new Error(`${what}: ${path} has ${actual} bytes, expected ${bytes}`);
-}
 
 async function measureTransfer(target: Target, source: string, size: SizeSpec, run: number, outDir: string, sha256: string | null): Promise<TransferSample> {
   const name = `big-${size.bytes}-run${run}.bin`;
   const local = join(outDir, `${target.id}-${name}`);
   const label = TARGET_LABELS[target.id];
-  const putSeconds = await timed(() => curl(target, ['-T', source, target.baseUrl + name]));
+  const putSeconds = await timedTransfer(() => curl(target, ['-T', source, target.baseUrl + name]));
   await expectSize(target.storedPath(name), size.bytes, `${label} put`);
-  const getSeconds = await timed(() => curl(target, ['-o', local, target.baseUrl + name]));
+  const getSeconds = await timedTransfer(() => curl(target, ['-o', local, target.baseUrl + name]));
   await expectSize(local, size.bytes, `${label} get`);
   if (sha256 !== null && (await sha256File(local)) !== sha256) throw new Error(`${label}: ${local} does not match the source's SHA-256`);
   await rm(target.storedPath(name), { force: true });
@@ -221,7 +208,7 @@ async function benchClients(settings: Settings, targets: readonly Target[], work
     for (const target of order) {
       const outDir = await subdir(workDir, `clients-out-${target.id}`);
       // All clients at once; the batch's wall time, from the first start to the last end.
-      const seconds = await timed(async () => {
+      const seconds = await timedTransfer(async () => {
         const settled = await Promise.allSettled(names.map((name) => oneClient(target, join(sourceDir, name), join(outDir, name), target.baseUrl + name)));
         const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
         if (failed.length > 0) throw new Error(`${TARGET_LABELS[target.id]}: ${failed.length} of ${count} clients failed; first: ${String(failed[0]!.reason)}`);

@@ -1,7 +1,9 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { runCommand } from './processes.js';
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
@@ -71,4 +73,23 @@ export async function warmPageCache(source: string, dir: string, copies = 2): Pr
     await input.close();
     for (let copy = 0; copy < copies; copy++) await rm(join(dir, `.warm-${copy}`), { force: true });
   }
+}
+
+/**
+ * Seconds `action` takes, after flushing dirty pages first: an upload that
+ * was not fsync'ed leaves its data to the kernel's writeback, which would
+ * otherwise slow whichever transfer runs next and charge one server's cost
+ * to another.
+ */
+export async function timedTransfer(action: () => Promise<unknown>): Promise<number> {
+  await runCommand('sync', []);
+  const start = performance.now();
+  await action();
+  return (performance.now() - start) / 1000;
+}
+
+/** Fails unless `path` holds `bytes` bytes (a broken peer must not look fast). */
+export async function expectSize(path: string, bytes: number, what: string): Promise<void> {
+  const actual = (await stat(path)).size;
+  if (actual !== bytes) throw new Error(`${what}: ${path} has ${actual} bytes, expected ${bytes}`);
 }
