@@ -145,7 +145,7 @@ describe('IEC 104 station under hostile input (gridlink serve)', () => {
     });
   }
 
-  it('1,000 garbage connections: each closed, the master still served, RSS within 16 MiB of where it was', async () => {
+  it('1,000 garbage connections: each closed, the master still served, RSS within 8 MiB of where it was', async () => {
     const garbage = async (): Promise<void> => {
       const socket = await open(port);
       const closed = closedByServer(socket, 10_000);
@@ -159,13 +159,17 @@ describe('IEC 104 station under hostile input (gridlink serve)', () => {
     };
     const closedLines = (): number => server.logs.filter((l) => l['event'] === 'iec104.closed').length;
     const closedBefore = closedLines();
-    await wave(100); // warm up: code paths compiled, buffers pooled
+    // Warm up with as many: code paths compiled, and the heap grown to what
+    // 1,000 connections need (about 15 MiB at the first wave). The second
+    // wave then shows what the connections leave behind: a few KiB each
+    // would already pass the bound (measured: 2-3 MiB).
+    await wave(1_000);
     const before = await server.rss();
     await wave(1_000);
-    await until(() => closedLines() >= closedBefore + 1_100, 10_000, 'every garbage connection logged closed');
+    await until(() => closedLines() >= closedBefore + 2_000, 10_000, 'every garbage connection logged closed');
     const after = await server.rss();
     if (process.env['IEC104_PRINT_RSS'] !== undefined) console.log(`RSS before ${before}, after ${after}, peak ${await server.peakRss()}`);
-    expect(after - before).toBeLessThan(16 * 1024 * 1024);
+    expect(after - before).toBeLessThan(8 * 1024 * 1024);
     await stillServed(master);
     const gi = await master.interrogate();
     expect(gi.done.objects).toBe(24);
