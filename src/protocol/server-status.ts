@@ -33,9 +33,11 @@ export interface ServerStatus {
   readonly bus: BusMetrics;
   /** The data plane: devices (online), points, readings and events so far, active alarms; null when off. */
   readonly scada: ScadaMetrics | null;
-  /** The IEC 104 controlled station: masters connected (started), accepted and refused connections, ASDUs queued now, events dropped from full queues; null when off. */
+  /** How late the shared event loop ran over the last minute, ms (src/server/event-loop-delay.ts). */
+  readonly eventLoop?: { readonly windowSeconds: number; readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number };
   /** The cluster (docs/cluster.md); absent or null without `--cluster`. */
   readonly cluster?: ClusterStatus | null;
+  /** The IEC 104 controlled station: masters connected (started), accepted and refused connections, ASDUs queued now, events dropped from full queues; null when off. */
   readonly iec104?: {
     readonly connections: number;
     readonly started: number;

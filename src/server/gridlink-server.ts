@@ -32,6 +32,7 @@ import type { ScadaService } from '../scada/scada-service.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import type { ClusterScada } from '../cluster/cluster-scada.js';
 import { Closers } from './closers.js';
+import { EventLoopDelay } from './event-loop-delay.js';
 
 /** The parts a running server is made of (fields of {@link GridlinkServer}). */
 interface Parts {
@@ -46,6 +47,7 @@ interface Parts {
   readonly scada: ScadaService | null;
   readonly cluster: ClusterNode | null;
   readonly native: NativeListener;
+  readonly eventLoop: EventLoopDelay;
   readonly initialAdminPassword: string | null;
 }
 
@@ -81,6 +83,7 @@ export class GridlinkServer {
   readonly initialAdminPassword: string | null;
   readonly #closers: Closers;
   readonly #native: NativeListener;
+  readonly #eventLoop: EventLoopDelay;
   readonly #addresses: Addresses = { native: null, legacyChat: null, http: null, iec104: null };
   /** The IEC 104 controlled station (docs/iec104.md); null when `iec104.enabled` is false. */
   #iec104: Iec104Station | null = null;
@@ -99,6 +102,7 @@ export class GridlinkServer {
     this.scada = parts.scada;
     this.cluster = parts.cluster;
     this.#native = parts.native;
+    this.#eventLoop = parts.eventLoop;
     this.initialAdminPassword = parts.initialAdminPassword;
   }
 
@@ -225,7 +229,9 @@ export class GridlinkServer {
         logger,
       },
     });
-    server = new GridlinkServer({ config, logger, closers, files, native, users, audit, bus, chat, scada, cluster, initialAdminPassword });
+    const eventLoop = new EventLoopDelay(logger);
+    closers.push('event loop monitor', () => eventLoop.close());
+    server = new GridlinkServer({ config, logger, closers, files, native, users, audit, bus, chat, scada, cluster, eventLoop, initialAdminPassword });
     const addresses = server.#addresses;
     addresses.native = await native.listen().catch((err: unknown) => {
       throw listenFailure('the native protocol', 'native.port (or --port)', config.native, err);
@@ -363,6 +369,7 @@ export class GridlinkServer {
       scada: this.scada?.metrics() ?? null,
       iec104: this.#iec104?.status() ?? null,
       cluster: this.cluster?.status() ?? null,
+      eventLoop: this.#eventLoop.snapshot(),
     };
   }
 

@@ -54,6 +54,14 @@ export function renderMetrics(input: MetricsInput): string {
   };
   const s = input.status;
   metric('gridlink_uptime_seconds', 'gauge', 'Seconds since the server started.', [[null, s.uptimeMs / 1000]]);
+  if (s.eventLoop !== undefined) {
+    const loop = s.eventLoop;
+    metric('gridlink_event_loop_delay_seconds', 'gauge', 'How late the event loop every service shares ran over the last minute (quantile 1: the worst).', [
+      [{ quantile: '0.5' }, loop.p50Ms / 1000],
+      [{ quantile: '0.99' }, loop.p99Ms / 1000],
+      [{ quantile: '1' }, loop.maxMs / 1000],
+    ]);
+  }
   metric('gridlink_native_connections', 'gauge', 'Open native-protocol connections.', [[null, s.connections]]);
   metric('gridlink_native_connections_accepted_total', 'counter', 'Native-protocol connections accepted.', [[null, s.acceptedConnections]]);
   metric('gridlink_transfers_active', 'gauge', 'File transfers moving bytes now.', [[null, s.activeTransfers]]);

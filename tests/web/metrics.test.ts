@@ -17,6 +17,9 @@ describe('/metrics (docs/http-api.md): Prometheus text, loopback only unless con
       const text = res.text;
       for (const name of [
         'gridlink_uptime_seconds',
+        'gridlink_event_loop_delay_seconds{quantile="0.5"}',
+        'gridlink_event_loop_delay_seconds{quantile="0.99"}',
+        'gridlink_event_loop_delay_seconds{quantile="1"}',
         'gridlink_native_connections',
         'gridlink_transfers_active',
         'gridlink_bus_published_total',

@@ -58,6 +58,8 @@ function scalar(key: string, value: unknown): string {
 }
 
 function formatDuration(ms: number): string {
+  // Below a second (a delay, a last-seen age): milliseconds.
+  if (ms < 1000) return `${ms < 10 ? Math.round(ms * 10) / 10 : Math.round(ms)} ms`;
   const s = Math.floor(ms / 1000);
   const parts = [[Math.floor(s / 86_400), 'd'], [Math.floor(s / 3600) % 24, 'h'], [Math.floor(s / 60) % 60, 'm'], [s % 60, 's']] as const;
   const shown = parts.filter(([n], i) => n > 0 || i === parts.length - 1);

@@ -1,8 +1,7 @@
 import { GridlinkError } from '../../errors/index.js';
 import type { DigestCache } from '../../integrity/digest-cache.js';
-import type { DigestName, DigestResult, Digests } from '../../integrity/digests.js';
+import type { DigestName, Digests } from '../../integrity/digests.js';
 import { RecycledRange } from '../../integrity/file-streams.js';
-import { HashPool } from '../../integrity/hash-pool.js';
 import { InlineHash } from '../../integrity/inline-hash.js';
 import type { FileArea, OpenedFile } from './file-area.js';
 import { printable } from './path-rules.js';
@@ -24,7 +23,6 @@ export interface DownloadRequest {
  */
 export class Download {
   readonly #file: OpenedFile;
-  readonly #pending: Promise<unknown>[] = [];
   readonly offset: number;
   /** Normalised path inside its area. */
   readonly path: string;
@@ -103,21 +101,8 @@ export class Download {
     return this.#known;
   }
 
-  /** Today's SHA-256 (and MD5) of the whole file by a hash worker; kept for callers of the earlier API. */
-  digest(cache: DigestCache, md5: boolean): Promise<DigestResult> {
-    const known = cache.get(this.#file.stats, md5);
-    if (known !== undefined) return Promise.resolve(known);
-    const work = HashPool.shared().range({ fd: this.#file.handle.fd }, 0, this.length, md5);
-    this.#pending.push(work.catch(() => undefined));
-    return work.then((digests) => {
-      cache.set(this.#file.stats, digests);
-      return digests;
-    });
-  }
-
-  /** Closes the file once nothing reads it any more. */
+  /** Closes the file. */
   async close(): Promise<void> {
-    await Promise.all(this.#pending);
     await this.#file.handle.close().catch(() => undefined);
   }
 }

@@ -257,11 +257,6 @@ export class FileSession {
     return download.prepareDigest(this.#files.digestCache, names);
   }
 
-  /** The whole file's digest for a download by a hash worker (the earlier API; see {@link prepareDigest}). */
-  digestOf(download: Download, md5: boolean): Promise<DigestResult> {
-    return download.digest(this.#files.digestCache, md5);
-  }
-
   /** An open descriptor of a file for a front end that reads ranges itself (HTTP); the caller closes it. */
   async openForRead(path: string): Promise<{ path: string; file: OpenedFile }> {
     const { area, path: target } = await this.#place(path);
