@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Alarm, AlarmKind, HistorySample, PointEvent, Quality } from '../protocol/scada.js';
+import { WalCheckpointer, type CheckpointStats } from './wal-checkpointer.js';
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE point_names (
@@ -82,6 +83,11 @@ const MAX_PENDING = 1_000;
  * {@link MAX_PENDING} rows) so 20,000 points/s cost some twenty transactions
  * a second; a crash loses at most the last batch, never a committed one.
  */
+/** WAL pages after which the writer checkpoints itself (SQLite's default is 1,000; the worker normally keeps it far below). */
+const BACKSTOP_CHECKPOINT_PAGES = 10_000;
+/** What the WAL file is trimmed back to when it starts over. */
+const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
+
 export class HistoryStore {
   readonly #db: Database.Database;
   readonly #pointIds = new Map<string, number>();
@@ -93,6 +99,7 @@ export class HistoryStore {
   #timer: NodeJS.Timeout | null = null;
   #nextSeq: number;
   #closed = false;
+  readonly #checkpointer: WalCheckpointer;
 
   constructor(path: string, options: { flushMs?: number } = {}) {
     closeSync(openSync(path, 'a', 0o600));
@@ -100,6 +107,12 @@ export class HistoryStore {
     this.#db = new Database(path);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
+    // Checkpoints run in a worker thread, not in a commit on the event loop
+    // (wal-checkpointer.ts). This connection checkpoints only as a backstop,
+    // should the WAL reach 10,000 pages (40 MiB) without starting over, and
+    // trims the file back to 16 MiB when it does start over.
+    this.#db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+    this.#db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     const version = this.#db.pragma('user_version', { simple: true }) as number;
     for (let v = version; v < MIGRATIONS.length; v += 1) {
       this.#db.transaction(() => {
@@ -114,6 +127,12 @@ export class HistoryStore {
     this.#insertRemote = this.#db.prepare('INSERT OR IGNORE INTO events (seq, point_id, kind, value, quality, source_time, server_time, origin, origin_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const last = this.#db.prepare('SELECT max(seq) AS seq FROM events').get() as { seq: number | null };
     this.#nextSeq = (last.seq ?? 0) + 1;
+    this.#checkpointer = new WalCheckpointer(path);
+  }
+
+  /** What the checkpointing worker has done (tests, status). */
+  get checkpoints(): CheckpointStats {
+    return this.#checkpointer.stats;
   }
 
   /** The next event sequence number: increasing across restarts. */
@@ -232,11 +251,13 @@ export class HistoryStore {
     return (this.#db.prepare('SELECT * FROM alarms ORDER BY id DESC LIMIT ?').all(limit) as AlarmRow[]).map(alarmOf);
   }
 
-  close(): void {
-    if (this.#closed) return;
+  /** Flushes and closes; the returned promise settles once the checkpointing worker has checkpointed a last time and ended. */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     this.flush();
     this.#closed = true;
     this.#db.close();
+    return this.#checkpointer.stop();
   }
 
   #pointId(name: string): number {

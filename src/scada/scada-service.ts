@@ -372,7 +372,7 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
     await Promise.all([...this.#drivers.values()].map((d) => d.stop()));
     for (const waiters of this.#waiters.values()) for (const w of waiters) w.resolve(false);
     this.#waiters.clear();
-    this.#history.close();
+    await this.#history.close();
     await this.simulator?.stop();
   }
 

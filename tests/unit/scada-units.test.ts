@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -10,6 +10,7 @@ import { decodeRegisters, encodeRegisters, registerCount, toEngineering, toRaw }
 import { planReads } from '../../src/scada/acquisition/read-plan.js';
 import { HistoryStore } from '../../src/scada/history-store.js';
 import { pointMatcher } from '../../src/scada/point-pattern.js';
+import { until } from '../helpers/until.js';
 import { PointTable } from '../../src/scada/point-table.js';
 
 const point = (p: Partial<PointConfig> & Pick<PointConfig, 'name' | 'address'>): PointConfig => ({ class: 'telemetry', source: 'holding', type: 'uint16', scale: 1, offset: 0, unit: '', deadband: 0, ...p });
@@ -198,6 +199,36 @@ describe('scada configuration', () => {
 });
 
 describe('history store', () => {
+  it('checkpoints in a worker thread: the database file takes the WAL while the writer, whose own checkpoints are off, goes on', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gl-history-'));
+    const path = join(dir, 'h.db');
+    try {
+      const store = new HistoryStore(path, { flushMs: 10_000 });
+      const sizeAtStart = (await stat(path)).size;
+      // Enough rows for well over SQLite's 1,000-page autocheckpoint, in many transactions.
+      for (let i = 0; i < 60_000; i++) {
+        store.record({ seq: store.takeSeq(), point: `sub1.f${i % 50}.current`, kind: 'change', value: i, quality: 'good', sourceTime: i, serverTime: i });
+        if (i % 2_000 === 1_999) store.flush();
+      }
+      store.flush();
+      // Only the worker checkpoints: the database file grows while the store stays open.
+      const stats = await until(async () => {
+        const s = store.checkpoints;
+        return s.checkpoints > 0 && (await stat(path)).size > sizeAtStart + 1_000_000 ? s : undefined;
+      }, 10_000, 'a checkpoint by the worker');
+      expect(stats.lastError).toBeNull();
+      expect(store.history('sub1.f7.current', 0, 100, 10).map((e) => e.value)).toEqual([7, 57]);
+      await store.close();
+      // The worker checkpointed a last time and closed last: the WAL is gone, every row is in the file.
+      await expect(stat(`${path}-wal`)).rejects.toMatchObject({ code: 'ENOENT' });
+      const reopened = new HistoryStore(path);
+      expect(reopened.takeSeq()).toBe(60_001);
+      await reopened.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('records in batches, answers by point and range, prunes by age, and continues sequence numbers after reopening', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gl-history-'));
     try {
@@ -214,11 +245,11 @@ describe('history store', () => {
       expect(store.events(0, 10_000, 100, (p) => p === 'b').map((e) => e.value)).toEqual([2]);
       expect(store.prune(2_500)).toBe(2);
       expect(store.history('a', 0, 10_000, 100).map((s) => s.value)).toEqual([3]);
-      store.close();
+      await store.close();
       const reopened = new HistoryStore(join(dir, 'h.db'));
       expect(reopened.takeSeq()).toBe(4);
       expect(reopened.history('a', 0, 10_000, 100).map((s) => s.value)).toEqual([3]);
-      reopened.close();
+      await reopened.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -26,7 +26,7 @@ const POINT = 'sub1.f1.current';
 const MINUTE = 60_000;
 
 /** 15 minutes of a feeder's current every 2 s: a daily-load-like swing, with 40 s of invalid quality in the middle. */
-function seedHistory(path: string, now: number): number {
+async function seedHistory(path: string, now: number): Promise<number> {
   const store = new HistoryStore(path);
   let n = 0;
   try {
@@ -38,7 +38,7 @@ function seedHistory(path: string, now: number): number {
       n += 1;
     }
   } finally {
-    store.close();
+    await store.close();
   }
   return n;
 }
@@ -70,7 +70,7 @@ describe('trends, sequence of events and Chinese in Chromium (issue 14)', () => 
     work = await makeTempDir();
     const dataDir = join(work.path, 'data');
     await mkdir(dataDir, { recursive: true });
-    seeded = seedHistory(join(dataDir, 'history.db'), Date.now());
+    seeded = await seedHistory(join(dataDir, 'history.db'), Date.now());
     test = await startTestServer({ dataDir, scada: { simulator: { pollMs: 500, updateMs: 250 } } });
     await test.server.users.add('alice', PASSWORD, 'operator');
     await test.server.users.add('wang', 'wang-password-1', 'operator');
