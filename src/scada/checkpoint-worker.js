@@ -24,10 +24,23 @@ const db = new Database(options.path);
 // file after it: the durability the writer's own checkpoints had.
 db.pragma('synchronous = NORMAL');
 
+/** Passes of one checkpoint at most: each copies only what the writer added during the one before. */
+const MAX_PASSES = 4;
+
+/**
+ * Copies the WAL into the database file, again while the writer added frames
+ * meanwhile: the writer starts the WAL over (and so keeps it short) only
+ * when it finds it copied to the end.
+ */
 function checkpoint() {
   try {
-    const [result] = /** @type {Array<{ busy: number, log: number, checkpointed: number }>} */ (db.pragma('wal_checkpoint(PASSIVE)'));
-    port?.postMessage({ checkpointed: result?.checkpointed ?? 0, log: result?.log ?? 0 });
+    let result = { checkpointed: 0, log: 0 };
+    for (let pass = 0; pass < MAX_PASSES; pass += 1) {
+      const [row] = /** @type {Array<{ busy: number, log: number, checkpointed: number }>} */ (db.pragma('wal_checkpoint(PASSIVE)'));
+      result = { checkpointed: row?.checkpointed ?? 0, log: row?.log ?? 0 };
+      if (result.checkpointed >= result.log) break;
+    }
+    port?.postMessage(result);
   } catch (err) {
     port?.postMessage({ error: err instanceof Error ? err.message : String(err) });
   }

@@ -21,7 +21,7 @@ export interface CheckpointStats {
  * such fsync held it for up to a second. This worker runs a PASSIVE
  * checkpoint (never waiting for the writer or a reader) twice a second, with
  * the same durability (synchronous NORMAL), so the writer's own checkpoints
- * (history-store.ts raises their threshold tenfold, as a backstop) are no
+ * (history-store.ts keeps them only as a backstop, at 40,000 pages) are no
  * longer needed. The writer still writes the WAL's header when it starts the
  * WAL over after a complete checkpoint, which SQLite syncs: at most one short
  * fsync per cycle instead of three.
