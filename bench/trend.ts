@@ -34,7 +34,7 @@ const SAMPLES = 100_000;
 /** The samples span 14 minutes up to the start, so the page's default range (the last 15 minutes) holds them all a minute later. */
 const RANGE_MS = 14 * 60_000;
 
-function seed(path: string, now: number): void {
+async function seed(path: string, now: number): Promise<void> {
   const store = new HistoryStore(path);
   try {
     const step = RANGE_MS / SAMPLES;
@@ -45,7 +45,7 @@ function seed(path: string, now: number): void {
       store.record({ seq: store.takeSeq(), point: POINT, kind: gap ? 'quality' : 'change', value: gap ? null : Math.round(value * 10) / 10, quality: gap ? 'invalid' : 'good', sourceTime: at, serverTime: at });
     }
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   const dir = await makeTempDir('gridlink-bench-trend-');
   await mkdir(join(dir, 'data'), { recursive: true });
   const now = Date.now();
-  const seeding = await timed(() => Promise.resolve(seed(join(dir, 'data', 'history.db'), now)));
+  const seeding = await timed(() => seed(join(dir, 'data', 'history.db'), now));
   console.error(`trend: ${SAMPLES} samples written in ${Math.round(seeding.ms)} ms`);
   const httpPort = await freePort();
   const server = await startGridlink({ dir, anonymous: false, config: { http: { host: LOOPBACK, port: httpPort }, scada: { enabled: true, simulator: { port: 0 } }, ftp: { enabled: false }, iec104: { enabled: false }, legacyChat: { enabled: false } } });
