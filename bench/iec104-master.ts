@@ -87,7 +87,7 @@ import { sendToParent, serveParent } from './lib/forked-child.js';
 import { LOOPBACK, readInitialAdminPassword, REPO_ROOT, type GridlinkServer } from './lib/peers.js';
 import { cpuSeconds, freePort, machineBusySeconds, peakRssBytes, ServerProcess } from './lib/processes.js';
 import { fixed, markdownTable, runInfo, summariseLatency, toMB, writeJson, type LatencySummary } from './lib/report.js';
-import { connectAdmin, scadaStatus } from './lib/admin-status.js';
+import { connectAdmin, scadaStatus, type ScadaStatus } from './lib/admin-status.js';
 
 // ---------------------------------------------------------------------------
 // Settings
@@ -437,6 +437,8 @@ interface Run {
   readonly eventsPerSecond: number;
   readonly cpu: CpuUse;
   readonly peakRssBytes: number;
+  /** The server's own figure for how late its event loop ran (admin status), read at the end of the window. */
+  readonly eventLoop: ScadaStatus['eventLoop'];
   readonly latency: LatencySummary | null;
   readonly acquisitionLatency: LatencySummary | null;
   readonly deliveryLatency: LatencySummary | null;
@@ -521,6 +523,7 @@ async function run(settings: Settings, timing: Timing, workDir: string, profileD
       eventsPerSecond: slope(samples, 'events'),
       cpu,
       peakRssBytes: peak,
+      eventLoop: statusAfter.eventLoop,
       latency: summariseLatency(watched.total),
       acquisitionLatency: summariseLatency(watched.acquisition),
       deliveryLatency: summariseLatency(watched.delivery),
@@ -575,6 +578,12 @@ function render(r: Run, settings: Settings, timing: Timing): { text: string; che
     ['events /s (history + bus)', count(r.eventsPerSecond), '', ''],
     ['bus messages dropped in the window', count(r.busDropped), '', ''],
     ['peak RSS, MB', fixed(toMB(r.peakRssBytes), 0), '', ''],
+    [
+      `event loop late by p99 / worst, ms (admin status, ${r.eventLoop === null ? '-' : r.eventLoop.windowSeconds >= 60 ? 'last minute' : `${fixed(r.eventLoop.windowSeconds, 0)} s since start`})`,
+      r.eventLoop === null ? '-' : `${fixed(r.eventLoop.p99Ms, 1)} / ${fixed(r.eventLoop.maxMs, 0)}`,
+      '',
+      '',
+    ],
     ['stations online at the end; connection losses; deviceLost alarms', `${r.devicesOnline}; ${r.deviceFailures}; ${r.deviceLossAlarms.length}`, '', ''],
     ['start → all stations interrogated, ms', count(r.firstGiMs), '', ''],
     [`stations CPU % (${settings.stations} processes)`, fixed(r.cpu.stationsPercent, 1), '', ''],

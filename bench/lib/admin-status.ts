@@ -12,13 +12,15 @@ export interface ScadaStatus {
   readonly unknownObjects?: number;
   /** The server's bus counters (status.bus), for published and dropped messages. */
   readonly bus: { readonly published: number; readonly dropped: number };
+  /** How late its event loop ran (status.eventLoop): over the last full minute, or since the start before one has passed. */
+  readonly eventLoop: { readonly windowSeconds: number; readonly p99Ms: number; readonly maxMs: number } | null;
 }
 
 export async function scadaStatus(admin: AdminClient): Promise<ScadaStatus> {
   const status = await admin.status();
   const scada = status['scada'] as Omit<ScadaStatus, 'bus'> | null | undefined;
   if (scada === null || scada === undefined) throw new Error('the server reports no scada status (is the data plane enabled?)');
-  return { ...scada, bus: status['bus'] as ScadaStatus['bus'] };
+  return { ...scada, bus: status['bus'] as ScadaStatus['bus'], eventLoop: (status['eventLoop'] as ScadaStatus['eventLoop'] | undefined) ?? null };
 }
 
 /** The admin socket of a server starting in `dataDir`, retried for up to 15 s while it comes up. */
