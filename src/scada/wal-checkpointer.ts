@@ -30,9 +30,12 @@ export class WalCheckpointer {
   readonly #worker: Worker;
   #stats: CheckpointStats = { checkpoints: 0, lastCheckpointed: 0, lastLog: 0, lastError: null };
   #stopped = false;
+  /** Resolves when the worker thread has ended, whether asked to or not (a failure at start ends it too). */
+  readonly #exited: Promise<void>;
 
   constructor(path: string, intervalMs = CHECKPOINT_INTERVAL_MS) {
     this.#worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { path, intervalMs } });
+    this.#exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
     this.#worker.on('message', (message: { checkpointed?: number; log?: number; error?: string }) => {
       if (message.error !== undefined) this.#stats = { ...this.#stats, lastError: message.error };
       else this.#stats = { checkpoints: this.#stats.checkpoints + 1, lastCheckpointed: message.checkpointed ?? 0, lastLog: message.log ?? 0, lastError: null };
@@ -48,12 +51,12 @@ export class WalCheckpointer {
     return this.#stats;
   }
 
-  /** Checkpoints once more and ends the worker; resolves when it has. */
+  /** Checkpoints once more and ends the worker; resolves when it has (at once if it had already ended). */
   stop(): Promise<void> {
-    if (this.#stopped) return Promise.resolve();
-    this.#stopped = true;
-    const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
-    this.#worker.postMessage('stop');
-    return exited;
+    if (!this.#stopped) {
+      this.#stopped = true;
+      this.#worker.postMessage('stop');
+    }
+    return this.#exited;
   }
 }

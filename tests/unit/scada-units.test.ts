@@ -9,6 +9,7 @@ import { GridlinkError } from '../../src/errors/index.js';
 import { decodeRegisters, encodeRegisters, registerCount, toEngineering, toRaw } from '../../src/scada/acquisition/register-codec.js';
 import { planReads } from '../../src/scada/acquisition/read-plan.js';
 import { HistoryStore } from '../../src/scada/history-store.js';
+import { WalCheckpointer } from '../../src/scada/wal-checkpointer.js';
 import { pointMatcher } from '../../src/scada/point-pattern.js';
 import { until } from '../helpers/until.js';
 import { PointTable } from '../../src/scada/point-table.js';
@@ -199,6 +200,26 @@ describe('scada configuration', () => {
 });
 
 describe('history store', () => {
+  it('a checkpoint worker that died at start is reported, and stopping it does not wait for an exit that already happened', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gl-history-'));
+    try {
+      // A database in a directory that does not exist: the worker cannot open it and ends.
+      const checkpointer = new WalCheckpointer(join(dir, 'missing', 'h.db'), 50);
+      await until(() => checkpointer.stats.lastError !== null, 10_000, 'the worker to report its failure');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      let timer: NodeJS.Timeout | undefined;
+      const stopped = await Promise.race([
+        checkpointer.stop().then(() => 'stopped'),
+        new Promise((resolve) => (timer = setTimeout(() => resolve('hung'), 3_000))),
+      ]);
+      clearTimeout(timer);
+      expect(stopped).toBe('stopped');
+      expect(checkpointer.stats.checkpoints).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('checkpoints in a worker thread: the database file takes the WAL while the writer, whose own checkpoints are off, goes on', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gl-history-'));
     const path = join(dir, 'h.db');
