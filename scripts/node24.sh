@@ -76,7 +76,7 @@ export NODE_OPTIONS="--import=$PWD/scripts/node24-hooks.js${NODE_OPTIONS:+ $NODE
 # Tests that spawn `node` by name get Node 24 too.
 export PATH="$node24_dir/bin:$PATH"
 "$node24" -e 'const D = require("better-sqlite3"); new D(":memory:").close()' || { echo "node24: better-sqlite3 does not load on Node $NODE24_VERSION" >&2; exit 1; }
-echo "node24: running ${*:-tests/server/ tests/cli/} on $("$node24" --version)" >&2
+echo "node24: running ${*:-tests/server/ tests/cli/ tests/transport/ tests/ftp/} on $("$node24" --version)" >&2
 # With the slash: "tests/cli" alone would also match tests/client/.
-if [ $# -eq 0 ]; then set -- tests/server/ tests/cli/; fi
+if [ $# -eq 0 ]; then set -- tests/server/ tests/cli/ tests/transport/ tests/ftp/; fi
 exec "$node24" node_modules/vitest/vitest.mjs run "$@"

@@ -24,6 +24,18 @@ export function isLoopback(address: string): boolean {
  * {@link endedCleanly} before anything closes it.
  */
 const DATA_SOCKET_OPTIONS = { noDelay: true, allowHalfOpen: true } as const;
+/**
+ * A passive data connection reads nothing until its transfer starts
+ * (`pauseOnConnect`): an upload can then take the socket over to read into
+ * its own buffers (DirectReads), and anything else starts it with
+ * {@link startReading}.
+ */
+const PASSIVE_SERVER_OPTIONS = { ...DATA_SOCKET_OPTIONS, pauseOnConnect: true } as const;
+
+/** Starts reading a data connection accepted paused, as an accepted socket otherwise does at once (end and resets are seen). */
+export function startReading(socket: Socket): void {
+  if (socket.readableFlowing === false && !socket.destroyed) socket.read(0);
+}
 
 /**
  * True when the peer ended a data connection with a FIN, false when it was
@@ -59,7 +71,7 @@ export class PassivePorts {
   /** A listening server on `host` and a port of the range; 425 when none is free. */
   async listen(host: string): Promise<{ server: Server; port: number; release: () => void }> {
     if (this.#first === 0) {
-      const server = createServer(DATA_SOCKET_OPTIONS);
+      const server = createServer(PASSIVE_SERVER_OPTIONS);
       const port = await bind(server, host, 0);
       return { server, port, release: () => undefined };
     }
@@ -68,7 +80,7 @@ export class PassivePorts {
     for (let i = 0; i < size; i += 1) {
       const port = this.#first + ((offset + i) % size);
       if (this.#held.has(port)) continue;
-      const server = createServer(DATA_SOCKET_OPTIONS);
+      const server = createServer(PASSIVE_SERVER_OPTIONS);
       try {
         await bind(server, host, port);
       } catch (err) {

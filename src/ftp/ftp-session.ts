@@ -10,8 +10,9 @@ import { FileSession } from '../services/files/file-session.js';
 import { printable } from '../services/files/path-rules.js';
 import type { StreamStart, StreamUpload } from '../services/files/stream-upload.js';
 import { waitForDrain } from '../transport/wait-drain.js';
+import { DirectReads, type ReadSink } from '../transport/direct-reads.js';
 import { CommandLineReader, MAX_LINE_BYTES, parseCommand, type CommandLine } from './command-lines.js';
-import { ActiveEndpoint, endedCleanly, isLoopback, PassiveEndpoint, pasvAddress, plainAddress, type DataEndpoint, type PassivePorts } from './data-connections.js';
+import { ActiveEndpoint, endedCleanly, isLoopback, PassiveEndpoint, pasvAddress, plainAddress, startReading, type DataEndpoint, type PassivePorts } from './data-connections.js';
 import type { LoginGate } from './login-gate.js';
 import { listable, listLine, MLST_FACTS, mlstLine, timeVal, type MlstFact } from './listing.js';
 import { formatReply, FtpReply, quotePath, replyFor } from './replies.js';
@@ -699,7 +700,13 @@ export class FtpSession {
    * then 226 with what `work` returns. Failures answer 425 (no data
    * connection), 426 (it broke or ABOR), or the file service's error.
    */
-  async #withData(verb: string, path: string, opening: string, work: (socket: Socket, transfer: Transfer) => Promise<string>): Promise<void> {
+  async #withData(
+    verb: string,
+    path: string,
+    opening: string,
+    work: (socket: Socket, transfer: Transfer, direct: DirectReads | null) => Promise<string>,
+    sink: ReadSink | null = null,
+  ): Promise<void> {
     const endpoint = this.#data;
     this.#data = null;
     if (endpoint === null) throw new FtpReply(425, 'no data connection set up; send PASV or EPSV (or PORT/EPRT) first');
@@ -710,11 +717,15 @@ export class FtpSession {
     try {
       this.#reply(150, opening);
       socket = await endpoint.open({ tls: this.#protP ? this.#options.tls : null, timeoutMs: this.#options.dataTimeoutMs, signal: transfer.controller.signal });
+      // An upload reads straight into its own buffers when the socket allows (plain TCP, accepted paused).
+      const direct = sink === null ? null : DirectReads.adopt(socket, sink);
+      if (direct !== null) socket = direct.socket;
+      else startReading(socket);
       transfer.socket = socket;
       if (transfer.aborted) throw new FtpReply(426, 'transfer aborted (ABOR); the data connection is closed');
       const data = socket;
       data.setTimeout(this.#options.dataTimeoutMs, () => data.destroy(new Error('data connection timed out')));
-      const done = await work(data, transfer);
+      const done = await work(data, transfer, direct);
       ok = true;
       this.#reply(226, done);
     } catch (err) {
@@ -771,24 +782,25 @@ export class FtpSession {
     let committed = false;
     try {
       const from = stream.offset > 0 ? ` after byte ${stream.offset}` : '';
-      await this.#withData(verb, shown, `ok to send data for ${printable(shown)}${from}`, async (socket, transfer) => {
-        await this.#receive(files, stream, socket, transfer);
+      const opening = `ok to send data for ${printable(shown)}${from}`;
+      await this.#withData(verb, shown, opening, async (socket, transfer, direct) => {
+        await this.#receive(files, stream, socket, direct, transfer);
         // A client that died closes its control connection along with the data one.
         await new Promise((resolve) => setTimeout(resolve, CUT_GRACE_MS));
         if (this.#closed || transfer.aborted) throw cutReply(stream, transfer);
         committed = true;
         const stored = await files.commitStream(stream);
         return `transfer complete: ${quotePath(shown)} stored, ${stored.length} bytes`;
-      });
+      }, stream.sink);
     } finally {
       if (!committed) await files.closeStream(stream, false);
     }
   }
 
-  async #receive(files: FileSession, stream: StreamUpload, socket: Socket, transfer: Transfer): Promise<void> {
+  async #receive(files: FileSession, stream: StreamUpload, socket: Socket, direct: DirectReads | null, transfer: Transfer): Promise<void> {
     const progress = setInterval(() => (transfer.bytes = stream.received - stream.offset), 250);
     try {
-      await files.receiveStream(stream, socket);
+      await files.receiveStream(stream, direct ?? socket);
     } catch (err) {
       // The file service's own failures (quota, disk) are its errors; anything else is the data connection's.
       if (err instanceof GridlinkError && err.code !== 'GL_ERR_PROTO_BAD_STATE') throw err;

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import type { DirectReads } from '../../transport/direct-reads.js';
 import { auditEntry, type Actor } from '../../accounts/actor.js';
 import { GridlinkError } from '../../errors/index.js';
 import { chooseDigest, digestSet, type DigestName, type DigestResult, type Digests } from '../../integrity/digests.js';
@@ -280,8 +281,8 @@ export class FileSession {
     return stream;
   }
 
-  /** Stores the bytes of `body` in an open stream, within the server's budget of active transfers. */
-  receiveStream(stream: StreamUpload, body: Readable): Promise<number> {
+  /** Stores the bytes of `body` (a stream, or a socket reading into the stream's buffers) in an open stream, within the server's budget of active transfers. */
+  receiveStream(stream: StreamUpload, body: Readable | DirectReads): Promise<number> {
     return this.#files.track(() => stream.receive(body));
   }
 

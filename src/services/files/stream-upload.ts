@@ -6,12 +6,14 @@ import type { Digests } from '../../integrity/digests.js';
 import { InlineHash } from '../../integrity/inline-hash.js';
 import { WriteBehind } from '../../integrity/write-behind.js';
 import { FILE_IO_BYTES } from '../../units/buffer-sizes.js';
+import { DirectReads } from '../../transport/direct-reads.js';
 import { formatBytes } from '../../units/bytes.js';
 import type { FileArea } from './file-area.js';
 import { printable } from './path-rules.js';
 import { holderOf } from './path-locks.js';
 import type { Limits, QuotaLedger, Reservation } from './quota-ledger.js';
 import type { UploadDeps } from './upload.js';
+import { UploadSink } from './upload-sink.js';
 
 /**
  * Where an open-ended upload starts (docs/ftp.md, "Resuming"):
@@ -140,6 +142,7 @@ export class StreamUpload {
   #inflight: Promise<unknown> | null = null;
   /** The data being received, so a takeover can end it. */
   #body: Readable | null = null;
+  #sink: UploadSink | null = null;
   /** When the last byte arrived (or the upload opened). */
   #lastActivity = Date.now();
   /** Set once commit starts: from then on the name is the commit's until it releases it. */
@@ -239,57 +242,52 @@ export class StreamUpload {
 
   /**
    * Writes everything `body` yields after what the partial file holds, the
-   * quota claimed ahead of each chunk. Returns when `body` ends. When `body`
-   * fails (a cut connection) its own error is thrown, after what arrived is
-   * on disk, kept for a resume. A GridlinkError means the upload failed
-   * here: GL_ERR_FILE_QUOTA when the quota would be passed or
-   * GL_ERR_FILE_NO_SPACE for a full disk (the partial file is deleted,
-   * nothing is kept), GL_ERR_FILE_IO for another write failure.
+   * quota claimed ahead of each chunk. `body` is a stream, or a socket that
+   * reads straight into this upload's buffers ({@link DirectReads}, made
+   * with {@link sink}). Returns when `body` ends. When `body` fails (a cut
+   * connection) its own error is thrown, after what arrived is on disk,
+   * kept for a resume. A GridlinkError means the upload failed here:
+   * GL_ERR_FILE_QUOTA when the quota would be passed or GL_ERR_FILE_NO_SPACE
+   * for a full disk (the partial file is deleted, nothing is kept),
+   * GL_ERR_FILE_IO for another write failure.
    */
-  receive(body: Readable): Promise<number> {
+  receive(body: Readable | DirectReads): Promise<number> {
     const work = this.#receive(body);
     this.#inflight = work.catch(() => undefined);
     return work;
   }
 
+  /** This upload's buffers, which a socket may read into ({@link DirectReads.adopt}). */
+  get sink(): UploadSink {
+    this.#sink ??= new UploadSink();
+    return this.#sink;
+  }
+
   /**
-   * Reads `body` in flowing mode (no stop and start of the socket per
-   * chunk) into batches of about {@link FILE_IO_BYTES}, written one after
-   * the other while the next fills; `body` is paused while more than two
-   * batches wait for the disk, so memory stays bounded.
+   * Receives into the {@link sink}'s slabs: each full slab is written in one
+   * call while the next fills, and reading stops while every slab waits for
+   * the disk, so memory stays bounded whatever the disk's pace.
    */
-  async #receive(body: Readable): Promise<number> {
+  async #receive(source: Readable | DirectReads): Promise<number> {
     this.#checkUsable();
+    const direct = source instanceof DirectReads ? source : null;
+    if (direct !== null && direct.sink !== this.sink) throw new Error('the socket reads into another upload\'s buffers');
+    const body: Readable = direct?.socket ?? (source as Readable);
+    const sink = this.sink;
     this.#body = body;
     this.#lastActivity = Date.now();
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
-    // Bytes read so far: on disk, being written, or in the batch.
+    // Bytes accepted so far: on disk, being written, or in a slab.
     let accepted = this.#written;
-    // Bytes handed to the write chain and not yet on disk.
-    let queued = 0;
     let writes: Promise<void> = Promise.resolve();
     // Failures of ours (set from callbacks): a failed write, or the quota passed.
     const failed: { write: GridlinkError | null; quota: GridlinkError | null } = { write: null, quota: null };
     let stop: () => void = () => undefined;
-    const write = (chunks: Buffer[], bytes: number): void => {
-      queued += bytes;
-      writes = writes.then(async () => {
-        if (failed.write !== null) return;
-        try {
-          await this.#write(chunks, bytes);
-        } catch (err) {
-          failed.write = err instanceof GridlinkError ? err : fromSystemError(err, printable(this.path));
-          stop();
-          return;
-        }
-        queued -= bytes;
-        if (queued <= FILE_IO_BYTES && body.isPaused() && !body.destroyed) body.resume();
-      });
-    };
     // 'end': the data ended normally; an Error: the body failed or closed before its end; null: we stopped it.
     const outcome = await new Promise<'end' | Error | null>((resolve) => {
+      let finished = false;
       const finish = (result: 'end' | Error | null): void => {
+        if (finished) return;
+        finished = true;
         body.off('data', onData);
         body.off('end', onEnd);
         body.off('error', onError);
@@ -297,32 +295,44 @@ export class StreamUpload {
         if (result !== 'end') body.pause();
         resolve(result);
       };
+      sink.open({
+        accept: (chunk) => {
+          try {
+            this.#claim.cover(accepted + chunk.length);
+          } catch (err) {
+            failed.quota = err instanceof GridlinkError ? err : new GridlinkError('GL_ERR_FILE_QUOTA');
+            finish(null);
+            return false;
+          }
+          accepted += chunk.length;
+          this.#lastActivity = Date.now();
+          this.#hash.update(chunk);
+          return true;
+        },
+        write: (chunk) => {
+          writes = writes.then(async () => {
+            if (failed.write !== null) return;
+            try {
+              await this.#write(chunk);
+            } catch (err) {
+              failed.write = err instanceof GridlinkError ? err : fromSystemError(err, printable(this.path));
+              stop();
+            }
+          });
+          return writes;
+        },
+        resume: () => {
+          if (!finished && !body.destroyed) body.resume();
+        },
+      });
       const onData = (item: Buffer | string): void => {
-        const chunk = typeof item === 'string' ? Buffer.from(item) : item;
-        try {
-          this.#claim.cover(accepted + chunk.length);
-        } catch (err) {
-          failed.quota = err instanceof GridlinkError ? err : new GridlinkError('GL_ERR_FILE_QUOTA');
-          finish(null);
-          return;
-        }
-        accepted += chunk.length;
-        this.#lastActivity = Date.now();
-        this.#hash.update(chunk);
-        batch.push(chunk);
-        batchBytes += chunk.length;
-        if (batchBytes >= FILE_IO_BYTES) {
-          write(batch, batchBytes);
-          batch = [];
-          batchBytes = 0;
-          if (queued > 2 * FILE_IO_BYTES) body.pause();
-        }
+        if (!sink.feed(typeof item === 'string' ? Buffer.from(item) : item) && !finished) body.pause();
       };
       const onEnd = (): void => finish('end');
       const onError = (err: Error): void => finish(err);
       const onClose = (): void => finish(new Error('the data connection closed before its end'));
       stop = () => finish(null);
-      body.on('data', onData);
+      if (direct === null) body.on('data', onData);
       body.once('end', onEnd);
       body.once('error', onError);
       body.once('close', onClose);
@@ -330,9 +340,9 @@ export class StreamUpload {
       else if (body.destroyed) finish(new Error('the data connection closed before its end'));
       else body.resume();
     });
-    // Flush what did arrive even when the data was cut, so a resume loses
-    // nothing; not after a failure of ours (the batch would land out of place).
-    if (failed.quota === null && failed.write === null && batchBytes > 0) write(batch, batchBytes);
+    // Write what did arrive even when the data was cut, so a resume loses
+    // nothing; not after a failure of ours (it would land out of place).
+    sink.close(failed.quota === null && failed.write === null);
     await writes;
     try {
       await this.#behind?.settle();
@@ -354,20 +364,17 @@ export class StreamUpload {
     return this.#written;
   }
 
-  /** Writes a batch at the end of the partial file; a failure is always a GridlinkError (the body's are not). */
-  async #write(chunks: Buffer[], bytes: number): Promise<void> {
+  /** Writes a slab's bytes at the end of the partial file; a failure is always a GridlinkError (the body's are not). */
+  async #write(chunk: Buffer): Promise<void> {
     let position = this.#written;
-    let rest = chunks;
-    let left = bytes;
-    while (left > 0) {
-      const { bytesWritten } = await this.#handle.writev(rest, position).catch((err: unknown) => {
+    for (let done = 0; done < chunk.length; ) {
+      const { bytesWritten } = await this.#handle.write(chunk, done, chunk.length - done, position).catch((err: unknown) => {
         throw fromSystemError(err, printable(this.path));
       });
       if (bytesWritten === 0) throw new GridlinkError('GL_ERR_FILE_IO', `${printable(this.path)}: the disk took no bytes`);
       position += bytesWritten;
-      left -= bytesWritten;
+      done += bytesWritten;
       this.#behind?.wrote(bytesWritten);
-      if (left > 0) rest = skipBytes(rest, bytesWritten);
     }
     this.#written = position;
   }
@@ -450,21 +457,6 @@ export class StreamUpload {
   #checkUsable(): void {
     if (this.#broken) throw new GridlinkError('GL_ERR_PROTO_BAD_STATE', 'this upload failed or ended; send the file again to resume it');
   }
-}
-
-/** The chunks after the first `count` bytes of `chunks`. */
-function skipBytes(chunks: Buffer[], count: number): Buffer[] {
-  let left = count;
-  const out: Buffer[] = [];
-  for (const chunk of chunks) {
-    if (left >= chunk.length) {
-      left -= chunk.length;
-      continue;
-    }
-    out.push(left > 0 ? chunk.subarray(left) : chunk);
-    left = 0;
-  }
-  return out;
 }
 
 /**
