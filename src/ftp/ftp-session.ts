@@ -53,9 +53,22 @@ const MAX_FAILED_LOGINS = 5;
  * After the data of a STOR ends, how long to wait for the control
  * connection's end before committing (docs/ftp.md "Resuming"): a client
  * that dies mid-upload closes both connections at once, and its data must
- * then be kept as a partial file, not stored as if it were whole.
+ * then be kept as a partial file, not stored as if it were whole. Its
+ * kernel sends the two FINs microseconds apart; the wait covers their
+ * reordering on the way, and {@link cutGrace} a server too busy to read.
  */
-const CUT_GRACE_MS = 25;
+const CUT_GRACE_MS = 10;
+
+/**
+ * The grace after a STOR's data ended: {@link CUT_GRACE_MS}, then one more
+ * turn of the event loop's poll phase, so that a control connection's end
+ * that arrived while the loop was busy elsewhere is read before the commit,
+ * however late the timer ran.
+ */
+async function cutGrace(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, CUT_GRACE_MS));
+  await new Promise((resolve) => setImmediate(resolve));
+}
 
 /** A transfer command in progress (RETR, STOR, APPE, LIST, NLST, MLSD). */
 class Transfer {
@@ -786,7 +799,7 @@ export class FtpSession {
       await this.#withData(verb, shown, opening, async (socket, transfer, direct) => {
         await this.#receive(files, stream, socket, direct, transfer);
         // A client that died closes its control connection along with the data one.
-        await new Promise((resolve) => setTimeout(resolve, CUT_GRACE_MS));
+        await cutGrace();
         if (this.#closed || transfer.aborted) throw cutReply(stream, transfer);
         committed = true;
         const stored = await files.commitStream(stream);
