@@ -277,23 +277,27 @@ export class Iec104Link {
   /** Sends queued ASDUs while data transfer is started and the k window has room. */
   #flush(): void {
     if (!this.#started || this.#closed) return;
-    // The APDUs of one flush (up to k) leave in one writev, not a send each.
-    const corked = this.#queueHead < this.#queue.length && this.#unacked.length < this.#p.k;
-    if (corked) this.#socket.cork();
-    while (this.#queueHead < this.#queue.length && this.#unacked.length < this.#p.k) {
+    const count = Math.min(this.#p.k - this.#unacked.length, this.#queue.length - this.#queueHead);
+    if (count <= 0) return;
+    // The APDUs of one flush (up to k) leave in one buffer and one write, not a write each.
+    let bytes = 0;
+    for (let i = 0; i < count; i++) bytes += APCI_BYTES + this.#queue[this.#queueHead + i]!.length;
+    const out = Buffer.allocUnsafe(bytes);
+    const now = Date.now();
+    let at = 0;
+    for (let i = 0; i < count; i++) {
       const asdu = this.#queue[this.#queueHead]!;
       this.#queueHead += 1;
-      const apdu = Buffer.allocUnsafe(APCI_BYTES + asdu.length);
-      writeIHeader(apdu, 0, this.#sendSeq, this.#recvSeq, asdu.length);
-      apdu.set(asdu, APCI_BYTES);
+      writeIHeader(out, at, this.#sendSeq, this.#recvSeq, asdu.length);
+      out.set(asdu, at + APCI_BYTES);
+      at += APCI_BYTES + asdu.length;
       this.#sendSeq = (this.#sendSeq + 1) % SEQUENCE_MODULO;
-      this.#unacked.push(Date.now());
-      // An I-format APDU carries N(R): it acknowledges everything received.
-      this.#unconfirmed = 0;
-      this.stats.sent += 1;
-      this.#write(apdu);
+      this.#unacked.push(now);
     }
-    if (corked) this.#socket.uncork();
+    // An I-format APDU carries N(R): it acknowledges everything received.
+    this.#unconfirmed = 0;
+    this.stats.sent += count;
+    this.#write(out);
     this.#compact();
   }
 
