@@ -153,6 +153,8 @@ export class ClusterNicks implements NickRegistry {
     this.#resyncing = true;
     try {
       await this.#load();
+      // JetStream may have refused the reassertion made at reconnect (it answers some time after the link is up).
+      await this.#reassert();
     } catch (err) {
       this.#logger.debug({ event: 'cluster.nicks_resync_failed', err });
     } finally {
@@ -228,7 +230,12 @@ export class ClusterNicks implements NickRegistry {
         const revision = await this.#kv.create(key, JSON.stringify(entry));
         this.#set({ ...entry, revision });
       } catch (err) {
-        this.#logger.warn({ event: 'cluster.nick_conflict', room: entry.room, nick: entry.nick, err }, 'a member\'s name was taken on another node while NATS was away');
+        if (/wrong last sequence|key exists/iu.test(String(err))) {
+          this.#logger.warn({ event: 'cluster.nick_conflict', room: entry.room, nick: entry.nick, err }, 'a member\'s name was taken on another node while NATS was away');
+        } else {
+          // JetStream not answering yet: the next resync tries again.
+          this.#logger.debug({ event: 'cluster.nick_reassert_failed', room: entry.room, nick: entry.nick, err });
+        }
       }
     }
   }

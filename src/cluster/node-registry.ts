@@ -63,8 +63,14 @@ export class NodeRegistry {
   #beating = false;
   #sweeping = false;
   #sweeps = 0;
-  /** When the link last came (back) up: after an outage every node needs a heartbeat period before anyone is judged. */
-  #upSince = Date.now();
+  /**
+   * Since when this node's heartbeats have landed without a failure, or null
+   * while they fail. After an outage (ours or NATS's) the link is up before
+   * JetStream answers again; the other nodes' keys may have expired meanwhile,
+   * and they need one full timeout of a working JetStream to write them again
+   * before anyone is judged.
+   */
+  #healthySince: number | null = Date.now();
   #closed = false;
   #stopWatch: (() => void) | null = null;
 
@@ -169,8 +175,10 @@ export class NodeRegistry {
   async #start(): Promise<void> {
     await this.#watchAndList();
     this.#link.onState((state) => {
-      if (state !== 'connected') return;
-      this.#upSince = Date.now();
+      if (state !== 'connected') {
+        this.#healthySince = null;
+        return;
+      }
       void this.#beat();
       void this.#watchAndList().catch((err: unknown) => this.#options.logger.debug({ event: 'cluster.registry_relist_failed', err }));
     });
@@ -212,7 +220,9 @@ export class NodeRegistry {
     this.#beating = true;
     try {
       await this.#kv.put(this.node, this.#value());
+      this.#healthySince ??= Date.now();
     } catch (err) {
+      this.#healthySince = null;
       this.#options.logger.warn({ event: 'cluster.heartbeat_failed', err });
     } finally {
       this.#beating = false;
@@ -222,7 +232,7 @@ export class NodeRegistry {
   async #sweep(): Promise<void> {
     if (this.#sweeping || this.#closed || this.#link.state !== 'connected') return;
     // Back from an outage (ours or NATS's): the keys of live nodes may have expired meanwhile; give them time to write again.
-    if (Date.now() - this.#upSince < this.#options.timeoutMs) return;
+    if (this.#healthySince === null || Date.now() - this.#healthySince < this.#options.timeoutMs) return;
     this.#sweeping = true;
     try {
       this.#sweeps += 1;

@@ -147,5 +147,6 @@ describe('chaos: gridlink nodes on a 3-server NATS cluster', () => {
     expect(text).toContain('gridlink_cluster_publishes_total{result="failed"} 0');
     // Nobody was taken for dead: the members are still listed across the cluster.
     expect(await onB.who('blackout')).toEqual(['a1', 'a2', 'b1']);
+    for (const node of cluster.nodes) expect(node.logs.filter((line) => line['event'] === 'cluster.node_down')).toEqual([]);
   }, 180_000);
 });
