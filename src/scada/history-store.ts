@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Alarm, AlarmKind, HistorySample, PointEvent, Quality } from '../protocol/scada.js';
+import { HistoryWriter, type HistoryWriterStats } from './history-writer.js';
 import { WalCheckpointer, type CheckpointStats } from './wal-checkpointer.js';
 
 const MIGRATIONS: readonly string[] = [
@@ -67,11 +68,10 @@ interface AlarmRow {
 }
 
 /**
- * Rows waiting for the next batch; beyond this the writer flushes at once.
- * A flush blocks the event loop for a few microseconds per row, so the batch
- * is kept to a few milliseconds of work: at 20,000 events/s a batch of 5,000
- * held every event behind it for tens of milliseconds (the acquisition
- * benchmarks, bench/scada-poll.ts and bench/iec104-master.ts, measure it).
+ * Rows waiting for the next batch; beyond this the batch goes to the writer
+ * thread at once. The commit is not on the event loop any more
+ * (history-writer.ts), but a read waits for the batches before it, so a
+ * batch is kept to a few milliseconds of the writer's work.
  */
 const MAX_PENDING = 1_000;
 
@@ -81,7 +81,11 @@ const MAX_PENDING = 1_000;
  * Events are report-by-exception, so the events of a point are its value
  * history. Inserts are batched (one transaction per `flushMs` or
  * {@link MAX_PENDING} rows) so 20,000 points/s cost some twenty transactions
- * a second; a crash loses at most the last batch, never a committed one.
+ * a second, written by a worker thread ({@link HistoryWriter}); a crash
+ * loses at most the last batches, never a committed one. Everything else
+ * (queries, alarms, other nodes' events, pruning) runs on this connection
+ * once the writer has committed what came before, so the two connections
+ * never wait for each other's write lock.
  */
 /**
  * WAL pages after which the writer checkpoints itself (SQLite's default is
@@ -96,9 +100,11 @@ const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
 
 export class HistoryStore {
   readonly #db: Database.Database;
+  /** Point ids known to this connection (the writer thread assigns them too: both insert-or-ignore, then read). */
   readonly #pointIds = new Map<string, number>();
   readonly #insertEvent;
   readonly #insertName;
+  readonly #selectName;
   readonly #insertRemote;
   readonly #pending: PointEvent[] = [];
   readonly #flushMs: number;
@@ -106,6 +112,7 @@ export class HistoryStore {
   #nextSeq: number;
   #closed = false;
   readonly #checkpointer: WalCheckpointer;
+  readonly #writer: HistoryWriter;
 
   constructor(path: string, options: { flushMs?: number } = {}) {
     closeSync(openSync(path, 'a', 0o600));
@@ -128,12 +135,20 @@ export class HistoryStore {
     }
     this.#flushMs = options.flushMs ?? 250;
     for (const row of this.#db.prepare('SELECT id, name FROM point_names').all() as Array<{ id: number; name: string }>) this.#pointIds.set(row.name, row.id);
-    this.#insertEvent = this.#db.prepare('INSERT INTO events (seq, point_id, kind, value, quality, source_time, server_time) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.#insertName = this.#db.prepare('INSERT INTO point_names (name) VALUES (?)');
+    // OR IGNORE: a batch the writer thread may have stored before it failed is written here again (history-writer.ts).
+    this.#insertEvent = this.#db.prepare('INSERT OR IGNORE INTO events (seq, point_id, kind, value, quality, source_time, server_time) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.#insertName = this.#db.prepare('INSERT INTO point_names (name) VALUES (?) ON CONFLICT (name) DO NOTHING');
+    this.#selectName = this.#db.prepare('SELECT id FROM point_names WHERE name = ?').pluck();
     this.#insertRemote = this.#db.prepare('INSERT OR IGNORE INTO events (seq, point_id, kind, value, quality, source_time, server_time, origin, origin_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const last = this.#db.prepare('SELECT max(seq) AS seq FROM events').get() as { seq: number | null };
     this.#nextSeq = (last.seq ?? 0) + 1;
     this.#checkpointer = new WalCheckpointer(path);
+    this.#writer = new HistoryWriter(path, { backstopPages: BACKSTOP_CHECKPOINT_PAGES, walSizeLimit: WAL_SIZE_LIMIT_BYTES }, (batch) => this.#insertHere(batch));
+  }
+
+  /** What the writer thread has done (status, tests). */
+  get writer(): HistoryWriterStats {
+    return this.#writer.stats;
   }
 
   /** What the checkpointing worker has done (tests, status). */
@@ -151,15 +166,25 @@ export class HistoryStore {
   record(event: PointEvent): void {
     if (this.#closed) return;
     this.#pending.push(event);
-    if (this.#pending.length >= MAX_PENDING) this.flush();
-    else this.#timer ??= setTimeout(() => this.flush(), this.#flushMs);
+    if (this.#pending.length >= MAX_PENDING) this.#ship();
+    else this.#timer ??= setTimeout(() => this.#ship(), this.#flushMs);
   }
 
+  /** Commits every event recorded so far; returns once they are in the database. */
   flush(): void {
+    this.#ship();
+    this.#writer.settle();
+  }
+
+  /** Hands the pending events to the writer thread as one batch. */
+  #ship(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     if (this.#pending.length === 0) return;
-    const batch = this.#pending.splice(0);
+    this.#writer.write(this.#pending.splice(0));
+  }
+
+  #insertHere(batch: readonly PointEvent[]): void {
     this.#db.transaction(() => {
       for (const e of batch) this.#insertEvent.run(e.seq, this.#pointId(e.point), e.kind, e.value, e.quality, e.sourceTime, e.serverTime);
     })();
@@ -185,7 +210,7 @@ export class HistoryStore {
   /** The recorded values of one point with since <= sourceTime < until, oldest first, skipping `offset`. */
   history(point: string, since: number, until: number, limit: number, offset = 0): HistorySample[] {
     this.flush();
-    const id = this.#pointIds.get(point);
+    const id = this.#pointIds.get(point) ?? (this.#selectName.get(point) as number | undefined);
     if (id === undefined) return [];
     const rows = this.#db
       .prepare('SELECT value, quality, source_time, server_time FROM events WHERE point_id = ? AND source_time >= ? AND source_time < ? ORDER BY source_time, seq LIMIT ? OFFSET ?')
@@ -223,6 +248,7 @@ export class HistoryStore {
 
   /** Stores a new alarm under `id` (a cluster's id, docs/cluster.md) or the next free one. */
   insertAlarm(alarm: Omit<Alarm, 'id' | 'state'>, id?: number): number {
+    this.#writer.settle();
     const info = this.#db
       .prepare('INSERT INTO alarms (id, source, kind, severity, message, raised_at, cleared_at, acked_at, acked_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(id ?? null, alarm.source, alarm.kind, alarm.severity, alarm.message, alarm.raisedAt, alarm.clearedAt, alarm.ackedAt, alarm.ackedBy);
@@ -231,6 +257,7 @@ export class HistoryStore {
 
   /** Stores an alarm as another node of the cluster has it: inserted, or its clear and acknowledgement updated. */
   upsertAlarm(alarm: Omit<Alarm, 'state'>): void {
+    this.#writer.settle();
     this.#db
       .prepare(
         `INSERT INTO alarms (id, source, kind, severity, message, raised_at, cleared_at, acked_at, acked_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -245,6 +272,7 @@ export class HistoryStore {
   }
 
   updateAlarm(alarm: Alarm): void {
+    this.#writer.settle();
     this.#db.prepare('UPDATE alarms SET cleared_at = ?, acked_at = ?, acked_by = ? WHERE id = ?').run(alarm.clearedAt, alarm.ackedAt, alarm.ackedBy, alarm.id);
   }
 
@@ -260,16 +288,20 @@ export class HistoryStore {
   /** Flushes and closes; the returned promise settles once the checkpointing worker has checkpointed a last time and ended. */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    this.flush();
+    this.#ship();
     this.#closed = true;
-    this.#db.close();
-    return this.#checkpointer.stop();
+    // The writer may still hand a failed batch back to this connection: it closes after the writer thread.
+    return this.#writer.stop().then(() => {
+      this.#db.close();
+      return this.#checkpointer.stop();
+    });
   }
 
   #pointId(name: string): number {
     let id = this.#pointIds.get(name);
     if (id === undefined) {
-      id = Number(this.#insertName.run(name).lastInsertRowid);
+      this.#insertName.run(name);
+      id = this.#selectName.get(name) as number;
       this.#pointIds.set(name, id);
     }
     return id;
