@@ -76,6 +76,7 @@ BENCHES=(
   bench/scada-poll.ts
   bench/iec104-master.ts
   bench/iec104-station.ts
+  bench/history-store.ts
   bench/trend.ts
 )
 

@@ -114,7 +114,8 @@ export class HistoryStore {
   readonly #checkpointer: WalCheckpointer;
   readonly #writer: HistoryWriter;
 
-  constructor(path: string, options: { flushMs?: number } = {}) {
+  /** `writerThread: false` writes the batches on the event loop (bench/history-store.ts measures what that costs). */
+  constructor(path: string, options: { flushMs?: number; writerThread?: boolean } = {}) {
     closeSync(openSync(path, 'a', 0o600));
     chmodSync(path, 0o600);
     this.#db = new Database(path);
@@ -143,7 +144,7 @@ export class HistoryStore {
     const last = this.#db.prepare('SELECT max(seq) AS seq FROM events').get() as { seq: number | null };
     this.#nextSeq = (last.seq ?? 0) + 1;
     this.#checkpointer = new WalCheckpointer(path);
-    this.#writer = new HistoryWriter(path, { backstopPages: BACKSTOP_CHECKPOINT_PAGES, walSizeLimit: WAL_SIZE_LIMIT_BYTES }, (batch) => this.#insertHere(batch));
+    this.#writer = new HistoryWriter(path, { backstopPages: BACKSTOP_CHECKPOINT_PAGES, walSizeLimit: WAL_SIZE_LIMIT_BYTES, thread: options.writerThread ?? true }, (batch) => this.#insertHere(batch));
   }
 
   /** What the writer thread has done (status, tests). */

@@ -9,7 +9,7 @@ export interface HistoryWriterStats {
   /** Batches the worker committed, and the rows in them. */
   readonly batches: number;
   readonly rows: number;
-  /** Rows written on the event loop instead: the worker failed a batch, or is gone. */
+  /** Rows written on the event loop instead: the worker failed a batch, is gone, or was not wanted (`thread: false`). */
   readonly fallbackRows: number;
   /** Rows that failed there too (a full disk, a broken database): not stored. */
   readonly lostRows: number;
@@ -49,8 +49,14 @@ export class HistoryWriter {
   #stopping = false;
   readonly #exited: Promise<void>;
 
-  constructor(path: string, options: { backstopPages: number; walSizeLimit: number }, fallback: (batch: readonly PointEvent[]) => void) {
+  /** `thread: false` writes every batch on the event loop, as before this writer existed (bench/history-store.ts compares the two). */
+  constructor(path: string, options: { backstopPages: number; walSizeLimit: number; thread?: boolean }, fallback: (batch: readonly PointEvent[]) => void) {
     this.#fallback = fallback;
+    if (options.thread === false) {
+      this.#worker = null;
+      this.#exited = Promise.resolve();
+      return;
+    }
     const worker = new Worker(new URL('./history-writer-worker.js', import.meta.url), {
       workerData: { path, done: this.#done, backstopPages: options.backstopPages, walSizeLimit: options.walSizeLimit },
     });
@@ -120,6 +126,8 @@ export class HistoryWriter {
   stop(): Promise<void> {
     this.settle();
     this.#stopping = true;
+    // Whoever awaits the end must not see the process leave before it.
+    this.#worker?.ref();
     this.#worker?.postMessage('stop');
     return this.#exited;
   }

@@ -55,6 +55,8 @@ export class WalCheckpointer {
   stop(): Promise<void> {
     if (!this.#stopped) {
       this.#stopped = true;
+      // Whoever awaits the end must not see the process leave before it.
+      this.#worker.ref();
       this.#worker.postMessage('stop');
     }
     return this.#exited;

@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PointEvent } from '../../src/protocol/scada.js';
@@ -102,5 +105,32 @@ describe('history writer thread', () => {
     expect(written).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(writer.stats).toMatchObject({ batches: 0, fallbackRows: 30 });
     await writer.stop();
+  });
+
+  it('a process with nothing else to do runs until close() has ended both threads (they are unref\'d until then)', async () => {
+    const path = await tempPath();
+    const script = `
+      import { HistoryStore } from ${JSON.stringify(new URL('../../src/scada/history-store.ts', import.meta.url).pathname)};
+      const store = new HistoryStore(${JSON.stringify(path)});
+      store.record({ seq: store.takeSeq(), point: 'p', kind: 'change', value: 1, quality: 'good', sourceTime: 1, serverTime: 1 });
+      await store.close();
+      console.log(JSON.stringify(store.writer));`;
+    const file = join(path, '..', 'close.mjs');
+    await writeFile(file, script);
+    // Before the fix the awaited close left the loop empty: Node ended the process with code 13 (unsettled top-level await).
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', file], { timeout: 30_000 });
+    expect(JSON.parse(stdout)).toMatchObject({ batches: 1, rows: 1, fallbackRows: 0, lostRows: 0 });
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT count(*) FROM events').pluck().get()).toBe(1);
+    db.close();
+  });
+
+  it('writerThread: false writes every batch on the event loop, the same rows', async () => {
+    const path = await tempPath();
+    const store = new HistoryStore(path, { flushMs: 60_000, writerThread: false });
+    for (let i = 0; i < 2_500; i++) store.record({ seq: store.takeSeq(), point: `q${i % 3}`, kind: 'change', value: i, quality: 'good', sourceTime: i, serverTime: i });
+    expect(store.history('q1', 0, 10_000, 10_000).map((s) => s.value)).toEqual(Array.from({ length: 833 }, (_, i) => 3 * i + 1));
+    expect(store.writer).toMatchObject({ batches: 0, fallbackRows: 2_500, lostRows: 0 });
+    await store.close();
   });
 });
