@@ -16,11 +16,15 @@ import { launchChromium, launchChromiumIn, logIn, openPage, textOf, type UserPag
  * Chromium against a real server whose history already holds the last 15
  * minutes of `sub1.f1.current` (written with the history store before the
  * server starts, with a stretch of invalid quality), then the simulator's
- * live values. Screenshots go to docs/ for the README.
+ * live values. Screenshots go to the test's temporary directory, or to
+ * docs/ for the README with GRIDLINK_SCREENSHOTS=docs (a test run does not
+ * rewrite tracked files unless asked).
  */
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const DOCS = join(REPO, 'docs');
+/** Where screenshots go: docs/ on request, else the temporary directory (set in beforeAll). */
+let shots = DOCS;
 const PASSWORD = 'alice-password-1';
 const POINT = 'sub1.f1.current';
 const MINUTE = 60_000;
@@ -44,8 +48,8 @@ async function seedHistory(path: string, now: number): Promise<number> {
 }
 
 async function screenshot(page: Page, name: string): Promise<void> {
-  await mkdir(DOCS, { recursive: true });
-  const path = join(DOCS, name);
+  await mkdir(shots, { recursive: true });
+  const path = join(shots, name);
   await page.screenshot({ path, animations: 'disabled' });
   expect((await stat(path)).size).toBeGreaterThan(20_000);
 }
@@ -68,6 +72,7 @@ describe('trends, sequence of events and Chinese in Chromium (issue 14)', () => 
   beforeAll(async () => {
     await buildWeb();
     work = await makeTempDir();
+    if (process.env.GRIDLINK_SCREENSHOTS !== 'docs') shots = join(work.path, 'screenshots');
     const dataDir = join(work.path, 'data');
     await mkdir(dataDir, { recursive: true });
     seeded = await seedHistory(join(dataDir, 'history.db'), Date.now());
