@@ -149,4 +149,10 @@ export interface ScadaMetrics {
   readonly unknownObjects: number;
   /** In a cluster: the node acquiring each device (null while none does), docs/cluster.md. */
   readonly owners?: Record<string, string | null>;
+  /**
+   * Events stored in history so far: by the writer thread, on the event loop
+   * (a batch the thread failed, or every batch once the thread is gone), and
+   * not at all (the database refused them too; the last reason).
+   */
+  readonly history?: { readonly rowsInThread: number; readonly rowsOnLoop: number; readonly rowsLost: number; readonly lastError: string | null };
 }

@@ -1,5 +1,6 @@
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import type { Logger } from '../log/logger.js';
 import type { Alarm, AlarmKind, HistorySample, PointEvent, Quality } from '../protocol/scada.js';
 import { HistoryWriter, type HistoryWriterStats } from './history-writer.js';
 import { WalCheckpointer, type CheckpointStats } from './wal-checkpointer.js';
@@ -115,7 +116,7 @@ export class HistoryStore {
   readonly #writer: HistoryWriter;
 
   /** `writerThread: false` writes the batches on the event loop (bench/history-store.ts measures what that costs). */
-  constructor(path: string, options: { flushMs?: number; writerThread?: boolean } = {}) {
+  constructor(path: string, options: { flushMs?: number; writerThread?: boolean; logger?: Logger } = {}) {
     closeSync(openSync(path, 'a', 0o600));
     chmodSync(path, 0o600);
     this.#db = new Database(path);
@@ -144,7 +145,7 @@ export class HistoryStore {
     const last = this.#db.prepare('SELECT max(seq) AS seq FROM events').get() as { seq: number | null };
     this.#nextSeq = (last.seq ?? 0) + 1;
     this.#checkpointer = new WalCheckpointer(path);
-    this.#writer = new HistoryWriter(path, { backstopPages: BACKSTOP_CHECKPOINT_PAGES, walSizeLimit: WAL_SIZE_LIMIT_BYTES, thread: options.writerThread ?? true }, (batch) => this.#insertHere(batch));
+    this.#writer = new HistoryWriter(path, { backstopPages: BACKSTOP_CHECKPOINT_PAGES, walSizeLimit: WAL_SIZE_LIMIT_BYTES, thread: options.writerThread ?? true, logger: options.logger }, (batch) => this.#insertHere(batch));
   }
 
   /** What the writer thread has done (status, tests). */

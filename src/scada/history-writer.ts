@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { Logger } from '../log/logger.js';
 import { QUALITIES, type PointEvent } from '../protocol/scada.js';
 
 /** How long a read may wait for the batches before it (ms): far beyond one commit; past it the worker is taken for stuck. */
@@ -49,9 +50,21 @@ export class HistoryWriter {
   #stopping = false;
   readonly #exited: Promise<void>;
 
-  /** `thread: false` writes every batch on the event loop, as before this writer existed (bench/history-store.ts compares the two). */
-  constructor(path: string, options: { backstopPages: number; walSizeLimit: number; thread?: boolean }, fallback: (batch: readonly PointEvent[]) => void) {
+  readonly #logger: Logger | undefined;
+
+  /**
+   * `thread: false` writes every batch on the event loop, as before this
+   * writer existed (bench/history-store.ts compares the two). `logger`
+   * hears of every batch retried on the loop, every row lost and the loss of
+   * the thread (docs/admin.md "History writes").
+   */
+  constructor(
+    path: string,
+    options: { backstopPages: number; walSizeLimit: number; thread?: boolean; logger?: Logger | undefined },
+    fallback: (batch: readonly PointEvent[]) => void,
+  ) {
     this.#fallback = fallback;
+    this.#logger = options.logger;
     if (options.thread === false) {
       this.#worker = null;
       this.#exited = Promise.resolve();
@@ -140,6 +153,7 @@ export class HistoryWriter {
       this.#answered += 1;
       this.#failuresAnswered += 1;
       this.#stats = { ...this.#stats, lastError: answer.error };
+      this.#logger?.warn({ event: 'history.batch_retried', rows: batch.length, reason: answer.error }, 'the history writer thread could not store a batch of events; writing it on the event loop');
       this.#writeHere(batch);
       return;
     }
@@ -157,6 +171,7 @@ export class HistoryWriter {
     if (worker === null) return;
     this.#worker = null;
     this.#stats = { ...this.#stats, lastError: reason };
+    this.#logger?.error({ event: 'history.writer_lost', reason, unanswered: this.#inFlight.length }, `${reason}; history events are written on the event loop from now on (restart the server to get the thread back)`);
     void worker.terminate();
     for (const batch of this.#inFlight.splice(0)) this.#writeHere(batch);
   }
@@ -166,7 +181,12 @@ export class HistoryWriter {
       this.#fallback(batch);
       this.#stats = { ...this.#stats, fallbackRows: this.#stats.fallbackRows + batch.length };
     } catch (err) {
-      this.#stats = { ...this.#stats, lostRows: this.#stats.lostRows + batch.length, lastError: err instanceof Error ? err.message : String(err) };
+      const reason = err instanceof Error ? err.message : String(err);
+      this.#stats = { ...this.#stats, lostRows: this.#stats.lostRows + batch.length, lastError: reason };
+      this.#logger?.error(
+        { event: 'history.rows_lost', rows: batch.length, lostRows: this.#stats.lostRows, reason },
+        `${batch.length} history events could not be stored (${reason}); the points' live values are unaffected. Check the disk holding the data directory`,
+      );
     }
   }
 }

@@ -14,6 +14,7 @@ import { ModbusPoller, type PollSink, type Reading } from './acquisition/modbus-
 import { AlarmBook } from './alarm-book.js';
 import { ControlDesk } from './control-desk.js';
 import { HistoryStore } from './history-store.js';
+import type { HistoryWriterStats } from './history-writer.js';
 import type { OwnedDevice, ScadaCluster } from './scada-cluster.js';
 import { pointMatcher } from './point-pattern.js';
 import { PointTable, shownOf, snapshotOf, type PointChange, type PointEntry, type TableChanges } from './point-table.js';
@@ -104,7 +105,7 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
     this.#cluster = options.cluster ?? null;
     this.#retentionMs = options.config.history.retentionDays * 24 * HOUR_MS;
     this.#simulatorConfig = options.config.simulator;
-    this.#history = new HistoryStore(join(options.dataDir, 'history.db'));
+    this.#history = new HistoryStore(join(options.dataDir, 'history.db'), { logger: options.logger.child({ service: 'scada' }) });
     this.#table = new PointTable(devices);
     this.#alarms = new AlarmBook(this.#history, (alarm) => this.#bus.publish(SCADA_TOPICS.alarm(alarm.source), alarm), options.cluster?.alarms);
     this.#desk = new ControlDesk(
@@ -391,6 +392,7 @@ export class ScadaService implements ScadaApi, PollSink, DeviceSink {
       events: this.#events,
       activeAlarms: this.#alarms.open().filter((a) => a.clearedAt === null).length,
       unknownObjects: unknown,
+      history: historyMetrics(this.#history.writer),
       ...(this.#cluster?.owners === undefined ? {} : { owners: this.owners()! }),
     };
   }
@@ -616,4 +618,9 @@ function confirms(waiter: FeedbackWaiter, receivedAt: number): boolean {
 
 function checkRange(since: number, until: number): void {
   if (!Number.isFinite(since) || !Number.isFinite(until) || since >= until) throw new GridlinkError('GL_ERR_SCADA_BAD_RANGE', `since ${since}, until ${until}`);
+}
+
+/** The writer's counters as status shows them. */
+function historyMetrics(w: HistoryWriterStats): NonNullable<ScadaMetrics['history']> {
+  return { rowsInThread: w.rows, rowsOnLoop: w.fallbackRows, rowsLost: w.lostRows, lastError: w.lastError };
 }

@@ -96,6 +96,14 @@ export function renderMetrics(input: MetricsInput): string {
     for (const alarm of alarms) byState.set(alarm.state, (byState.get(alarm.state) ?? 0) + 1);
     metric('gridlink_alarms', 'gauge', 'Open alarms by state.', [...byState].map(([state, n]) => [{ state }, n]));
   }
+  const history = s.scada?.history;
+  if (history !== undefined) {
+    metric('gridlink_history_rows_total', 'counter', 'Events stored in history, by where they were written (the writer thread, or the event loop when the thread failed or is gone).', [
+      [{ writer: 'thread' }, history.rowsInThread],
+      [{ writer: 'loop' }, history.rowsOnLoop],
+    ]);
+    metric('gridlink_history_rows_lost_total', 'counter', 'Events the history database refused (a full disk, a broken database): not stored.', [[null, history.rowsLost]]);
+  }
   const owners = s.scada?.owners;
   if (owners !== undefined) {
     // docs/cluster.md, "Acquisition ownership": who polls what, as this node knows it.

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { PointEvent } from '../../src/protocol/scada.js';
 import { HistoryStore } from '../../src/scada/history-store.js';
 import { HistoryWriter } from '../../src/scada/history-writer.js';
+import { createLogger } from '../../src/log/logger.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/until.js';
 
@@ -72,7 +73,9 @@ describe('history writer thread', () => {
 
   it('a batch the thread fails is retried on the event loop; what fails there too is counted as lost; later batches still go to the thread', async () => {
     const path = await tempPath();
-    const store = new HistoryStore(path, { flushMs: 60_000 });
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const store = new HistoryStore(path, { flushMs: 60_000, logger });
     // A rule both connections obey: the batch holding seq 1,500 is refused wherever it is written.
     const side = new Database(path);
     side.exec(`CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.seq = 1500 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;`);
@@ -84,6 +87,12 @@ describe('history writer thread', () => {
     const values = store.history('y', 0, 1e12, 10_000).map((s) => s.value);
     expect(values).toEqual([...Array.from({ length: 1_000 }, (_, i) => i), ...Array.from({ length: 2_000 }, (_, i) => 2_000 + i)]);
     expect(store.writer).toMatchObject({ batches: 3, rows: 3_000, fallbackRows: 0, lostRows: 1_000 });
+    // The operators hear of both: the retry on the loop (warn), then the loss (error), once each.
+    expect(lines.map((l) => [l['event'], l['level'], l['rows']])).toEqual([
+      ['history.batch_retried', 40, 1_000],
+      ['history.rows_lost', 50, 1_000],
+    ]);
+    expect(String(lines[1]!['msg'])).toMatch(/1000 history events could not be stored \(refused by the test\).*Check the disk/u);
     await store.close();
   });
 
@@ -92,7 +101,9 @@ describe('history writer thread', () => {
     // A database without the events table: the thread fails as it prepares its statements.
     new Database(path).close();
     const written: number[] = [];
-    const writer = new HistoryWriter(path, OPTIONS, (batch) => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const writer = new HistoryWriter(path, { ...OPTIONS, logger }, (batch) => {
       for (const e of batch) written.push(e.seq);
     });
     const batch = (from: number): PointEvent[] => Array.from({ length: 10 }, (_, i) => ({ seq: from + i, point: 'z', kind: 'change', value: i, quality: 'good', sourceTime: i, serverTime: i }));
@@ -104,6 +115,8 @@ describe('history writer thread', () => {
     writer.settle();
     expect(written).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(writer.stats).toMatchObject({ batches: 0, fallbackRows: 30 });
+    expect(lines.filter((l) => l['event'] === 'history.writer_lost')).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ event: 'history.writer_lost', level: 50, unanswered: 2 });
     await writer.stop();
   });
 

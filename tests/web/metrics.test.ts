@@ -37,6 +37,15 @@ describe('/metrics (docs/http-api.md): Prometheus text, loopback only unless con
       expect(text).toContain('gridlink_http_requests_total{route="static",method="GET",status="404"} 1');
       // Every line is a comment or `name{labels} value`.
       for (const line of text.trimEnd().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+]+)$/u);
+      // The simulator's first values reach history through the writer thread (a batch every 250 ms), none on the loop, none lost.
+      let history = text;
+      for (let i = 0; i < 50 && !/gridlink_history_rows_total\{writer="thread"\} [1-9]/u.test(history); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        history = (await send(server.httpPort, 'GET', '/metrics')).text;
+      }
+      expect(history).toMatch(/gridlink_history_rows_total\{writer="thread"\} [1-9]\d*\n/u);
+      expect(history).toContain('gridlink_history_rows_total{writer="loop"} 0\n');
+      expect(history).toContain('gridlink_history_rows_lost_total 0\n');
     } finally {
       await server.stop();
     }
