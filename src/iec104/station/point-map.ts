@@ -119,9 +119,19 @@ export function kindOf(snapshot: Pick<PointSnapshot, 'class' | 'controllable' | 
 /** Builds a station point from a snapshot and its options; `update` then sets its value. */
 export function stationPoint(snapshot: PointSnapshot, options: Iec104PointOptions | undefined): StationPoint {
   const kind = kindOf(snapshot, options);
-  const base: PointBase = {
+  const ioa = snapshot.ioa;
+  const object =
+    kind === 'single'
+      ? { ioa, value: false, quality: pointQualityFromByte(IV | NT) }
+      : kind === 'double'
+        ? { ioa, value: DoublePointState.Indeterminate, quality: pointQualityFromByte(IV | NT) }
+        : { ioa, value: 0, quality: qdsFromByte(IV | NT) };
+  // One literal with every field in one order, not `{ ...base, kind, object }`: V8 gave nearly every
+  // point built by spreading a map of its own (19,986 maps for 20,000 points), so each access to a
+  // point went through the megamorphic cache, some 120 ns a field write and 640 ns an update().
+  const point = {
     name: snapshot.name,
-    ioa: snapshot.ioa,
+    ioa,
     pointClass: snapshot.class,
     binary: snapshot.class === 'status' || snapshot.class === 'control',
     controllable: snapshot.controllable,
@@ -129,11 +139,9 @@ export function stationPoint(snapshot: PointSnapshot, options: Iec104PointOption
     scaleFactor: options?.scaleFactor ?? 1,
     substituted: false,
     chunk: null,
-  };
-  let point: StationPoint;
-  if (kind === 'single') point = { ...base, kind, object: { ioa: snapshot.ioa, value: false, quality: pointQualityFromByte(IV | NT) } };
-  else if (kind === 'double') point = { ...base, kind, object: { ioa: snapshot.ioa, value: DoublePointState.Indeterminate, quality: pointQualityFromByte(IV | NT) } };
-  else point = { ...base, kind, object: { ioa: snapshot.ioa, value: 0, quality: qdsFromByte(IV | NT) } };
+    kind,
+    object,
+  } as StationPoint;
   update(point, snapshot.value, snapshot.quality);
   return point;
 }
