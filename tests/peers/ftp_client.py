@@ -17,6 +17,7 @@ import os
 import socket
 import ssl
 import sys
+import time
 from ftplib import FTP, FTP_TLS, error_perm, error_temp
 
 
@@ -126,6 +127,17 @@ def main() -> int:
     big = os.urandom(8 * 1024 * 1024)
     conn = ftp.transfercmd('STOR aborted.bin')
     conn.sendall(big[: 2 * 1024 * 1024])
+    # sendall returns once the kernel holds the bytes; ABOR only after the
+    # server has read some (STAT tells), so there is a partial to resume.
+    moved = 0
+    for _ in range(200):
+        status = expect('STAT (during STOR)', ftp.sendcmd('STAT'), '213')
+        moved = int(status.split(' in progress: ')[1].split()[0])
+        if moved > 0:
+            break
+        time.sleep(0.05)
+    if moved == 0:
+        raise SystemExit('STAT: the server read nothing of the upload in 10 s')
     abort_reply = ftp.abort()
     step('ABOR (during STOR)', abort_reply)
     conn.close()
@@ -135,6 +147,8 @@ def main() -> int:
     if 'aborted.bin' in ftp.nlst():
         raise SystemExit('an aborted upload is visible')
     kept = int(expect('SIZE of the partial', ftp.sendcmd('SIZE aborted.bin'), '213').split()[1])
+    if f'{kept} bytes are kept' not in abort_reply or kept < moved:
+        raise SystemExit(f'SIZE {kept} disagrees with the 426 ({abort_reply!r}) or with STAT ({moved})')
     expect_error('REST at a wrong offset + STOR', lambda: ftp.storbinary('STOR aborted.bin', io.BytesIO(big[kept + 1:]), rest=kept + 1), '554')
     expect('REST + STOR', ftp.storbinary('STOR aborted.bin', io.BytesIO(big[kept:]), rest=kept), '226')
     got = bytearray()
