@@ -33,7 +33,8 @@ import { run } from './python.js';
  *   with k frames unconfirmed is refused (the master prints an "error" reply).
  * - Spontaneous data (`set`, `burst`) goes through the slave's event queue,
  *   which its connection thread looks at only after a select() of up to 100 ms
- *   when idle: up to ~100 ms latency for an isolated change. Answers to
+ *   when idle: up to ~100 ms latency for an isolated change (`tickMs`, the
+ *   threadless mode, sends it at once). Answers to
  *   commands and GI go through the per-connection high-priority queue, sent
  *   right after the request is handled. The event queue keeps an ASDU until it
  *   is confirmed and overwrites the oldest when full (`burst` waits instead).
@@ -782,6 +783,8 @@ export interface SlaveOptions {
   t1?: number;
   t2?: number;
   t3?: number;
+  /** lib60870's threadless mode, ticked after every change and at least every this many ms (iec104_slave.c --tick-ms); 0: a thread per connection. */
+  tickMs?: number;
   startTimeoutMs?: number;
 }
 
@@ -858,6 +861,7 @@ export async function startSlave(options: SlaveOptions = {}): Promise<Lib60870Sl
   optional(args, '--t1', options.t1);
   optional(args, '--t2', options.t2);
   optional(args, '--t3', options.t3);
+  optional(args, '--tick-ms', options.tickMs);
   if (options.sequence) args.push('--sequence');
   if (options.requireSelect) args.push('--require-select');
   const peer = new Lib60870Slave('iec104_slave', slave, args);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { COT, TYPE, ensureLib60870, isAsdu, slaveInitialValue, startMaster, startSlave, stopAllPeers, type AsduEvent, type PointKind } from '../helpers/lib60870.js';
 
@@ -106,6 +107,36 @@ describe('lib60870-C peers: iec104_master against iec104_slave', () => {
     expect(done).toMatchObject({ changes: 2_000, stopped: false });
     await master.next((e) => e.event === 'rate' && e.total >= 5_000, 10_000);
     expect((await master.stats()).objects).toBe(5_000);
+  });
+
+  it('threadless (--tick-ms, as the acquisition benchmark runs it): interrogation, a command, a change and a burst all work', async () => {
+    const slave = await startSlave({ points: 3, tickMs: 10 });
+    const master = await startMaster({ port: slave.port, startdt: true });
+    await slave.next((e) => e.event === 'activated');
+
+    const gi = await master.interrogate();
+    expect(gi.actterm).toMatchObject({ negative: false });
+    expect(gi.done.objects).toBe(9);
+
+    const breaker = slave.ioa('double', 0);
+    expect(await master.command('dc', breaker, 2, { select: true })).toMatchObject({ cot: COT.ACTIVATION_CON, negative: false });
+    expect(await master.command('dc', breaker, 2)).toMatchObject({ cot: COT.ACTIVATION_CON, negative: false });
+    expect((await master.spontaneous(breaker)).object).toMatchObject({ value: 2 });
+
+    await slave.set(slave.ioa('float', 2), 7.5);
+    const { asdu, object } = await master.spontaneous(slave.ioa('float', 2));
+    expect(asdu.type).toBe(TYPE.M_ME_TF_1);
+    expect(object).toMatchObject({ value: 7.5, quality: GOOD });
+
+    const done = await slave.burst(300, 0);
+    expect(done).toMatchObject({ changes: 300, stopped: false });
+    // burst_done means queued; the master counts monitoring objects as they arrive: 9 + 1 + 1 + 300.
+    let objects = 0;
+    for (let i = 0; i < 100 && objects < 311; i++) {
+      objects = (await master.stats()).objects;
+      if (objects < 311) await sleep(50);
+    }
+    expect(objects).toBe(311);
   });
 
   it('SIGKILL of the slave: the master reports the connection closed', async () => {

@@ -7,9 +7,20 @@
  *   iec104_slave [--port 0] [--host 127.0.0.1] [--ca 1] [--points N]
  *                [--singles N] [--doubles N] [--floats N] [--sequence]
  *                [--max-queue 1000] [--require-select]
- *                [--k 12] [--w 8] [--t1 15] [--t2 10] [--t3 20]
+ *                [--k 12] [--w 8] [--t1 15] [--t2 10] [--t3 20] [--tick-ms 0]
  *
  * --port 0 (the default) listens on a free port; the real one is in "listening".
+ *
+ * --tick-ms N (N > 0): lib60870's threadless mode. By default lib60870 runs
+ * each connection in its own thread, which looks at the event queue only when
+ * its select() of up to 100 ms returns, so a spontaneous change waits up to
+ * 100 ms in the station. With --tick-ms this program calls CS104_Slave_tick()
+ * itself: right after every change it enqueues (so it leaves at once), and
+ * otherwise at least every N ms (for the master's frames: acknowledgements,
+ * interrogations, commands, which are then answered within N ms). A tick
+ * reads at most one APDU and sends at most one ASDU, so the program ticks
+ * again as long as the last tick moved a message (lib60870's threaded
+ * connection loop spins the same way while ASDUs wait).
  *
  * POINT LAYOUT (common address --ca, default 1). --points N sets all three
  * counts (default 10); --singles/--doubles/--floats set one each (0..99999):
@@ -74,7 +85,7 @@
 
 static const char* USAGE = "iec104_slave [--port P] [--host H] [--ca N] [--points N] [--singles N] [--doubles N] "
                            "[--floats N] [--sequence] [--max-queue N] [--require-select] [--k N] [--w N] "
-                           "[--t1 S] [--t2 S] [--t3 S]";
+                           "[--t1 S] [--t2 S] [--t3 S] [--tick-ms N]";
 
 enum
 {
@@ -1018,6 +1029,20 @@ listening_port(void)
     return -1;
 }
 
+/* Messages lib60870 sent or received so far (its raw message handler): a tick that moved none has nothing more to do. */
+static unsigned long rawMessages = 0;
+
+static void
+rawMessageHandler(void* parameter, IMasterConnection connection, uint8_t* msg, int msgSize, bool sent)
+{
+    (void)parameter;
+    (void)connection;
+    (void)msg;
+    (void)msgSize;
+    (void)sent;
+    rawMessages++;
+}
+
 static int
 asdus_for(int count, int perAsdu)
 {
@@ -1031,7 +1056,7 @@ main(int argc, char** argv)
 
     const char* host = "127.0.0.1";
     long port = 0;
-    long k = 12, w = 8, t1 = 15, t2 = 10, t3 = 20;
+    long k = 12, w = 8, t1 = 15, t2 = 10, t3 = 20, tickMs = 0;
 
     for (int i = 1; i < argc; i++)
     {
@@ -1067,6 +1092,8 @@ main(int argc, char** argv)
         else if (!strcmp(a, "--t2") && parse_long(v, 1, 255, &t2))
             i++;
         else if (!strcmp(a, "--t3") && parse_long(v, 1, 172800, &t3))
+            i++;
+        else if (!strcmp(a, "--tick-ms") && parse_long(v, 0, 1000, &tickMs))
             i++;
         else
             die_usage(USAGE, a);
@@ -1112,7 +1139,13 @@ main(int argc, char** argv)
     CS104_Slave_setReadHandler(slave, readHandler, NULL);
     CS104_Slave_setASDUHandler(slave, asduHandler, NULL);
 
-    CS104_Slave_start(slave);
+    if (tickMs > 0)
+    {
+        CS104_Slave_setRawMessageHandler(slave, rawMessageHandler, NULL);
+        CS104_Slave_startThreadless(slave);
+    }
+    else
+        CS104_Slave_start(slave);
     int realPort = CS104_Slave_isRunning(slave) ? listening_port() : -1;
     if (realPort < 0)
     {
@@ -1144,6 +1177,19 @@ main(int argc, char** argv)
         bool blocked = drain_outbox();
         burst_tick();
         int timeout = burst.active ? 1 : blocked ? 2 : 200;
+        if (tickMs > 0)
+        {
+            /* Threadless: what was just enqueued leaves now; the master's frames are read at least every tickMs. */
+            for (int n = 0; n < 100000; n++)
+            {
+                unsigned long before = rawMessages;
+                CS104_Slave_tick(slave);
+                if (rawMessages == before)
+                    break;
+            }
+            if (timeout > tickMs)
+                timeout = (int)tickMs;
+        }
         struct pollfd pfd[2] = {{.fd = STDIN_FILENO, .events = POLLIN}, {.fd = wakePipe[0], .events = POLLIN}};
         int r = poll(pfd, 2, timeout);
         if (r <= 0)
@@ -1161,7 +1207,10 @@ main(int argc, char** argv)
         }
     }
 
-    CS104_Slave_stop(slave);
+    if (tickMs > 0)
+        CS104_Slave_stopThreadless(slave);
+    else
+        CS104_Slave_stop(slave);
     CS104_Slave_destroy(slave);
     return 0;
 }
