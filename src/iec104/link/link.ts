@@ -9,6 +9,7 @@ import {
   writeIHeader,
   type UFunction,
 } from '../codec/index.js';
+import { pollBusyFor } from '../../transport/busy-poll.js';
 
 /** The APCI parameters of docs/iec104.md "Parameters" (times in milliseconds). */
 export interface LinkParameters {
@@ -57,6 +58,11 @@ export interface LinkStats {
 }
 
 const TICK_MS = 100;
+/**
+ * After a write that left ASDUs waiting for the window, the event loop polls
+ * without sleeping this long for the acknowledgement (src/transport/busy-poll.ts).
+ */
+const ACK_SPIN_MS = 2;
 
 /**
  * One IEC 60870-5-104 connection, either end (docs/iec104.md "APCI"): cuts
@@ -299,6 +305,7 @@ export class Iec104Link {
     this.stats.sent += count;
     this.#write(out);
     this.#compact();
+    if (this.#queue.length > this.#queueHead) pollBusyFor(ACK_SPIN_MS);
   }
 
   /** Drops the sent and dropped ASDUs from the front of the queue's array now and then, so it stays bounded. */
