@@ -352,8 +352,8 @@ async function runSynthetic(devicesPort: number, timing: Timing): Promise<Gridli
   const unregister = onCleanup(() => server.stop(0));
   try {
     const names = server.scada!.points().map((p) => p.name);
-    // Each point's topic made once, as the SCADA service does (SCADA_TOPICS.event per point): the bench's string building is not the station's cost.
-    const topics = names.map((name) => `events.${name}`);
+    // Each point's channel made once, as the SCADA service does (a bus Channel per point's events).
+    const channels = names.map((name) => server.bus.channel(`events.${name}`));
     const master = await startMaster({ port: server.iec104Address!.port, startdt: true, countOnly: true, rateIntervalMs: 1_000 });
     let running = true;
     let cursor = 0;
@@ -375,10 +375,10 @@ async function runSynthetic(devicesPort: number, timing: Timing): Promise<Gridli
         value += 1;
         for (let i = 0; i < SYNTHETIC_BATCH; i++) {
           const point = names[cursor]!;
-          const topic = topics[cursor]!;
+          const channel = channels[cursor]!;
           cursor = (cursor + 1) % names.length;
           const event: PointEvent = { seq: 0, point, value: value + i, quality: 'good', sourceTime: now, serverTime: now, kind: 'change' };
-          server.bus.publish(topic, event);
+          channel.publish(event);
         }
       }
       setImmediate(pump);

@@ -49,11 +49,25 @@ export interface BusMetrics {
   readonly subscriptions: number;
 }
 
+/**
+ * One topic prepared for a publisher that uses it over and over (a point's
+ * events): the same as {@link Bus.publish} and {@link Bus.hasSubscribers}
+ * on that topic, without finding its subscriptions again each time while
+ * none came or went.
+ */
+export interface Channel {
+  readonly topic: string;
+  publish(payload: unknown): void;
+  hasSubscribers(): boolean;
+}
+
 export interface Bus {
   /** Hands a message to every matching subscription; never waits for a subscriber. */
   publish(topic: string, payload: unknown): void;
   /** True when a publish on `topic` would reach someone (lets a publisher skip building a costly payload). */
   hasSubscribers(topic: string): boolean;
+  /** `topic` (checked now) prepared for repeated publishing. */
+  channel(topic: string): Channel;
   subscribe(pattern: string, sink: Sink, options: SubscribeOptions): Subscription;
   metrics(): BusMetrics;
   close(): Promise<void>;

@@ -1,4 +1,4 @@
-import type { Bus, BusMessage, BusMetrics, Sink, SubscribeOptions, Subscription } from './bus.js';
+import type { Bus, BusMessage, BusMetrics, Channel, Sink, SubscribeOptions, Subscription } from './bus.js';
 import { checkPattern, checkTopic } from './topics.js';
 
 /** One subscriber: a bounded FIFO drained in order by a single pump. */
@@ -100,11 +100,33 @@ export class LocalBus implements Bus {
   readonly #counters = { published: 0, delivered: 0, dropped: 0, disconnected: 0 };
   #subscriptions = 0;
   readonly #memo = new Map<string, readonly Subscriber[]>();
+  /** Changes with every subscribe and unsubscribe: a channel's list of subscriptions is good while it is the same. */
+  #generation = 0;
 
   publish(topic: string, payload: unknown): void {
-    const subscribers = this.#subscribersOf(topic);
-    const message: BusMessage = { topic, payload, publishedAt: Date.now() };
+    this.deliver(topic, this.#subscribersOf(topic), payload);
+  }
+
+  channel(topic: string): Channel {
+    checkTopic(topic);
+    return new LocalChannel(this, topic);
+  }
+
+  /** @internal The subscriptions of `topic` now, and the generation they belong to. */
+  resolve(topic: string): { readonly subscribers: readonly Subscriber[]; readonly generation: number } {
+    return { subscribers: this.#subscribersOf(topic), generation: this.#generation };
+  }
+
+  /** @internal */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** @internal Hands a message to subscriptions already found. */
+  deliver(topic: string, subscribers: readonly Subscriber[], payload: unknown): void {
     this.#counters.published += 1;
+    if (subscribers.length === 0) return;
+    const message: BusMessage = { topic, payload, publishedAt: Date.now() };
     for (const subscriber of subscribers) subscriber.offer(message);
   }
 
@@ -144,6 +166,7 @@ export class LocalBus implements Bus {
     (last === '>' ? at.rest : at.exact).add(subscriber);
     this.#subscriptions += 1;
     this.#memo.clear();
+    this.#generation += 1;
     return subscriber;
   }
 
@@ -174,6 +197,7 @@ export class LocalBus implements Bus {
     const end = path.at(-1)!;
     if ((rest ? end.rest : end.exact).delete(subscriber)) this.#subscriptions -= 1;
     this.#memo.clear();
+    this.#generation += 1;
     // Prune empty branches so churn does not leave dead nodes behind.
     for (let i = path.length - 1; i > 0; i -= 1) {
       const n = path[i]!;
@@ -204,5 +228,42 @@ export class LocalBus implements Bus {
       if (star !== undefined) yield* walk(star, i + 1);
     };
     yield* walk(this.#root, 0);
+  }
+}
+
+/**
+ * A topic of the {@link LocalBus} prepared for repeated publishing: its
+ * subscriptions are found once and kept until one is added or removed
+ * anywhere on the bus (the bus's generation moves on). A point's events are
+ * published 20,000 times a second over 20,000 topics; finding each in the
+ * bus's memo map was most of the cost of a publish (every lookup a cache
+ * miss in a map that size).
+ */
+class LocalChannel implements Channel {
+  readonly topic: string;
+  readonly #bus: LocalBus;
+  #subscribers: readonly Subscriber[] = [];
+  #generation = -1;
+
+  constructor(bus: LocalBus, topic: string) {
+    this.#bus = bus;
+    this.topic = topic;
+  }
+
+  publish(payload: unknown): void {
+    this.#bus.deliver(this.topic, this.#current(), payload);
+  }
+
+  hasSubscribers(): boolean {
+    return this.#current().length > 0;
+  }
+
+  #current(): readonly Subscriber[] {
+    if (this.#generation !== this.#bus.generation) {
+      const { subscribers, generation } = this.#bus.resolve(this.topic);
+      this.#subscribers = subscribers;
+      this.#generation = generation;
+    }
+    return this.#subscribers;
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import type { Msg, Subscription as NatsSubscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { Bus, BusMetrics, Sink, SubscribeOptions, Subscription } from '../bus/bus.js';
+import type { Bus, BusMetrics, Channel, Sink, SubscribeOptions, Subscription } from '../bus/bus.js';
 import { LocalBus } from '../bus/local-bus.js';
 import type { ClusterLink } from './cluster-link.js';
 
@@ -119,6 +119,10 @@ export class NatsBus implements Bus {
 
   publish(topic: string, payload: unknown): void {
     this.#local.publish(topic, payload);
+    this.#remote(topic, payload);
+  }
+
+  #remote(topic: string, payload: unknown): void {
     const envelope: Envelope = { o: this.#link.node, p: payload };
     const data = JSON.stringify(envelope);
     if (this.#isDurable(topic)) this.#enqueue(`${CHAT_SUBJECT}.${topic}`, data);
@@ -128,6 +132,19 @@ export class NatsBus implements Bus {
   /** Remote nodes may listen to anything while NATS is there; without it, only local subscribers count. */
   hasSubscribers(topic: string): boolean {
     return this.#local.hasSubscribers(topic) || this.#link.state === 'connected';
+  }
+
+  /** The local part through the local bus's channel; every publish also goes to the other nodes. */
+  channel(topic: string): Channel {
+    const local = this.#local.channel(topic);
+    return {
+      topic,
+      publish: (payload) => {
+        local.publish(payload);
+        this.#remote(topic, payload);
+      },
+      hasSubscribers: () => local.hasSubscribers() || this.#link.state === 'connected',
+    };
   }
 
   subscribe(pattern: string, sink: Sink, options: SubscribeOptions): Subscription {

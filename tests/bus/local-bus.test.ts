@@ -76,6 +76,50 @@ describe('LocalBus: remembered matches', () => {
     expect(bus.hasSubscribers('points.s1.f1')).toBe(false);
   });
 
+  it('a channel follows subscriptions made and ended after it was made, and the wildcards', async () => {
+    const bus = new LocalBus();
+    const channel = bus.channel('events.s1.f1.current');
+    const other = bus.channel('events.s2.f1.current');
+    expect(channel.topic).toBe('events.s1.f1.current');
+    expect(channel.hasSubscribers()).toBe(false);
+    channel.publish(0); // nobody: counted, delivered to none
+    const all: unknown[] = [];
+    const s1: unknown[] = [];
+    const subAll = bus.subscribe('events.>', (m) => void all.push(m.payload), { maxQueued: 10, policy: 'drop-oldest' });
+    expect(channel.hasSubscribers()).toBe(true);
+    channel.publish(1);
+    other.publish('x');
+    const subS1 = bus.subscribe('events.s1.*.current', (m) => void s1.push(m.payload), { maxQueued: 10, policy: 'drop-oldest' });
+    channel.publish(2);
+    other.publish('y');
+    await tick();
+    subAll.unsubscribe();
+    channel.publish(3);
+    expect(other.hasSubscribers()).toBe(false);
+    other.publish('z');
+    await tick();
+    subS1.unsubscribe();
+    channel.publish(4);
+    await tick();
+    expect(all).toEqual([1, 'x', 2, 'y']);
+    expect(s1).toEqual([2, 3]);
+    expect(channel.hasSubscribers()).toBe(false);
+    expect(bus.metrics()).toMatchObject({ published: 8, delivered: 6, subscriptions: 0 });
+    // A channel and a plain publish on the same topic reach the same subscriptions, in publish order.
+    const both: unknown[] = [];
+    bus.subscribe('events.s1.f1.current', (m) => void both.push(m.payload), { maxQueued: 10, policy: 'drop-oldest' });
+    channel.publish('a');
+    bus.publish('events.s1.f1.current', 'b');
+    channel.publish('c');
+    await tick();
+    expect(both).toEqual(['a', 'b', 'c']);
+  });
+
+  it.each(['', 'a..b', 'a.*', 'a.>', 'ä'])('a channel on %j is refused when it is made', (topic) => {
+    const bus = new LocalBus();
+    expect(() => bus.channel(topic)).toThrow(GridlinkError);
+  });
+
   it('a bad topic is refused every time, not only the first', () => {
     const bus = new LocalBus();
     for (let i = 0; i < 3; i += 1) {

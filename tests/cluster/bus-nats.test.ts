@@ -9,6 +9,8 @@ import { until } from '../helpers/until.js';
 const logger = createLogger('silent');
 const telemetry = { maxQueued: 10_000, policy: 'drop-oldest' as const };
 
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 describe('NatsBus: the bus of three nodes in one process, on a real nats-server', () => {
   let nats: NatsSystem;
   const links: ClusterLink[] = [];
@@ -40,6 +42,21 @@ describe('NatsBus: the bus of three nodes in one process, on a real nats-server'
     await new Promise((r) => setTimeout(r, 200));
     // Its own echo is skipped: still one each.
     expect(got.map((g) => g.length)).toEqual([1, 1, 1]);
+    for (const s of subs) s.unsubscribe();
+  });
+
+  it('a channel publishes like publish: its own node at once, the other nodes through NATS', async () => {
+    const got: BusMessage[][] = [[], [], []];
+    const subs = buses.map((bus, i) => bus.subscribe('events.sub1.>', (m) => void got[i]!.push(m), telemetry));
+    const channel = buses[2]!.channel('events.sub1.f2.current');
+    expect(channel.hasSubscribers()).toBe(true);
+    channel.publish({ value: 7 });
+    channel.publish({ value: 8 });
+    await tick();
+    expect(got[2]!.map((m) => m.payload)).toEqual([{ value: 7 }, { value: 8 }]);
+    await until(() => got[0]!.length === 2 && got[1]!.length === 2, 5_000, 'the other nodes');
+    expect(got[0]!.map((m) => m.payload)).toEqual([{ value: 7 }, { value: 8 }]);
+    expect(got[1]![1]).toMatchObject({ topic: 'events.sub1.f2.current', payload: { value: 8 } });
     for (const s of subs) s.unsubscribe();
   });
 
