@@ -128,7 +128,22 @@ class Server implements NatsServer {
   }
 }
 
+/**
+ * Starts `count` servers on free ports. A port found free can be taken by
+ * another test file's process before nats-server binds it (the suite runs
+ * files in parallel); such a start is tried again on new ports, twice at most.
+ */
 async function system(count: number): Promise<NatsSystem> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await systemOnce(count);
+    } catch (err) {
+      if (attempt >= 3 || !String(err).includes('address already in use')) throw err;
+    }
+  }
+}
+
+async function systemOnce(count: number): Promise<NatsSystem> {
   const temp = await makeTempDir('gridlink-nats-');
   const specs: Spec[] = [];
   const routePorts: number[] = [];
