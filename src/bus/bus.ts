@@ -12,6 +12,14 @@ export interface BusMessage {
   readonly payload: unknown;
   /** Milliseconds since the epoch, when it was published. */
   readonly publishedAt: number;
+  /**
+   * On messages published through a {@link Channel}: the same small array
+   * for every message of its topic, where a subscriber may keep what it
+   * worked out from the topic (the record it would otherwise look up by
+   * name on every message), in the slots {@link Bus.memoSlots} gave it and
+   * no others. Undefined on other messages: a subscriber must not depend on it.
+   */
+  readonly memo: unknown[] | undefined;
 }
 
 /**
@@ -68,6 +76,8 @@ export interface Bus {
   hasSubscribers(topic: string): boolean;
   /** `topic` (checked now) prepared for repeated publishing. */
   channel(topic: string): Channel;
+  /** Reserves `count` slots in every channel's {@link BusMessage.memo}; returns the first. */
+  memoSlots(count: number): number;
   subscribe(pattern: string, sink: Sink, options: SubscribeOptions): Subscription;
   metrics(): BusMetrics;
   close(): Promise<void>;

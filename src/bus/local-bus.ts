@@ -51,8 +51,17 @@ class Subscriber implements Subscription {
     this.#bus.remove(this);
   }
 
+  /**
+   * Delivers the queue in order. The first message goes to the sink at once
+   * (inside `publish`); the pump then yields one microtask, so what the
+   * publisher publishes next in the same synchronous run is delivered after
+   * it, and drains the rest in that one microtask, waiting only on a sink
+   * that returns a promise (a microtask per message was a tenth of the cost
+   * of 20,000 events a second).
+   */
   async #pump(): Promise<void> {
     this.#pumping = true;
+    let yielded = false;
     try {
       while (!this.#closed && this.queued > 0) {
         const message = this.#queue[this.#head]!;
@@ -63,7 +72,10 @@ class Subscriber implements Subscription {
           this.#head = 0;
         }
         try {
-          await this.#sink(message);
+          const pending = this.#sink(message);
+          if (pending !== undefined) await pending;
+          else if (!yielded) await Promise.resolve();
+          yielded = true;
           this.#bus.count('delivered');
         } catch {
           // A failing sink (its connection went away) ends the subscription.
@@ -102,9 +114,16 @@ export class LocalBus implements Bus {
   readonly #memo = new Map<string, readonly Subscriber[]>();
   /** Changes with every subscribe and unsubscribe: a channel's list of subscriptions is good while it is the same. */
   #generation = 0;
+  #memoSlots = 0;
 
   publish(topic: string, payload: unknown): void {
-    this.deliver(topic, this.#subscribersOf(topic), payload);
+    this.deliver(topic, this.#subscribersOf(topic), payload, undefined);
+  }
+
+  memoSlots(count: number): number {
+    const first = this.#memoSlots;
+    this.#memoSlots += count;
+    return first;
   }
 
   channel(topic: string): Channel {
@@ -123,10 +142,10 @@ export class LocalBus implements Bus {
   }
 
   /** @internal Hands a message to subscriptions already found. */
-  deliver(topic: string, subscribers: readonly Subscriber[], payload: unknown): void {
+  deliver(topic: string, subscribers: readonly Subscriber[], payload: unknown, memo: unknown[] | undefined): void {
     this.#counters.published += 1;
     if (subscribers.length === 0) return;
-    const message: BusMessage = { topic, payload, publishedAt: Date.now() };
+    const message: BusMessage = { topic, payload, publishedAt: Date.now(), memo };
     for (const subscriber of subscribers) subscriber.offer(message);
   }
 
@@ -242,6 +261,7 @@ export class LocalBus implements Bus {
 class LocalChannel implements Channel {
   readonly topic: string;
   readonly #bus: LocalBus;
+  readonly #memo: unknown[] = [];
   #subscribers: readonly Subscriber[] = [];
   #generation = -1;
 
@@ -251,7 +271,7 @@ class LocalChannel implements Channel {
   }
 
   publish(payload: unknown): void {
-    this.#bus.deliver(this.topic, this.#current(), payload);
+    this.#bus.deliver(this.topic, this.#current(), payload, this.#memo);
   }
 
   hasSubscribers(): boolean {

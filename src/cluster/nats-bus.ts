@@ -134,6 +134,10 @@ export class NatsBus implements Bus {
     return this.#local.hasSubscribers(topic) || this.#link.state === 'connected';
   }
 
+  memoSlots(count: number): number {
+    return this.#local.memoSlots(count);
+  }
+
   /** The local part through the local bus's channel; every publish also goes to the other nodes. */
   channel(topic: string): Channel {
     const local = this.#local.channel(topic);
