@@ -341,6 +341,15 @@ describe('gridlink admin reload (docs/configuration.md "Reload")', () => {
     try {
       const before = await master.interrogate();
       expect(new Set(before.objects.map((o) => o.ioa)).size).toBe(2);
+      // A change before the reload: the station remembers the breaker's point (in the bus channel's memo) from the map it serves now.
+      const breaker = rig.server.scada!.points('bay1.f1.breaker')[0]!;
+      const closedBefore = breaker.value === 1;
+      const changed = (since: number): Promise<AsduEvent> =>
+        master.next((e): e is AsduEvent => isAsdu(e) && e.cot === COT.SPONTANEOUS && e.objects.some((o) => o.ioa === breaker.ioa), 10_000, since);
+      const valueIn = (asdu: AsduEvent): unknown => asdu.objects.find((o) => o.ioa === breaker.ioa)?.value;
+      let since = master.events.length;
+      rig.sim.setBreaker(1, 0, !closedBefore);
+      expect(valueIn(await changed(since))).toBe(closedBefore ? 1 : 2); // double point: 1 off, 2 on
       await rig.write(withScada(rig, { simulator: { enabled: false }, devices: [device('bay1', rig.simPort, 1, 200), device('bay9', rig.simPort, 2, 200)] }));
       const from = master.events.length;
       const report = await (await rig.admin()).reload();
@@ -355,6 +364,12 @@ describe('gridlink admin reload (docs/configuration.md "Reload")', () => {
       const served = new Set(after.objects.map((o) => o.ioa));
       expect(served.size).toBe(4);
       for (const point of rig.server.scada!.points()) expect(served.has(point.ioa), point.name).toBe(true);
+      // A change after the reload reaches the new map, not the remembered point of the old one: the next interrogation has it.
+      since = master.events.length;
+      rig.sim.setBreaker(1, 0, closedBefore);
+      expect(valueIn(await changed(since))).toBe(closedBefore ? 2 : 1);
+      const last = await master.interrogate();
+      expect(last.objects.find((o) => o.ioa === breaker.ioa)?.value).toBe(closedBefore ? 2 : 1);
     } finally {
       await master.stop();
     }

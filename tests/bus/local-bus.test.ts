@@ -115,6 +115,32 @@ describe('LocalBus: remembered matches', () => {
     expect(both).toEqual(['a', 'b', 'c']);
   });
 
+  it('a channel\'s messages share one memo per topic; plain publishes carry none; memo slots never overlap', async () => {
+    const bus = new LocalBus();
+    const first = bus.memoSlots(2);
+    const second = bus.memoSlots(1);
+    expect(second).toBe(first + 2);
+    const got: BusMessage[] = [];
+    bus.subscribe('events.>', (m) => void got.push(m), { maxQueued: 10, policy: 'drop-oldest' });
+    const a = bus.channel('events.a');
+    const b = bus.channel('events.b');
+    a.publish(1);
+    a.publish(2);
+    b.publish(3);
+    bus.publish('events.a', 4);
+    await tick();
+    expect(got.map((m) => m.payload)).toEqual([1, 2, 3, 4]);
+    const [m1, m2, m3, m4] = got;
+    expect(m1!.memo).toBeDefined();
+    expect(m2!.memo).toBe(m1!.memo);
+    expect(m3!.memo).not.toBe(m1!.memo);
+    expect(m4!.memo).toBeUndefined();
+    m1!.memo![first] = 'kept';
+    a.publish(5);
+    await tick();
+    expect(got[4]!.memo![first]).toBe('kept');
+  });
+
   it.each(['', 'a..b', 'a.*', 'a.>', 'ä'])('a channel on %j is refused when it is made', (topic) => {
     const bus = new LocalBus();
     expect(() => bus.channel(topic)).toThrow(GridlinkError);
