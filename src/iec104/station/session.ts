@@ -89,11 +89,11 @@ export class StationSession {
     });
     // What the link sends in answer to what it reads (the next window after an
     // acknowledgement, confirmations) leaves in one write, not one system call
-    // per APDU: corked before the link's own 'data' listener, uncorked once it is done.
-    socket.prependListener('data', () => {
-      socket.cork();
-      process.nextTick(() => socket.uncork());
-    });
+    // per APDU: corked before the link's own 'data' listener, uncorked right
+    // after it (a listener added after the link's), not a tick later: the
+    // master waits for that window.
+    socket.prependListener('data', () => socket.cork());
+    socket.on('data', () => socket.uncork());
   }
 
   get droppedEvents(): number {
