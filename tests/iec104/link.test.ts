@@ -2,6 +2,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApduSplitter, decodeApci, encodeIFrame, encodeSFrame, encodeUFrame, type Apci, type UFunction } from '../../src/iec104/codec/index.js';
 import { DEFAULT_LINK_PARAMETERS, Iec104Link, type LinkParameters } from '../../src/iec104/link/link.js';
+import { pollingBusy } from '../../src/transport/busy-poll.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -28,6 +29,8 @@ interface Pair {
   readonly received: Buffer[];
   closedReason(): string | null | undefined;
   readonly events: string[];
+  /** The link's own end of the connection. */
+  readonly socket: Socket;
 }
 
 const servers: Server[] = [];
@@ -103,7 +106,7 @@ async function pair(parameters: Partial<LinkParameters> = {}, maxQueued = 100): 
       });
     },
   };
-  return { link, peer, received, events, closedReason: () => reason };
+  return { link, peer, received, events, socket: linkSocket, closedReason: () => reason };
 }
 
 const isU = (fn: UFunction) => (a: Apci) => a.format === 'U' && a.fn === fn;
@@ -155,6 +158,29 @@ describe('IEC 104 link layer (controlled station)', () => {
     await until(() => p.peer.frames.filter(isI).length === 5);
     expect(p.peer.frames.filter(isI).map((f) => f.sendSeq)).toEqual([0, 1, 2, 3, 4]);
     expect(p.link.stats.sent).toBe(5);
+  });
+
+  it('polls without sleeping while ASDUs wait on the window, but not for a master that acknowledges slowly', async () => {
+    const p = await pair({ k: 2 });
+    await started(p);
+    // Whether the loop polls right after the link has handled each read (a listener after the link's own).
+    const polling: boolean[] = [];
+    p.socket.on('data', () => polling.push(pollingBusy()));
+    for (let i = 0; i < 8; i++) p.link.send(ASDU);
+    await until(() => p.peer.frames.filter(isI).length === 2);
+    p.peer.socket.write(encodeSFrame(2)); // at once: 2 more go, 4 wait, and the loop polls for the next acknowledgement
+    await until(() => p.peer.frames.filter(isI).length === 4);
+    expect(polling.at(-1)).toBe(true);
+    await new Promise((r) => setTimeout(r, 50)); // far slower than the 2 ms polled for
+    expect(pollingBusy()).toBe(false);
+    p.peer.socket.write(encodeSFrame(4));
+    await until(() => p.peer.frames.filter(isI).length === 6);
+    // Two ASDUs still wait, but this master took 50 ms: no polling for it.
+    expect(p.link.queued).toBe(2);
+    expect(polling.at(-1)).toBe(false);
+    p.peer.socket.write(encodeSFrame(6));
+    await until(() => p.peer.frames.filter(isI).length === 8);
+    expect(p.peer.frames.filter(isI).map((f) => f.sendSeq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
   it('acknowledges every w received I-format APDUs at once with an S-format', async () => {

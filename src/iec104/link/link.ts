@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import {
   APCI_BYTES,
   ApduSplitter,
@@ -60,7 +61,10 @@ export interface LinkStats {
 const TICK_MS = 100;
 /**
  * After a write that left ASDUs waiting for the window, the event loop polls
- * without sleeping this long for the acknowledgement (src/transport/busy-poll.ts).
+ * without sleeping this long for the acknowledgement (src/transport/busy-poll.ts),
+ * as long as the master's last acknowledgement came within it: a master that
+ * takes longer (a WAN, or one acknowledging slowly on purpose) gets no polling,
+ * so it cannot make the server spin.
  */
 const ACK_SPIN_MS = 2;
 
@@ -101,6 +105,9 @@ export class Iec104Link {
   #testSince = 0;
   #started = false;
   #closed = false;
+  /** When a write last left ASDUs waiting on a full window (0: none waiting), and whether the last such wait was short enough to poll for. */
+  #windowFullAt = 0;
+  #quickAcks = true;
   readonly #ticker: NodeJS.Timeout;
 
   constructor(socket: Socket, options: LinkOptions) {
@@ -278,6 +285,10 @@ export class Iec104Link {
     if (confirming > outstanding) throw new Error(`acknowledgement of N(R) ${recvSeq}, but only ${this.#ackedSeq}..${this.#sendSeq} are outstanding`);
     this.#unacked.splice(0, confirming);
     this.#ackedSeq = recvSeq;
+    if (confirming > 0 && this.#windowFullAt !== 0) {
+      this.#quickAcks = performance.now() - this.#windowFullAt <= ACK_SPIN_MS;
+      this.#windowFullAt = 0;
+    }
   }
 
   /** Sends queued ASDUs while data transfer is started and the k window has room. */
@@ -305,7 +316,10 @@ export class Iec104Link {
     this.stats.sent += count;
     this.#write(out);
     this.#compact();
-    if (this.#queue.length > this.#queueHead) pollBusyFor(ACK_SPIN_MS);
+    if (this.#queue.length > this.#queueHead) {
+      this.#windowFullAt = performance.now();
+      if (this.#quickAcks) pollBusyFor(ACK_SPIN_MS);
+    }
   }
 
   /** Drops the sent and dropped ASDUs from the front of the queue's array now and then, so it stays bounded. */
