@@ -105,13 +105,14 @@ const node = (): TrieNode => ({ children: new Map(), exact: new Set(), rest: new
  * grows memory past its bound.
  */
 /** Topics whose subscriber lists are remembered at most. */
-const MEMO_TOPICS = 100_000;
+const ROUTED_TOPICS = 100_000;
 
 export class LocalBus implements Bus {
   readonly #root = node();
   readonly #counters = { published: 0, delivered: 0, dropped: 0, disconnected: 0 };
   #subscriptions = 0;
-  readonly #memo = new Map<string, readonly Subscriber[]>();
+  /** Each topic published lately and the subscriptions it reaches, until a subscription comes or goes. */
+  readonly #routes = new Map<string, readonly Subscriber[]>();
   /** Changes with every subscribe and unsubscribe: a channel's list of subscriptions is good while it is the same. */
   #generation = 0;
   #memoSlots = 0;
@@ -160,11 +161,11 @@ export class LocalBus implements Bus {
    * delivery. The memo is bounded; a full one starts over.
    */
   #subscribersOf(topic: string): readonly Subscriber[] {
-    let subscribers = this.#memo.get(topic);
+    let subscribers = this.#routes.get(topic);
     if (subscribers === undefined) {
       subscribers = [...this.#match(checkTopic(topic))];
-      if (this.#memo.size >= MEMO_TOPICS) this.#memo.clear();
-      this.#memo.set(topic, subscribers);
+      if (this.#routes.size >= ROUTED_TOPICS) this.#routes.clear();
+      this.#routes.set(topic, subscribers);
     }
     return subscribers;
   }
@@ -184,8 +185,7 @@ export class LocalBus implements Bus {
     }
     (last === '>' ? at.rest : at.exact).add(subscriber);
     this.#subscriptions += 1;
-    this.#memo.clear();
-    this.#generation += 1;
+    this.#subscriptionsChanged();
     return subscriber;
   }
 
@@ -196,6 +196,12 @@ export class LocalBus implements Bus {
   close(): Promise<void> {
     for (const subscriber of [...this.#match([], true)]) subscriber.unsubscribe();
     return Promise.resolve();
+  }
+
+  /** A subscription came or went: every topic's route is found again, and every channel's. */
+  #subscriptionsChanged(): void {
+    this.#routes.clear();
+    this.#generation += 1;
   }
 
   /** @internal */
@@ -215,8 +221,7 @@ export class LocalBus implements Bus {
     }
     const end = path.at(-1)!;
     if ((rest ? end.rest : end.exact).delete(subscriber)) this.#subscriptions -= 1;
-    this.#memo.clear();
-    this.#generation += 1;
+    this.#subscriptionsChanged();
     // Prune empty branches so churn does not leave dead nodes behind.
     for (let i = path.length - 1; i > 0; i -= 1) {
       const n = path[i]!;
@@ -255,7 +260,7 @@ export class LocalBus implements Bus {
  * subscriptions are found once and kept until one is added or removed
  * anywhere on the bus (the bus's generation moves on). A point's events are
  * published 20,000 times a second over 20,000 topics; finding each in the
- * bus's memo map was most of the cost of a publish (every lookup a cache
+ * bus's map of routes was most of the cost of a publish (every lookup a cache
  * miss in a map that size).
  */
 class LocalChannel implements Channel {

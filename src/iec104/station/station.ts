@@ -73,7 +73,7 @@ export class Iec104Station {
   readonly #context: SessionContext;
   #batch: ChangeBatch;
   /** Two slots of the bus's per-topic memo: a topic's StationPoint, and the PointMap it belongs to. */
-  readonly #memo: number;
+  readonly #memoSlot: number;
   #flushScheduled = false;
   #accepted = 0;
   #refused = 0;
@@ -86,7 +86,7 @@ export class Iec104Station {
     this.#logger = options.logger.child({ service: 'iec104' });
     const { commonAddress } = options.config;
     // Subscribe before taking the snapshot: no change falls between the two.
-    this.#memo = options.bus.memoSlots(2);
+    this.#memoSlot = options.bus.memoSlots(2);
     const subscription = options.bus.subscribe('events.>', (message) => this.#onEvent(message), { maxQueued: MIN_BUS_QUEUE, policy: 'drop-oldest' });
     try {
       this.#points = new PointMap(options.scada.points(), options.pointOptions, commonAddress);
@@ -252,7 +252,7 @@ export class Iec104Station {
    */
   #pointOf(message: BusMessage, event: PointEvent): StationPoint | undefined {
     const memo = message.memo;
-    const slot = this.#memo;
+    const slot = this.#memoSlot;
     if (memo !== undefined && memo[slot + 1] === this.#points) {
       const point = memo[slot] as StationPoint;
       if (point.name === event.point) return point;
