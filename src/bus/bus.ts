@@ -10,8 +10,6 @@ export interface BusMessage {
   readonly topic: string;
   /** JSON-serialisable content. */
   readonly payload: unknown;
-  /** Milliseconds since the epoch, when it was published. */
-  readonly publishedAt: number;
   /**
    * On messages published through a {@link Channel}: the same small array
    * for every message of its topic, where a subscriber may keep what it

@@ -146,7 +146,7 @@ export class LocalBus implements Bus {
   deliver(topic: string, subscribers: readonly Subscriber[], payload: unknown, memo: unknown[] | undefined): void {
     this.#counters.published += 1;
     if (subscribers.length === 0) return;
-    const message: BusMessage = { topic, payload, publishedAt: Date.now(), memo };
+    const message: BusMessage = { topic, payload, memo };
     for (const subscriber of subscribers) subscriber.offer(message);
   }
 

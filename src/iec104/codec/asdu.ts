@@ -1,7 +1,7 @@
 import { isValidCot } from './cause.js';
 import { elementCodec } from './elements.js';
 import { Iec104CodecError, type RefusedAsduHeader } from './errors.js';
-import type { Asdu, InformationObject } from './objects.js';
+import type { Asdu, AsduHeader, InformationObject } from './objects.js';
 import { isMonitoringTypeId, typeIdName } from './type-ids.js';
 
 /** Data unit identifier: type id, VSQ, COT (2 bytes with the originator), common address (2). */
@@ -146,12 +146,7 @@ export function encodeRangeInto(asdu: Asdu, start: number, end: number, target: 
   checkUint(asdu.commonAddress, 0xffff, 'common address');
 
   const b = target;
-  b[offset] = typeId;
-  b[offset + 1] = count | (sequence ? 0x80 : 0);
-  b[offset + 2] = asdu.cause | (asdu.negative ? 0x40 : 0) | (asdu.test ? 0x80 : 0);
-  b[offset + 3] = asdu.originator;
-  b[offset + 4] = asdu.commonAddress & 0xff;
-  b[offset + 5] = asdu.commonAddress >> 8;
+  writeAsduHeader(b, offset, asdu, count);
 
   const minIoa = isMonitoringTypeId(typeId) ? 1 : 0;
   const size = codec.size;
@@ -178,6 +173,20 @@ export function encodeRangeInto(asdu: Asdu, start: number, end: number, target: 
     }
   }
   return at;
+}
+
+/**
+ * Writes the data unit identifier (type id, VSQ with `count` objects, cause
+ * with its P/N and T bits, originator, common address) at `offset`; the
+ * caller has checked every field (see {@link encodeRangeInto}).
+ */
+export function writeAsduHeader(b: Uint8Array, offset: number, header: AsduHeader & { readonly typeId: number }, count: number): void {
+  b[offset] = header.typeId;
+  b[offset + 1] = count | (header.sequence ? 0x80 : 0);
+  b[offset + 2] = header.cause | (header.negative ? 0x40 : 0) | (header.test ? 0x80 : 0);
+  b[offset + 3] = header.originator;
+  b[offset + 4] = header.commonAddress & 0xff;
+  b[offset + 5] = header.commonAddress >> 8;
 }
 
 /**
@@ -228,7 +237,8 @@ function readIoa(b: Buffer, at: number): number {
   return b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16);
 }
 
-function writeIoa(ioa: number, b: Buffer, at: number): void {
+/** Writes an information object address (3 bytes, little-endian) at `at`; the caller has checked it is in range. */
+export function writeIoa(ioa: number, b: Uint8Array, at: number): void {
   b[at] = ioa & 0xff;
   b[at + 1] = (ioa >> 8) & 0xff;
   b[at + 2] = ioa >> 16;

@@ -28,10 +28,12 @@ export {
   encodeAsduInto,
   encodedAsduLength,
   mirrorAsdu,
+  writeAsduHeader,
+  writeIoa,
   type AsduDecodeOptions,
 } from './asdu.js';
 export { Cot, isValidCot } from './cause.js';
-export { CP56_BYTES, cp56FromEpochMs, cp56ToEpochMs, type Cp56Time2a } from './cp56time.js';
+export { CP56_BYTES, cp56FromEpochMs, cp56ToEpochMs, writeCp56, type Cp56Time2a } from './cp56time.js';
 export { Iec104CodecError, type Iec104CodecErrorReason, type RefusedAsduHeader } from './errors.js';
 export {
   DoublePointState,
@@ -56,6 +58,7 @@ export {
   type SinglePointWithTime,
   type TestCommand,
 } from './objects.js';
+export { elementCodec, type ElementCodec } from './elements.js';
 export { maxObjectsPerAsdu, packAsdus, type PackOptions } from './pack.js';
 export { GOOD_POINT_QUALITY, GOOD_QUALITY, pointQualityFromByte, pointQualityToByte, qdsFromByte, qdsToByte, type PointQuality, type Quality } from './quality.js';
 export { TypeId, isMonitoringTypeId, isSupportedTypeId, typeIdName } from './type-ids.js';

@@ -1,20 +1,19 @@
 import {
+  ASDU_HEADER_BYTES,
+  CP56_BYTES,
   Cot,
+  IOA_BYTES,
   cp56FromEpochMs,
-  encodeAsdu,
+  elementCodec,
   maxObjectsPerAsdu,
-  packAsdus,
-  type Asdu,
-  type Cp56Time2a,
+  writeAsduHeader,
+  writeCp56,
+  writeIoa,
+  type AsduHeader,
+  type ElementCodec,
   type InformationObject,
 } from '../codec/index.js';
-import { KIND_TYPES, type StationPoint } from './point-map.js';
-
-/** One spontaneous change: the point's information object as it is now, with the time of the change. */
-interface Change {
-  readonly typeId: number;
-  readonly object: InformationObject;
-}
+import { KIND_TYPES, type Iec104Kind, type StationPoint } from './point-map.js';
 
 /** An ASDU and the number of events it carries. */
 export interface EventAsdu {
@@ -23,81 +22,178 @@ export interface EventAsdu {
 }
 
 /**
+ * How a kind's change is written: its time-tagged type, whose element is the
+ * untimed element followed by a CP56Time2a (true of every type a station
+ * sends spontaneously, checked here once), and how many fit in one ASDU.
+ */
+interface TimedLayout {
+  readonly kind: Iec104Kind;
+  readonly typeId: number;
+  readonly plain: ElementCodec<InformationObject>;
+  /** IOA, element and time. */
+  readonly objectBytes: number;
+  readonly maxPerAsdu: number;
+}
+
+const LAYOUTS: Readonly<Record<Iec104Kind, TimedLayout>> = (() => {
+  const layout = (kind: Iec104Kind): TimedLayout => {
+    const { plain, timed } = KIND_TYPES[kind];
+    const plainCodec = elementCodec(plain)!;
+    const timedCodec = elementCodec(timed)!;
+    if (timedCodec.size !== plainCodec.size + CP56_BYTES) throw new Error(`type ${timed} is not type ${plain} followed by a CP56Time2a`);
+    return { kind, typeId: timed, plain: plainCodec, objectBytes: IOA_BYTES + timedCodec.size, maxPerAsdu: maxObjectsPerAsdu(timed, false) };
+  };
+  return { single: layout('single'), double: layout('double'), normalized: layout('normalized'), scaled: layout('scaled'), float: layout('float') };
+})();
+
+/** Room the staged bytes start with; they grow by doubling and are kept from one batch to the next. */
+const INITIAL_BYTES = 16 * 1024;
+
+/**
  * The spontaneous changes (COT 3, with CP56Time2a) that arrived in one turn
- * of the event loop, in order, encoded once for every master: packed (as
- * many consecutive changes of one type per ASDU as fit) for masters with data
+ * of the event loop, in order, encoded once for every master
+ * (docs/iec104.md "Spontaneous data"). Each change is written in its wire
+ * form (IOA, element, time) as it arrives, from the point as it is then;
+ * the ASDUs are cut from those bytes when the batch is sent: packed (as many
+ * consecutive changes of one type per ASDU as fit) for masters with data
  * transfer started, one change per ASDU for stopped masters, whose queue
- * then holds exactly `maxQueued` events (docs/iec104.md "Spontaneous data").
+ * then holds exactly `maxQueued` events.
+ *
+ * The batch is used again after {@link clear}: the ASDUs it made are copies,
+ * not views of its staging bytes.
  */
 export class ChangeBatch {
-  readonly #changes: Change[] = [];
-  readonly #commonAddress: number;
+  /** Each kind's data unit identifier (without the count). */
+  readonly #headers: Readonly<Record<Iec104Kind, AsduHeader & { readonly typeId: number }>>;
+  /** The changes' objects, one after the other. */
+  #bytes = Buffer.allocUnsafe(INITIAL_BYTES);
+  #at = 0;
+  /** Each change's layout, in order. */
+  readonly #layouts: TimedLayout[] = [];
   #packed: EventAsdu[] | null = null;
   #single: EventAsdu[] | null = null;
+  /** The CP56Time2a of the last instant seen; the changes of one poll share theirs. */
   #lastMs = Number.NaN;
-  #lastTime: Cp56Time2a | null = null;
+  readonly #time = Buffer.alloc(CP56_BYTES);
 
   constructor(commonAddress: number) {
-    this.#commonAddress = commonAddress;
+    const header = (kind: Iec104Kind): AsduHeader & { readonly typeId: number } => ({
+      typeId: LAYOUTS[kind].typeId,
+      sequence: false,
+      cause: Cot.Spontaneous,
+      negative: false,
+      test: false,
+      originator: 0,
+      commonAddress,
+    });
+    this.#headers = { single: header('single'), double: header('double'), normalized: header('normalized'), scaled: header('scaled'), float: header('float') };
   }
 
   get size(): number {
-    return this.#changes.length;
+    return this.#layouts.length;
   }
 
   /** Adds a change of `point` (already updated) that happened at `sourceTime`. */
   add(point: StationPoint, sourceTime: number): void {
-    const time = this.#time(sourceTime);
-    const o = point.object;
-    this.#changes.push({ typeId: KIND_TYPES[point.kind].timed, object: { ioa: o.ioa, value: o.value, quality: o.quality, time } });
+    const layout = LAYOUTS[point.kind];
+    if (sourceTime !== this.#lastMs) this.#setTime(sourceTime);
+    if (this.#at + layout.objectBytes > this.#bytes.length) this.#grow(layout.objectBytes);
+    const b = this.#bytes;
+    const at = this.#at;
+    writeIoa(point.ioa, b, at);
+    const timeAt = at + layout.objectBytes - CP56_BYTES;
+    layout.plain.write(point.object, b, at + IOA_BYTES);
+    const t = this.#time;
+    b[timeAt] = t[0]!;
+    b[timeAt + 1] = t[1]!;
+    b[timeAt + 2] = t[2]!;
+    b[timeAt + 3] = t[3]!;
+    b[timeAt + 4] = t[4]!;
+    b[timeAt + 5] = t[5]!;
+    b[timeAt + 6] = t[6]!;
+    this.#at = at + layout.objectBytes;
+    this.#layouts.push(layout);
+    this.#packed = null;
+    this.#single = null;
   }
 
   /** Runs of one type, each in as few ASDUs as fit. */
   packed(): readonly EventAsdu[] {
     if (this.#packed !== null) return this.#packed;
-    const out: EventAsdu[] = [];
-    const changes = this.#changes;
-    for (let start = 0; start < changes.length; ) {
-      const typeId = changes[start]!.typeId;
+    const layouts = this.#layouts;
+    const n = layouts.length;
+    // Where each ASDU starts (index of its first change) and how many it holds.
+    const cuts: number[] = [];
+    let headers = 0;
+    for (let start = 0; start < n; ) {
+      const layout = layouts[start]!;
       let end = start + 1;
-      while (end < changes.length && changes[end]!.typeId === typeId) end += 1;
-      const objects = new Array<InformationObject>(end - start);
-      for (let i = start; i < end; i++) objects[i - start] = changes[i]!.object;
-      const max = maxObjectsPerAsdu(typeId, false);
-      let left = objects.length;
-      for (const asdu of packAsdus(this.#asdu(typeId, objects))) {
-        out.push({ asdu, events: Math.min(max, left) });
-        left -= max;
-      }
+      while (end < n && end - start < layout.maxPerAsdu && layouts[end] === layout) end += 1;
+      cuts.push(start, end - start);
+      headers += 1;
       start = end;
     }
-    this.#packed = out;
-    return out;
+    const out = Buffer.allocUnsafe(headers * ASDU_HEADER_BYTES + this.#at);
+    const asdus: EventAsdu[] = [];
+    let from = 0;
+    let to = 0;
+    for (let i = 0; i < cuts.length; i += 2) {
+      const layout = layouts[cuts[i]!]!;
+      const count = cuts[i + 1]!;
+      const bytes = count * layout.objectBytes;
+      writeAsduHeader(out, to, this.#headers[layout.kind], count);
+      out.set(this.#bytes.subarray(from, from + bytes), to + ASDU_HEADER_BYTES);
+      asdus.push({ asdu: out.subarray(to, to + ASDU_HEADER_BYTES + bytes), events: count });
+      from += bytes;
+      to += ASDU_HEADER_BYTES + bytes;
+    }
+    this.#packed = asdus;
+    return asdus;
   }
 
   /** One ASDU per change. */
   single(): readonly EventAsdu[] {
     if (this.#single !== null) return this.#single;
-    this.#single = this.#changes.map((c) => ({ asdu: encodeAsdu(this.#asdu(c.typeId, [c.object])), events: 1 }));
-    return this.#single;
+    const layouts = this.#layouts;
+    const out = Buffer.allocUnsafe(layouts.length * ASDU_HEADER_BYTES + this.#at);
+    const asdus: EventAsdu[] = [];
+    let from = 0;
+    let to = 0;
+    for (const layout of layouts) {
+      const bytes = layout.objectBytes;
+      writeAsduHeader(out, to, this.#headers[layout.kind], 1);
+      out.set(this.#bytes.subarray(from, from + bytes), to + ASDU_HEADER_BYTES);
+      asdus.push({ asdu: out.subarray(to, to + ASDU_HEADER_BYTES + bytes), events: 1 });
+      from += bytes;
+      to += ASDU_HEADER_BYTES + bytes;
+    }
+    this.#single = asdus;
+    return asdus;
   }
 
-  #asdu(typeId: number, objects: readonly InformationObject[]): Asdu {
-    return { typeId, sequence: false, cause: Cot.Spontaneous, negative: false, test: false, originator: 0, commonAddress: this.#commonAddress, objects } as Asdu;
+  /** Empties the batch for the next turn (the ASDUs it made stay valid). */
+  clear(): void {
+    this.#at = 0;
+    this.#layouts.length = 0;
+    this.#packed = null;
+    this.#single = null;
   }
 
-  /** CP56Time2a of an instant; the changes of one poll share theirs. */
-  #time(ms: number): Cp56Time2a {
-    if (ms === this.#lastMs && this.#lastTime !== null) return this.#lastTime;
-    let time: Cp56Time2a;
+  #grow(needed: number): void {
+    let length = this.#bytes.length * 2;
+    while (length < this.#at + needed) length *= 2;
+    const bytes = Buffer.allocUnsafe(length);
+    this.#bytes.copy(bytes, 0, 0, this.#at);
+    this.#bytes = bytes;
+  }
+
+  #setTime(ms: number): void {
     try {
-      time = cp56FromEpochMs(ms);
+      writeCp56(cp56FromEpochMs(ms), this.#time, 0);
     } catch {
       // Outside 2000..2099 (a device clock gone wrong): now, flagged invalid.
-      time = cp56FromEpochMs(Date.now(), { invalid: true });
+      writeCp56(cp56FromEpochMs(Date.now(), { invalid: true }), this.#time, 0);
     }
     this.#lastMs = ms;
-    this.#lastTime = time;
-    return time;
   }
 }

@@ -71,7 +71,9 @@ export class Iec104Station {
   readonly #sessions = new Set<StationSession>();
   readonly #subscription: Subscription;
   readonly #context: SessionContext;
+  /** The changes of this turn of the loop, and the batch the last turn used (emptied), swapped at each flush. */
   #batch: ChangeBatch;
+  #spare: ChangeBatch;
   /** Two slots of the bus's per-topic memo: a topic's StationPoint, and the PointMap it belongs to. */
   readonly #memoSlot: number;
   #flushScheduled = false;
@@ -96,6 +98,7 @@ export class Iec104Station {
     }
     this.#subscription = subscription;
     this.#batch = new ChangeBatch(commonAddress);
+    this.#spare = new ChangeBatch(commonAddress);
     const parameters: LinkParameters = { k: options.config.k, w: options.config.w, t1: options.config.t1, t2: options.config.t2, t3: options.config.t3 };
     // Through #points each time: a reload (reloadPoints) swaps the map under running sessions.
     this.#context = {
@@ -270,13 +273,15 @@ export class Iec104Station {
     this.#flushScheduled = false;
     const batch = this.#batch;
     if (batch.size === 0) return;
-    this.#batch = new ChangeBatch(this.#config.commonAddress);
+    this.#batch = this.#spare;
     for (const session of this.#sessions) {
       const asdus = session.link.started ? batch.packed() : batch.single();
       session.corked(() => {
         for (const { asdu, events } of asdus) session.send(asdu, events);
       });
     }
+    batch.clear();
+    this.#spare = batch;
   }
 }
 
