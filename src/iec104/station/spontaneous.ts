@@ -102,7 +102,7 @@ export class ChangeBatch {
     const at = this.#at;
     writeIoa(point.ioa, b, at);
     const timeAt = at + layout.objectBytes - CP56_BYTES;
-    layout.plain.write(point.object, b, at + IOA_BYTES);
+    layout.plain.write(point, b, at + IOA_BYTES);
     const t = this.#time;
     b[timeAt] = t[0]!;
     b[timeAt + 1] = t[1]!;
