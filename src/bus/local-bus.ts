@@ -137,6 +137,11 @@ export class LocalBus implements Bus {
     return { subscribers: this.#subscribersOf(topic), generation: this.#generation };
   }
 
+  /** @internal Memo slots handed out so far: a channel's memo is made that long at once. */
+  get memoLength(): number {
+    return this.#memoSlots;
+  }
+
   /** @internal */
   get generation(): number {
     return this.#generation;
@@ -266,13 +271,17 @@ export class LocalBus implements Bus {
 class LocalChannel implements Channel {
   readonly topic: string;
   readonly #bus: LocalBus;
-  readonly #memo: unknown[] = [];
+  readonly #memo: unknown[];
   #subscribers: readonly Subscriber[] = [];
   #generation = -1;
 
   constructor(bus: LocalBus, topic: string) {
     this.#bus = bus;
     this.topic = topic;
+    // Its slots made now, beside the channel in memory: an array that grows at a subscriber's first
+    // write gets its slots from wherever the heap is then, a cache miss on every message (a third of
+    // the IEC 104 station's time per event). Slots given out later still work, as the array grows.
+    this.#memo = new Array<unknown>(bus.memoLength).fill(undefined);
   }
 
   publish(payload: unknown): void {

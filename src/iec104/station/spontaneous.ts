@@ -68,8 +68,9 @@ export class ChangeBatch {
   /** The changes' objects, one after the other. */
   #bytes = Buffer.allocUnsafe(INITIAL_BYTES);
   #at = 0;
-  /** Each change's layout, in order. */
+  /** Each change's layout, in order: the first {@link size} entries (the array is kept, not shrunk, between batches). */
   readonly #layouts: TimedLayout[] = [];
+  #count = 0;
   #packed: EventAsdu[] | null = null;
   #single: EventAsdu[] | null = null;
   /** The CP56Time2a of the last instant seen; the changes of one poll share theirs. */
@@ -90,7 +91,7 @@ export class ChangeBatch {
   }
 
   get size(): number {
-    return this.#layouts.length;
+    return this.#count;
   }
 
   /** Adds a change of `point` (already updated) that happened at `sourceTime`. */
@@ -112,7 +113,8 @@ export class ChangeBatch {
     b[timeAt + 5] = t[5]!;
     b[timeAt + 6] = t[6]!;
     this.#at = at + layout.objectBytes;
-    this.#layouts.push(layout);
+    this.#layouts[this.#count] = layout;
+    this.#count += 1;
     this.#packed = null;
     this.#single = null;
   }
@@ -121,7 +123,7 @@ export class ChangeBatch {
   packed(): readonly EventAsdu[] {
     if (this.#packed !== null) return this.#packed;
     const layouts = this.#layouts;
-    const n = layouts.length;
+    const n = this.#count;
     // Where each ASDU starts (index of its first change) and how many it holds.
     const cuts: number[] = [];
     let headers = 0;
@@ -155,11 +157,13 @@ export class ChangeBatch {
   single(): readonly EventAsdu[] {
     if (this.#single !== null) return this.#single;
     const layouts = this.#layouts;
-    const out = Buffer.allocUnsafe(layouts.length * ASDU_HEADER_BYTES + this.#at);
+    const n = this.#count;
+    const out = Buffer.allocUnsafe(n * ASDU_HEADER_BYTES + this.#at);
     const asdus: EventAsdu[] = [];
     let from = 0;
     let to = 0;
-    for (const layout of layouts) {
+    for (let i = 0; i < n; i++) {
+      const layout = layouts[i]!;
       const bytes = layout.objectBytes;
       writeAsduHeader(out, to, this.#headers[layout.kind], 1);
       out.set(this.#bytes.subarray(from, from + bytes), to + ASDU_HEADER_BYTES);
@@ -174,7 +178,7 @@ export class ChangeBatch {
   /** Empties the batch for the next turn (the ASDUs it made stay valid). */
   clear(): void {
     this.#at = 0;
-    this.#layouts.length = 0;
+    this.#count = 0;
     this.#packed = null;
     this.#single = null;
   }
