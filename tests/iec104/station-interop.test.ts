@@ -137,6 +137,31 @@ describe('IEC 104 controlled station against a lib60870 master', () => {
     expect(s.server.scada!.simulator!.breaker(1, 2)).toBe(false);
   });
 
+  it('six masters racing to select one breaker: exactly one wins and operates it once; the others are refused, select and execute alike', async () => {
+    const { server: s, port } = await startStation();
+    const scada = s.server.scada!;
+    const breaker = scada.points().find((p) => p.name === 'sub1.f2.breaker')!;
+    const masters = await Promise.all(Array.from({ length: 6 }, () => startMaster({ port, startdt: true })));
+    // Each master is its own process: the six selects reach the station as fast as six peers can send them.
+    const selects = await Promise.all(masters.map((m) => m.command('dc', breaker.ioa, 1, { select: true })));
+    for (const answer of selects) expect(answer).toMatchObject({ type: TYPE.C_DC_NA_1, cot: COT.ACTIVATION_CON });
+    const winners = masters.filter((_, i) => !selects[i]!.negative);
+    expect(winners).toHaveLength(1);
+    const losers = masters.filter((m) => m !== winners[0]);
+    // The losers try to execute anyway, all at once, beside the winner.
+    const [executed, ...refused] = await Promise.all([winners[0]!.command('dc', breaker.ioa, 1), ...losers.map((m) => m.command('dc', breaker.ioa, 1))]);
+    expect(executed).toMatchObject({ cot: COT.ACTIVATION_CON, negative: false });
+    for (const answer of refused) expect(answer).toMatchObject({ cot: COT.ACTIVATION_CON, negative: true });
+    expect(await winners[0]!.commandTermination('dc', breaker.ioa, 10_000)).toMatchObject({ negative: false });
+    expect(scada.simulator!.breaker(1, 1)).toBe(false);
+    const entries = s.server.audit.recent(200).filter((r) => r.detail?.['point'] === breaker.name);
+    const count = (event: string): number => entries.filter((r) => r.event === event).length;
+    expect(count('control.select')).toBe(1);
+    expect(count('control.select.refused')).toBe(5);
+    expect(count('control.operate')).toBe(1);
+    expect(count('control.confirmed')).toBe(1);
+  });
+
   it('closing a master releases its selection', async () => {
     const { server: s, port } = await startStation();
     const breaker = s.server.scada!.points().find((p) => p.name === 'sub1.f4.breaker')!;
