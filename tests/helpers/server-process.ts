@@ -11,6 +11,8 @@ export interface ServerProcess {
   readonly port: number;
   /** Every log line the server printed so far (parsed JSON). */
   readonly logs: Record<string, unknown>[];
+  /** The inspector's ws:// address, when started with `inspect` (see tests/helpers/inspector.ts). */
+  readonly inspectorUrl: string | null;
   /** Resident memory of the server now, in bytes (from /proc). */
   rss(): Promise<number>;
   /** The most resident memory the server has had so far (VmHWM), in bytes. */
@@ -19,11 +21,16 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+export interface ServerProcessOptions {
+  /** Start Node's inspector on a free loopback port (`--inspect=127.0.0.1:0`): close any session on it before `stop()`. */
+  readonly inspect?: boolean;
+}
+
 /**
  * Runs the built `gridlink serve` as a separate process (as a user would) with
  * a config file in `dir`, and waits for its `server.started` log line.
  */
-export async function startServerProcess(dir: string, config: Record<string, unknown>): Promise<ServerProcess> {
+export async function startServerProcess(dir: string, config: Record<string, unknown>, options: ServerProcessOptions = {}): Promise<ServerProcess> {
   const configPath = join(dir, 'config.json');
   // Info level: the harness reads the `server.started` line to learn the port.
   const scada = (config['scada'] as Record<string, unknown> | undefined) ?? {};
@@ -40,7 +47,8 @@ export async function startServerProcess(dir: string, config: Record<string, unk
       scada: { ...scada, simulator: { port: 0, ...((scada['simulator'] as object | undefined) ?? {}) } },
     }),
   );
-  const child = spawn(process.execPath, [GRIDLINK_BIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeArgs = options.inspect === true ? ['--inspect=127.0.0.1:0'] : [];
+  const child = spawn(process.execPath, [...nodeArgs, GRIDLINK_BIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -60,10 +68,22 @@ export async function startServerProcess(dir: string, config: Record<string, unk
     });
     child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
   });
+  // Node prints the inspector's address on stderr before it runs the program (read here maybe after stdout's line).
+  let inspectorUrl: string | null = null;
+  for (let waited = 0; options.inspect === true && inspectorUrl === null; waited += 20) {
+    inspectorUrl = /Debugger listening on (ws:\/\/\S+)/u.exec(stderr)?.[1] ?? null;
+    if (inspectorUrl !== null) break;
+    if (waited >= 5_000) {
+      child.kill('SIGKILL');
+      throw new Error(`the server started without printing its inspector's address: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
   return {
     child,
     port,
     logs,
+    inspectorUrl,
     rss: () => procStatusBytes(child, 'VmRSS'),
     peakRss: () => procStatusBytes(child, 'VmHWM'),
     stop: (signal = 'SIGTERM') =>
