@@ -24,10 +24,12 @@ export class Inspector {
       if (message.error !== undefined) waiting.reject(new Error(`inspector: ${message.error.message}`));
       else waiting.resolve(message.result);
     });
-    socket.on('close', () => {
-      for (const waiting of this.#pending.values()) waiting.reject(new Error('inspector: the connection closed'));
+    const failAll = (reason: string): void => {
+      for (const waiting of this.#pending.values()) waiting.reject(new Error(`inspector: ${reason}`));
       this.#pending.clear();
-    });
+    };
+    socket.on('error', (err) => failAll(err.message));
+    socket.on('close', () => failAll('the connection closed'));
   }
 
   /** Connects to the `ws://` address the process printed ("Debugger listening on ..."). */

@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { until } from './until.js';
 
 export const GRIDLINK_BIN = fileURLToPath(new URL('../../bin/gridlink.js', import.meta.url));
 
@@ -70,14 +71,13 @@ export async function startServerProcess(dir: string, config: Record<string, unk
   });
   // Node prints the inspector's address on stderr before it runs the program (read here maybe after stdout's line).
   let inspectorUrl: string | null = null;
-  for (let waited = 0; options.inspect === true && inspectorUrl === null; waited += 20) {
-    inspectorUrl = /Debugger listening on (ws:\/\/\S+)/u.exec(stderr)?.[1] ?? null;
-    if (inspectorUrl !== null) break;
-    if (waited >= 5_000) {
+  if (options.inspect === true) {
+    try {
+      inspectorUrl = await until(() => /Debugger listening on (ws:\/\/\S+)/u.exec(stderr)?.[1], 5_000, "the server's inspector address on stderr");
+    } catch (err) {
       child.kill('SIGKILL');
-      throw new Error(`the server started without printing its inspector's address: ${stderr}`);
+      throw err;
     }
-    await new Promise((r) => setTimeout(r, 20));
   }
   return {
     child,

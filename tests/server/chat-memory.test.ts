@@ -44,8 +44,9 @@ describe('chat memory with a member that stops reading', () => {
   it("the server's memory stays bounded, the reader gets everything, the stalled member is removed", { timeout: 180_000 }, async () => {
     const work = await makeTempDir();
     const server = await startServerProcess(work.path, { dataDir: join(work.path, 'data'), chat: { allowAnonymous: true } }, { inspect: true });
-    const inspector = await Inspector.connect(server.inspectorUrl!);
+    let inspector: Inspector | null = null;
     try {
+      inspector = await Inspector.connect(server.inspectorUrl!);
       const reader = await GridlinkClient.connect({ host: '127.0.0.1', port: server.port });
       let got = 0;
       await reader.joinChat('flood', 'reader', (e) => void (e.type === 'message' && (got += 1)));
@@ -67,7 +68,7 @@ describe('chat memory with a member that stops reading', () => {
       await reader.close();
       await sender.close();
     } finally {
-      inspector.close();
+      inspector?.close();
       await server.stop();
       await work.cleanup();
     }
